@@ -1,0 +1,3 @@
+//! `virt-hook`: the administrator's command (filled in by the CLI work).
+
+fn main() {}

@@ -1,0 +1,37 @@
+//! Runs libvirt-compatible synchronous hook scripts.
+//!
+//! `hook-core` owns everything about hooks that is not specific to one driver: where the hooks
+//! directory is, which scripts a driver has (the main script `<dir>/<driver>` and the
+//! executable files of `<dir>/<driver>.d/`), the presence cache, starting and supervising one
+//! script, and running a driver's scripts for one event with libvirt's filter chaining. It
+//! names no driver and knows no XML vocabulary: the `hook-*` driver crates describe their
+//! operations through [`driver`]'s traits.
+//!
+//! ```no_run
+//! use hook_core::{Invocation, Runner};
+//! use std::path::Path;
+//!
+//! let runner = Runner::default();
+//! let report = runner.run(&Invocation {
+//!     script: Path::new("/etc/libvirt/hooks/qemu"),
+//!     args: &["guest", "prepare", "begin", "-"],
+//!     stdin: Some(b"<domain>...</domain>"),
+//!     capture_stdout: false,
+//! })?;
+//! report.check()?;
+//! # Ok::<(), hook_core::HookError>(())
+//! ```
+
+mod env;
+mod error;
+pub mod libvirt;
+mod pump;
+mod report;
+mod runner;
+mod spawn;
+mod sys;
+
+pub use env::{PASS_THROUGH, ScriptEnv};
+pub use error::{Args, HookError, SpawnFailure};
+pub use report::{Ending, Report};
+pub use runner::{Invocation, Limits, Runner};

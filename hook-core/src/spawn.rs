@@ -1,0 +1,129 @@
+//! Starting one script: argv and environment as C strings (a NUL anywhere is rejected before
+//! anything starts), the three pipes, `posix_spawn` through [`crate::sys`], and an explanation
+//! an administrator can act on when the kernel refuses to execute the file.
+
+use std::ffi::CString;
+use std::io::Read;
+use std::os::fd::{AsRawFd, OwnedFd};
+use std::path::Path;
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::unistd::{Pid, pipe2};
+
+use crate::env::ScriptEnv;
+use crate::error::{Args, HookError, SpawnFailure};
+use crate::sys::{self, ChildStdin, SpawnRequest};
+
+/// A started script: its pid and the parent's ends of its pipes.
+pub(crate) struct Child {
+    pub(crate) pid: Pid,
+    pub(crate) stdin: Option<OwnedFd>,
+    pub(crate) stdout: OwnedFd,
+    pub(crate) stderr: OwnedFd,
+}
+
+/// argv as C strings: `[script, args...]`. A NUL byte is an [`HookError::InvalidArgument`].
+pub(crate) fn c_argv(script: &Path, args: &[&str]) -> Result<Vec<CString>, HookError> {
+    use std::os::unix::ffi::OsStrExt;
+    let mut argv = Vec::with_capacity(args.len() + 1);
+    argv.push(CString::new(script.as_os_str().as_bytes()).map_err(|_| {
+        HookError::InvalidArgument {
+            what: format!("script path {:?}", script.display().to_string()),
+            reason: "it contains a NUL byte",
+        }
+    })?);
+    for (i, a) in args.iter().enumerate() {
+        argv.push(CString::new(*a).map_err(|_| HookError::InvalidArgument {
+            what: format!("argument {} of {} ({a:?})", i + 1, script.display()),
+            reason: "it contains a NUL byte",
+        })?);
+    }
+    Ok(argv)
+}
+
+fn io_err(script: &Path, args: &[&str], context: &'static str, e: Errno) -> HookError {
+    HookError::Io {
+        script: script.to_owned(),
+        args: Args(args.iter().map(|s| s.to_string()).collect()),
+        context,
+        source: e.into(),
+    }
+}
+
+/// Creates the pipes and starts the script. The parent's end of stdin is non-blocking; all
+/// pipe ends are close-on-exec so no concurrently started process inherits them.
+pub(crate) fn start(
+    argv: &[CString],
+    env: &ScriptEnv,
+    script: &Path,
+    args: &[&str],
+    with_stdin: bool,
+) -> Result<Child, HookError> {
+    let pipe = |context| pipe2(OFlag::O_CLOEXEC).map_err(|e| io_err(script, args, context, e));
+    let stdin_pipe = if with_stdin { Some(pipe("creating the stdin pipe")?) } else { None };
+    let (out_r, out_w) = pipe("creating the stdout pipe")?;
+    let (err_r, err_w) = pipe("creating the stderr pipe")?;
+    if let Some((_, w)) = &stdin_pipe {
+        fcntl(w, FcntlArg::F_SETFL(OFlag::O_NONBLOCK))
+            .map_err(|e| io_err(script, args, "making the stdin pipe non-blocking", e))?;
+    }
+    let req = SpawnRequest {
+        path: &argv[0],
+        argv,
+        envp: env.cstrings(),
+        stdin: match &stdin_pipe {
+            Some((r, _)) => ChildStdin::Fd(r.as_raw_fd()),
+            None => ChildStdin::DevNull,
+        },
+        stdout: out_w.as_raw_fd(),
+        stderr: err_w.as_raw_fd(),
+    };
+    let pid = sys::spawn(&req).map_err(|errno| HookError::NotStarted {
+        script: script.to_owned(),
+        args: Args(args.iter().map(|s| s.to_string()).collect()),
+        errno,
+        reason: explain(script, errno),
+    })?;
+    // The child's ends close here (dropped), so EOF on stdout/stderr means the script and
+    // everything it started have closed theirs.
+    drop(out_w);
+    drop(err_w);
+    Ok(Child { pid, stdin: stdin_pipe.map(|(_, w)| w), stdout: out_r, stderr: err_r })
+}
+
+/// Turns an exec errno into the reason an administrator needs. Runs only on the error path, so
+/// it may read the script's first line.
+pub(crate) fn explain(script: &Path, errno: Errno) -> SpawnFailure {
+    let first_line = || -> Option<Vec<u8>> {
+        let mut f = std::fs::File::open(script).ok()?;
+        let mut buf = [0u8; 256];
+        let n = f.read(&mut buf).ok()?;
+        let line = buf[..n].split(|&b| b == b'\n').next().unwrap_or(&[]);
+        Some(line.to_vec())
+    };
+    match errno {
+        Errno::ENOENT => {
+            if std::fs::metadata(script).is_err() {
+                return SpawnFailure::NotFound;
+            }
+            match first_line() {
+                Some(line) if line.starts_with(b"#!") => {
+                    if line.ends_with(b"\r") {
+                        return SpawnFailure::CrlfShebang;
+                    }
+                    let rest = String::from_utf8_lossy(&line[2..]).trim().to_string();
+                    let interpreter = rest.split_whitespace().next().unwrap_or("").to_string();
+                    SpawnFailure::InterpreterNotFound { interpreter }
+                }
+                _ => SpawnFailure::Other,
+            }
+        }
+        Errno::EACCES | Errno::EPERM => SpawnFailure::NotExecutable,
+        Errno::ENOEXEC => match first_line() {
+            Some(line) if line.starts_with(b"#!") => SpawnFailure::Other,
+            _ => SpawnFailure::NoShebang,
+        },
+        _ => SpawnFailure::Other,
+    }
+}

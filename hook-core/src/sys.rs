@@ -1,0 +1,218 @@
+//! The only module with `unsafe` code: thin, safe wrappers over the few libc calls that nix does
+//! not offer in a usable form.
+//!
+//! * `posix_spawn` with `posix_spawn_file_actions_addclosefrom_np`: nix's
+//!   `PosixSpawnFileActions` hides its raw pointer, so the close-from action cannot be added to it,
+//!   and without that action every fd the host opened without `O_CLOEXEC` would reach the script.
+//! * `pidfd_open` (no wrapper in nix).
+//! * consuming a pending `SIGPIPE` with `sigtimedwait` and a zero timeout.
+//!
+//! Everything else (pipes, poll, read/write, kill, waitpid, signal masks) goes through nix's safe
+//! API in the modules that use it.
+#![allow(unsafe_code)]
+#![allow(clippy::disallowed_methods)] // this module is where hook-core starts processes
+
+use std::ffi::{CStr, CString};
+use std::mem::MaybeUninit;
+use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::ptr;
+
+use nix::errno::Errno;
+use nix::unistd::Pid;
+
+unsafe extern "C" {
+    // glibc >= 2.34. Not (yet) bound by the libc crate for every target.
+    fn posix_spawn_file_actions_addclosefrom_np(
+        actions: *mut libc::posix_spawn_file_actions_t,
+        from: libc::c_int,
+    ) -> libc::c_int;
+}
+
+/// Where the child's fd 0 comes from.
+pub(crate) enum ChildStdin {
+    /// `/dev/null`, opened in the child.
+    DevNull,
+    /// The read end of a pipe (dup2'd onto fd 0).
+    Fd(RawFd),
+}
+
+/// Everything `spawn` needs, already converted to C strings by the caller.
+pub(crate) struct SpawnRequest<'a> {
+    pub(crate) path: &'a CStr,
+    pub(crate) argv: &'a [CString],
+    pub(crate) envp: &'a [CString],
+    pub(crate) stdin: ChildStdin,
+    pub(crate) stdout: RawFd,
+    pub(crate) stderr: RawFd,
+}
+
+struct FileActions(libc::posix_spawn_file_actions_t);
+
+impl FileActions {
+    fn new() -> Result<Self, Errno> {
+        let mut raw = MaybeUninit::<libc::posix_spawn_file_actions_t>::uninit();
+        // SAFETY: `raw` is valid writable storage for a file-actions object; init fully
+        // initialises it when it returns 0.
+        let rc = unsafe { libc::posix_spawn_file_actions_init(raw.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(Errno::from_raw(rc));
+        }
+        // SAFETY: init returned 0, so the object is initialised.
+        Ok(FileActions(unsafe { raw.assume_init() }))
+    }
+
+    fn check(rc: libc::c_int) -> Result<(), Errno> {
+        if rc == 0 { Ok(()) } else { Err(Errno::from_raw(rc)) }
+    }
+
+    fn dup2(&mut self, fd: RawFd, target: RawFd) -> Result<(), Errno> {
+        // SAFETY: self.0 is initialised; dup2 actions only record integers.
+        Self::check(unsafe { libc::posix_spawn_file_actions_adddup2(&mut self.0, fd, target) })
+    }
+
+    fn open_dev_null(&mut self, target: RawFd) -> Result<(), Errno> {
+        // SAFETY: self.0 is initialised; glibc copies the path string into the action list.
+        Self::check(unsafe {
+            libc::posix_spawn_file_actions_addopen(
+                &mut self.0,
+                target,
+                c"/dev/null".as_ptr(),
+                libc::O_RDONLY,
+                0,
+            )
+        })
+    }
+
+    fn close_from(&mut self, from: RawFd) -> Result<(), Errno> {
+        // SAFETY: self.0 is initialised; the action only records an integer.
+        Self::check(unsafe { posix_spawn_file_actions_addclosefrom_np(&mut self.0, from) })
+    }
+}
+
+impl Drop for FileActions {
+    fn drop(&mut self) {
+        // SAFETY: self.0 was initialised by posix_spawn_file_actions_init and is destroyed once.
+        unsafe { libc::posix_spawn_file_actions_destroy(&mut self.0) };
+    }
+}
+
+struct Attr(libc::posix_spawnattr_t);
+
+impl Attr {
+    /// Empty signal mask, every signal at its default disposition, own process group.
+    fn hook_defaults() -> Result<Self, Errno> {
+        let mut raw = MaybeUninit::<libc::posix_spawnattr_t>::uninit();
+        // SAFETY: `raw` is valid writable storage; init fully initialises it when it returns 0.
+        let rc = unsafe { libc::posix_spawnattr_init(raw.as_mut_ptr()) };
+        if rc != 0 {
+            return Err(Errno::from_raw(rc));
+        }
+        // SAFETY: init returned 0.
+        let mut attr = Attr(unsafe { raw.assume_init() });
+        let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
+        let mut full = MaybeUninit::<libc::sigset_t>::uninit();
+        // SAFETY: sigemptyset/sigfillset initialise the sets they are given; the attribute
+        // setters copy the sets; attr.0 is initialised.
+        unsafe {
+            libc::sigemptyset(empty.as_mut_ptr());
+            libc::sigfillset(full.as_mut_ptr());
+            FileActions::check(libc::posix_spawnattr_setsigmask(&mut attr.0, empty.as_ptr()))?;
+            FileActions::check(libc::posix_spawnattr_setsigdefault(&mut attr.0, full.as_ptr()))?;
+            FileActions::check(libc::posix_spawnattr_setpgroup(&mut attr.0, 0))?;
+            let flags = libc::POSIX_SPAWN_SETSIGMASK
+                | libc::POSIX_SPAWN_SETSIGDEF
+                | libc::POSIX_SPAWN_SETPGROUP;
+            FileActions::check(libc::posix_spawnattr_setflags(&mut attr.0, flags as libc::c_short))?;
+        }
+        Ok(attr)
+    }
+}
+
+impl Drop for Attr {
+    fn drop(&mut self) {
+        // SAFETY: self.0 was initialised by posix_spawnattr_init and is destroyed once.
+        unsafe { libc::posix_spawnattr_destroy(&mut self.0) };
+    }
+}
+
+/// Starts `req.path` with posix_spawn: fds 0/1/2 from the request, every fd >= 3 closed, empty
+/// signal mask, default dispositions, its own process group. Never forks the caller's memory.
+///
+/// Exec failures (ENOENT, EACCES, ENOEXEC…) come back as the `Err` value: glibc reports them
+/// through the return code of posix_spawn.
+pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, Errno> {
+    let mut actions = FileActions::new()?;
+    match req.stdin {
+        ChildStdin::DevNull => actions.open_dev_null(0)?,
+        ChildStdin::Fd(fd) => actions.dup2(fd, 0)?,
+    }
+    actions.dup2(req.stdout, 1)?;
+    actions.dup2(req.stderr, 2)?;
+    actions.close_from(3)?;
+    let attr = Attr::hook_defaults()?;
+
+    let mut argv: Vec<*mut libc::c_char> = Vec::with_capacity(req.argv.len() + 1);
+    argv.extend(req.argv.iter().map(|a| a.as_ptr().cast_mut()));
+    argv.push(ptr::null_mut());
+    let mut envp: Vec<*mut libc::c_char> = Vec::with_capacity(req.envp.len() + 1);
+    envp.extend(req.envp.iter().map(|e| e.as_ptr().cast_mut()));
+    envp.push(ptr::null_mut());
+
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: every pointer is valid for the duration of the call: the path and the strings
+    // behind argv/envp are borrowed from `req`, both arrays are NULL-terminated, and the
+    // actions and attributes are initialised objects owned by this frame. posix_spawn does not
+    // keep any of them after it returns.
+    let rc = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            req.path.as_ptr(),
+            &actions.0,
+            &attr.0,
+            argv.as_ptr(),
+            envp.as_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::from_raw(rc));
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+/// `pidfd_open(pid, 0)`: an fd that polls readable when `pid` exits. `ENOSYS` on kernels < 5.3.
+pub(crate) fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
+    // SAFETY: pidfd_open takes two integers and returns a new fd or -1.
+    let rc = unsafe { libc::syscall(libc::SYS_pidfd_open, pid.as_raw(), 0) };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    // SAFETY: the syscall returned a new fd that nothing else owns; it is opened O_CLOEXEC
+    // by the kernel (pidfds always are).
+    Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
+}
+
+/// Takes a pending, blocked `SIGPIPE` off the calling thread (or the process) without waiting.
+/// Returns whether one was pending.
+pub(crate) fn consume_pending_sigpipe() -> bool {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    // SAFETY: the set is initialised by sigemptyset before sigaddset and sigtimedwait read
+    // it; a zero timeout makes sigtimedwait return at once; the siginfo pointer may be NULL.
+    unsafe {
+        libc::sigemptyset(set.as_mut_ptr());
+        libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
+        libc::sigtimedwait(set.as_ptr(), ptr::null_mut(), &zero) == libc::SIGPIPE
+    }
+}
+
+/// Whether a `SIGPIPE` is pending for the calling thread or the process.
+pub(crate) fn sigpipe_pending() -> bool {
+    let mut set = MaybeUninit::<libc::sigset_t>::uninit();
+    // SAFETY: sigpending fills the set it is given; it is read only when that succeeded.
+    unsafe {
+        if libc::sigpending(set.as_mut_ptr()) != 0 {
+            return true; // unknown: do not consume anything
+        }
+        libc::sigismember(set.as_ptr(), libc::SIGPIPE) == 1
+    }
+}

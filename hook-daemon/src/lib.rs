@@ -1,0 +1,1 @@
+//! The libvirt `daemon` hook driver (filled in by the driver-crates work).

@@ -1,0 +1,1 @@
+//! The libvirt `libxl` hook driver (filled in by the driver-crates work).

@@ -1,0 +1,1 @@
+//! The libvirt `lxc` hook driver (filled in by the driver-crates work).

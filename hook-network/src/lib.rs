@@ -1,0 +1,1 @@
+//! The libvirt `network` hook driver (filled in by the driver-crates work).

@@ -1,0 +1,6 @@
+//! Developer automation, run as `cargo xtask <task>`.
+
+fn main() {
+    eprintln!("usage: cargo xtask <task>");
+    std::process::exit(2);
+}
