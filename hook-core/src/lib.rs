@@ -22,6 +22,10 @@
 //! # Ok::<(), hook_core::HookError>(())
 //! ```
 
+pub mod dir;
+pub mod discover;
+mod dispatch;
+pub mod driver;
 mod env;
 mod error;
 pub mod libvirt;
@@ -31,6 +35,8 @@ mod runner;
 mod spawn;
 mod sys;
 
+pub use dispatch::{Failure, Hooks, HooksBuilder, Outcome, Presence, ScriptRun};
+pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};
 pub use env::{PASS_THROUGH, ScriptEnv};
 pub use error::{Args, HookError, SpawnFailure};
 pub use report::{Ending, Report};

@@ -1,0 +1,307 @@
+//! Which scripts a driver has, exactly as libvirt decides it: the main script `<dir>/<driver>`
+//! when it is an executable regular file (stat follows symlinks, any x bit), then every entry of
+//! `<dir>/<driver>.d/` but `.` and `..` that is an executable regular file after following
+//! symlinks, sorted bytewise. Dotfiles and editor backups are *not* filtered (libvirt runs them).
+//! Three entry points: the presence check (`virHookCheck`), the per-call list (`virHookCall`),
+//! and [`list`], which also explains every skipped file and warns about unsafe permissions.
+
+use std::ffi::OsString;
+use std::fs::Metadata;
+use std::io;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+/// `virFileIsExecutable`: stat (following symlinks) says a regular file with any x bit.
+pub(crate) fn is_executable(path: &Path) -> bool {
+    std::fs::metadata(path)
+        .map(|m| executable_meta(&m))
+        .unwrap_or(false)
+}
+
+fn executable_meta(m: &Metadata) -> bool {
+    m.is_file() && m.permissions().mode() & 0o111 != 0
+}
+
+/// The `.d` directory of a main script path: `<main>.d`.
+pub(crate) fn d_dir_of(main: &Path) -> PathBuf {
+    let mut p = main.as_os_str().to_owned();
+    p.push(".d");
+    PathBuf::from(p)
+}
+
+/// Reads `<driver>.d`: `Ok(None)` when it does not exist, the sorted executable entries
+/// otherwise. Any other error (not a directory, a symlink loop, permission denied, a read
+/// error) is returned, as libvirt's `virDirOpenIfExists` does.
+pub(crate) fn d_scripts(d_dir: &Path) -> io::Result<Option<Vec<PathBuf>>> {
+    let rd = match std::fs::read_dir(d_dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut names: Vec<OsString> = Vec::new();
+    for entry in rd {
+        let entry = entry?;
+        let path = d_dir.join(entry.file_name());
+        if is_executable(&path) {
+            names.push(entry.file_name());
+        }
+    }
+    // OsString orders by bytes on Unix: strcmp order, as libvirt sorts.
+    names.sort_unstable();
+    Ok(Some(names.into_iter().map(|n| d_dir.join(n)).collect()))
+}
+
+/// What the presence scan found for one driver.
+#[derive(Debug)]
+pub(crate) enum Scan {
+    Present,
+    Absent,
+    Unreadable(io::Error),
+}
+
+/// `virHookCheck`: an executable main script, or a `.d` with at least one executable entry.
+/// A `.d` that exists but is not a directory counts as absent (as in libvirt); one that cannot
+/// be opened or read (symlink loop, permissions) is [`Scan::Unreadable`].
+pub(crate) fn scan(main: &Path, d_dir: &Path) -> Scan {
+    if is_executable(main) {
+        return Scan::Present;
+    }
+    match std::fs::metadata(d_dir) {
+        Ok(m) if !m.is_dir() => return Scan::Absent,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Scan::Absent,
+        _ => {}
+    }
+    let rd = match std::fs::read_dir(d_dir) {
+        Ok(rd) => rd,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Scan::Absent,
+        Err(e) => return Scan::Unreadable(e),
+    };
+    for entry in rd {
+        match entry {
+            Ok(entry) => {
+                if is_executable(&d_dir.join(entry.file_name())) {
+                    return Scan::Present;
+                }
+            }
+            Err(e) => return Scan::Unreadable(e),
+        }
+    }
+    Scan::Absent
+}
+
+/// Why a file in the hooks directory does not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SkipReason {
+    /// A regular file without any execute bit.
+    NotExecutable,
+    /// A directory (libvirt does not descend into `<driver>.d` subdirectories).
+    Directory,
+    /// A symlink whose target does not exist.
+    BrokenSymlink,
+    /// A symlink that loops.
+    SymlinkLoop,
+    /// A socket, fifo or device.
+    NotRegularFile,
+    /// stat failed for another reason.
+    Unreadable(String),
+}
+
+impl std::fmt::Display for SkipReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            SkipReason::NotExecutable => f.write_str("not executable"),
+            SkipReason::Directory => f.write_str("directory (not searched)"),
+            SkipReason::BrokenSymlink => f.write_str("broken symlink"),
+            SkipReason::SymlinkLoop => f.write_str("symlink loop"),
+            SkipReason::NotRegularFile => f.write_str("not a regular file"),
+            SkipReason::Unreadable(e) => write!(f, "cannot stat: {e}"),
+        }
+    }
+}
+
+/// A file that is in the hooks directory but will not run.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Skipped {
+    /// Its path.
+    pub path: PathBuf,
+    /// Why.
+    pub reason: SkipReason,
+}
+
+/// A permission problem on a script or a directory it runs from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WarningKind {
+    /// Anyone may change it.
+    WorldWritable,
+    /// Its group may change it.
+    GroupWritable,
+    /// Owned by neither root nor the current user.
+    ForeignOwner {
+        /// The owner's uid.
+        uid: u32,
+    },
+}
+
+/// A warning about one path.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Warning {
+    /// The script or directory.
+    pub path: PathBuf,
+    /// What is wrong.
+    pub kind: WarningKind,
+}
+
+impl std::fmt::Display for Warning {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let p = self.path.display();
+        match self.kind {
+            WarningKind::WorldWritable => write!(
+                f,
+                "{p} is world-writable: anyone can change what runs as the daemon (chmod o-w)"
+            ),
+            WarningKind::GroupWritable => write!(f, "{p} is group-writable (chmod g-w)"),
+            WarningKind::ForeignOwner { uid } => {
+                write!(
+                    f,
+                    "{p} is owned by uid {uid}, neither root nor the current user"
+                )
+            }
+        }
+    }
+}
+
+/// Everything about one driver's scripts: what runs, in order, what is skipped and why.
+#[derive(Debug)]
+pub struct Listing {
+    /// The driver.
+    pub driver: String,
+    /// The main script's path (`<dir>/<driver>`), whether or not it exists.
+    pub main: PathBuf,
+    /// The `.d` directory's path.
+    pub d_dir: PathBuf,
+    /// The scripts that run, in order: the main script first when it is executable.
+    pub scripts: Vec<PathBuf>,
+    /// Files present that do not run.
+    pub skipped: Vec<Skipped>,
+    /// Permission warnings on the scripts that run and on their directories.
+    pub warnings: Vec<Warning>,
+    /// The `.d` directory exists but cannot be read (libvirt then fails every call).
+    pub d_error: Option<String>,
+}
+
+fn classify(path: &Path) -> Result<Metadata, SkipReason> {
+    match std::fs::metadata(path) {
+        Ok(m) if executable_meta(&m) => Ok(m),
+        Ok(m) if m.is_dir() => Err(SkipReason::Directory),
+        Ok(m) if m.is_file() => Err(SkipReason::NotExecutable),
+        Ok(_) => Err(SkipReason::NotRegularFile),
+        Err(e) if e.raw_os_error() == Some(libc::ELOOP) => Err(SkipReason::SymlinkLoop),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            if std::fs::symlink_metadata(path).is_ok() {
+                Err(SkipReason::BrokenSymlink)
+            } else {
+                Err(SkipReason::Unreadable(e.to_string()))
+            }
+        }
+        Err(e) => Err(SkipReason::Unreadable(e.to_string())),
+    }
+}
+
+fn warn_about(path: &Path, m: &Metadata, euid: u32, out: &mut Vec<Warning>) {
+    let mode = m.permissions().mode();
+    // A directory with the sticky bit (like /tmp) protects its entries from other users.
+    let sticky_dir = m.is_dir() && mode & 0o1000 != 0;
+    if mode & 0o002 != 0 && !sticky_dir {
+        out.push(Warning {
+            path: path.to_owned(),
+            kind: WarningKind::WorldWritable,
+        });
+    } else if mode & 0o020 != 0 && !sticky_dir {
+        out.push(Warning {
+            path: path.to_owned(),
+            kind: WarningKind::GroupWritable,
+        });
+    }
+    if m.uid() != 0 && m.uid() != euid {
+        out.push(Warning {
+            path: path.to_owned(),
+            kind: WarningKind::ForeignOwner { uid: m.uid() },
+        });
+    }
+}
+
+/// Lists one driver's scripts in `hooks_dir`, with every skipped file and its reason and the
+/// permission warnings (for `virt-hook list` and `check`). What it says runs is what a call runs.
+pub fn list(hooks_dir: &Path, driver: &str) -> Listing {
+    let main = hooks_dir.join(driver);
+    let d_dir = d_dir_of(&main);
+    let euid = nix::unistd::geteuid().as_raw();
+    let mut l = Listing {
+        driver: driver.to_owned(),
+        main: main.clone(),
+        d_dir: d_dir.clone(),
+        scripts: Vec::new(),
+        skipped: Vec::new(),
+        warnings: Vec::new(),
+        d_error: None,
+    };
+    let mut dirs_to_check: Vec<PathBuf> = Vec::new();
+    if std::fs::symlink_metadata(&main).is_ok() {
+        match classify(&main) {
+            Ok(m) => {
+                warn_about(&main, &m, euid, &mut l.warnings);
+                l.scripts.push(main.clone());
+                dirs_to_check.push(hooks_dir.to_owned());
+            }
+            Err(reason) => l.skipped.push(Skipped {
+                path: main.clone(),
+                reason,
+            }),
+        }
+    }
+    match std::fs::read_dir(&d_dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        Err(e) => {
+            if std::fs::symlink_metadata(&d_dir).is_ok() {
+                l.d_error = Some(e.to_string());
+            }
+        }
+        Ok(rd) => {
+            let mut entries: Vec<OsString> = Vec::new();
+            for entry in rd {
+                match entry {
+                    Ok(e) => entries.push(e.file_name()),
+                    Err(e) => {
+                        l.d_error = Some(e.to_string());
+                        break;
+                    }
+                }
+            }
+            entries.sort_unstable();
+            let mut any = false;
+            for name in entries {
+                let path = d_dir.join(&name);
+                match classify(&path) {
+                    Ok(m) => {
+                        warn_about(&path, &m, euid, &mut l.warnings);
+                        l.scripts.push(path);
+                        any = true;
+                    }
+                    Err(reason) => l.skipped.push(Skipped { path, reason }),
+                }
+            }
+            if any {
+                dirs_to_check.push(d_dir.clone());
+                if !dirs_to_check.contains(&hooks_dir.to_path_buf()) {
+                    dirs_to_check.push(hooks_dir.to_owned());
+                }
+            }
+        }
+    }
+    for dir in dirs_to_check {
+        if let Ok(m) = std::fs::metadata(&dir) {
+            warn_about(&dir, &m, euid, &mut l.warnings);
+        }
+    }
+    l
+}

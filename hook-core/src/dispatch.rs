@@ -1,0 +1,493 @@
+//! [`Hooks`]: one hooks directory, the drivers registered with it and their presence cache, and
+//! running a driver's scripts for one event exactly as libvirt's `virHookCall` does: the main
+//! script, then the `.d` scripts, all of them even after a failure, with migrate/restore output
+//! chained from filter to filter (spec §1.7 step 10).
+//!
+//! The presence cache is one atomic per driver. A call for a driver with nothing installed reads
+//! it and returns: no syscall, no allocation, and the stdin document is never built.
+
+use std::borrow::Cow;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU8, Ordering};
+
+use crate::discover::{self, Scan};
+use crate::driver::{EventSpec, FailurePolicy, HookEvent};
+use crate::env::ScriptEnv;
+use crate::error::HookError;
+use crate::report::Report;
+use crate::runner::{Invocation, Limits, Runner};
+
+const ABSENT: u8 = 0;
+const PRESENT: u8 = 1;
+const UNREADABLE: u8 = 2;
+
+struct Slot {
+    name: Box<str>,
+    main: PathBuf,
+    d_dir: PathBuf,
+    state: AtomicU8,
+    /// Why the `.d` directory could not be read at the last scan.
+    scan_error: Mutex<Option<String>>,
+}
+
+/// What the presence cache says about one driver.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Presence {
+    /// Nothing installed at the last scan: calls return at once.
+    Absent,
+    /// An executable main script or `.d` entry was found at the last scan.
+    Present,
+    /// `<driver>.d` exists but could not be read at the last scan; calls fail with the reason.
+    Unreadable(String),
+    /// The driver was never registered with this [`Hooks`].
+    Unregistered,
+}
+
+/// Builds a [`Hooks`].
+#[derive(Debug)]
+pub struct HooksBuilder {
+    dir: PathBuf,
+    drivers: Vec<String>,
+    limits: Limits,
+    env: Option<ScriptEnv>,
+}
+
+impl HooksBuilder {
+    /// Registers a driver by name (its main script's file name).
+    pub fn driver(mut self, name: &str) -> Self {
+        self.drivers.push(name.to_owned());
+        self
+    }
+
+    /// Registers several drivers.
+    pub fn drivers<'a>(mut self, names: impl IntoIterator<Item = &'a str>) -> Self {
+        self.drivers.extend(names.into_iter().map(str::to_owned));
+        self
+    }
+
+    /// Default limits for every call (timeout, caps, drain, kill grace).
+    pub fn limits(mut self, limits: Limits) -> Self {
+        self.limits = limits;
+        self
+    }
+
+    /// The scripts' environment; default [`ScriptEnv::libvirt`], taken when `build` runs.
+    pub fn env(mut self, env: ScriptEnv) -> Self {
+        self.env = Some(env);
+        self
+    }
+
+    /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
+    /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
+    /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
+    pub fn build(self) -> Result<Hooks, HookError> {
+        let mut slots: Vec<Slot> = Vec::with_capacity(self.drivers.len());
+        for name in self.drivers {
+            if name.is_empty() || name == "." || name == ".." || name.contains(['/', '\0']) {
+                return Err(HookError::InvalidArgument {
+                    what: format!("driver name {name:?}"),
+                    reason: "a driver name is a plain file name: non-empty, no '/', no NUL, not . or ..",
+                });
+            }
+            if slots.iter().any(|s| *s.name == *name) {
+                return Err(HookError::InvalidArgument {
+                    what: format!("driver name {name:?}"),
+                    reason: "registered twice",
+                });
+            }
+            let main = self.dir.join(&name);
+            let d_dir = discover::d_dir_of(&main);
+            slots.push(Slot {
+                name: name.into_boxed_str(),
+                main,
+                d_dir,
+                state: AtomicU8::new(ABSENT),
+                scan_error: Mutex::new(None),
+            });
+        }
+        let hooks = Hooks {
+            dir: self.dir,
+            slots: slots.into_boxed_slice(),
+            runner: Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits),
+            rescan_lock: Mutex::new(()),
+        };
+        let _ = hooks.rescan();
+        Ok(hooks)
+    }
+}
+
+/// A hooks directory and its registered drivers. Share it between threads (`&Hooks` or `Arc`):
+/// calls run concurrently, and [`Hooks::rescan`] may run while calls are in flight.
+pub struct Hooks {
+    dir: PathBuf,
+    slots: Box<[Slot]>,
+    runner: Runner,
+    rescan_lock: Mutex<()>,
+}
+
+impl fmt::Debug for Hooks {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Hooks")
+            .field("dir", &self.dir)
+            .field(
+                "drivers",
+                &self.slots.iter().map(|s| &*s.name).collect::<Vec<_>>(),
+            )
+            .finish_non_exhaustive()
+    }
+}
+
+/// One script that ran (or was meant to) for an event.
+#[derive(Debug)]
+pub struct ScriptRun {
+    /// The script.
+    pub script: PathBuf,
+    /// The report, when the script was started.
+    pub report: Option<Report>,
+    /// Why it failed, when it did.
+    pub error: Option<HookError>,
+}
+
+impl ScriptRun {
+    /// It ran and succeeded.
+    pub fn succeeded(&self) -> bool {
+        self.error.is_none()
+    }
+}
+
+/// A call whose scripts all succeeded, or where nothing ran.
+#[derive(Debug, Default)]
+pub struct Outcome {
+    /// One entry per script, in the order they ran; empty when nothing ran.
+    pub runs: Vec<ScriptRun>,
+    /// For events whose output is used: the last non-empty successful output, i.e. the
+    /// replacement document. `None` means "unchanged" (no filter printed anything).
+    pub output: Option<Vec<u8>>,
+    /// The script that printed `output`.
+    pub output_from: Option<PathBuf>,
+}
+
+impl Outcome {
+    /// Nothing was run: no script installed for this driver (libvirt's return value 1).
+    pub fn nothing_ran(&self) -> bool {
+        self.runs.is_empty()
+    }
+}
+
+/// A call where at least one script failed, or the `.d` directory could not be read.
+#[derive(Debug)]
+pub struct Failure {
+    /// The driver.
+    pub driver: String,
+    /// The operation.
+    pub op: String,
+    /// The object (domain or network name, or `-`).
+    pub object: String,
+    /// What the failure means to the caller.
+    pub on_failure: FailurePolicy,
+    /// Every script that ran, failures included (all scripts run even after a failure).
+    pub runs: Vec<ScriptRun>,
+    /// The `.d` directory could not be read (after the main script ran, as in libvirt).
+    pub dir_error: Option<HookError>,
+    /// What libvirt's `*output` holds at the end; libvirt's callers ignore it on failure.
+    pub output: Option<Vec<u8>>,
+}
+
+impl Failure {
+    /// Every failure, in order: the failing scripts, then the directory error.
+    pub fn errors(&self) -> impl Iterator<Item = &HookError> {
+        self.runs
+            .iter()
+            .filter_map(|r| r.error.as_ref())
+            .chain(self.dir_error.as_ref())
+    }
+
+    /// The headline: the last failure, as libvirt reports it.
+    pub fn headline(&self) -> &HookError {
+        self.errors()
+            .last()
+            .expect("a Failure holds at least one error")
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "{} hook '{}' for {:?} failed: {}",
+            self.driver,
+            self.op,
+            self.object,
+            self.headline()
+        )?;
+        let n = self.errors().count();
+        if n > 1 {
+            write!(
+                f,
+                " (and {} earlier failure{})",
+                n - 1,
+                if n == 2 { "" } else { "s" }
+            )?;
+        }
+        Ok(())
+    }
+}
+
+impl std::error::Error for Failure {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(self.headline())
+    }
+}
+
+impl Hooks {
+    /// Starts building a [`Hooks`] for this directory (see [`crate::dir`] for the system and
+    /// per-user ones).
+    pub fn builder(dir: impl Into<PathBuf>) -> HooksBuilder {
+        HooksBuilder {
+            dir: dir.into(),
+            drivers: Vec::new(),
+            limits: Limits::default(),
+            env: None,
+        }
+    }
+
+    /// The hooks directory.
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// The runner (environment and default limits) used for every script.
+    pub fn runner(&self) -> &Runner {
+        &self.runner
+    }
+
+    /// The registered drivers, in registration order.
+    pub fn drivers(&self) -> impl Iterator<Item = &str> {
+        self.slots.iter().map(|s| &*s.name)
+    }
+
+    fn slot(&self, driver: &str) -> Option<&Slot> {
+        self.slots.iter().find(|s| *s.name == *driver)
+    }
+
+    /// Whether anything was installed for `driver` at the last scan (libvirt's
+    /// `virHookPresent`). An unreadable `.d` counts as present, so calls report it. No syscall,
+    /// no allocation.
+    pub fn is_present(&self, driver: &str) -> bool {
+        self.slot(driver)
+            .is_some_and(|s| s.state.load(Ordering::Acquire) != ABSENT)
+    }
+
+    /// What the presence cache says about `driver`.
+    pub fn presence(&self, driver: &str) -> Presence {
+        match self.slot(driver) {
+            None => Presence::Unregistered,
+            Some(s) => match s.state.load(Ordering::Acquire) {
+                ABSENT => Presence::Absent,
+                PRESENT => Presence::Present,
+                _ => Presence::Unreadable(
+                    s.scan_error
+                        .lock()
+                        .unwrap_or_else(|e| e.into_inner())
+                        .clone()
+                        .unwrap_or_default(),
+                ),
+            },
+        }
+    }
+
+    /// Scans every registered driver again. Returns the drivers whose `.d` could not be read
+    /// (each with its error); the others are updated either way.
+    pub fn rescan(&self) -> Result<(), Vec<HookError>> {
+        let _serial = self.rescan_lock.lock().unwrap_or_else(|e| e.into_inner());
+        let mut errors = Vec::new();
+        for s in self.slots.iter() {
+            let state = match discover::scan(&s.main, &s.d_dir) {
+                Scan::Present => PRESENT,
+                Scan::Absent => ABSENT,
+                Scan::Unreadable(e) => {
+                    let msg = e.to_string();
+                    *s.scan_error.lock().unwrap_or_else(|p| p.into_inner()) = Some(msg);
+                    errors.push(HookError::DirUnreadable {
+                        driver: s.name.to_string(),
+                        path: s.d_dir.clone(),
+                        source: e,
+                    });
+                    UNREADABLE
+                }
+            };
+            tracing::debug!(driver = &*s.name, state, "hook presence scanned");
+            s.state.store(state, Ordering::Release);
+        }
+        if errors.is_empty() {
+            Ok(())
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Runs `event`'s scripts with the default limits. See [`Hooks::run_with`].
+    pub fn run<'i, E: HookEvent + ?Sized>(
+        &self,
+        event: &E,
+        object: &str,
+        stdin: impl FnOnce() -> Option<Cow<'i, [u8]>>,
+    ) -> Result<Outcome, Box<Failure>> {
+        self.run_with(event, object, stdin, self.runner.limits())
+    }
+
+    /// Runs the scripts of `event.driver()` for one event, as libvirt's `virHookCall`.
+    ///
+    /// `object` is argv\[1\] (the domain or network name, `-` for the daemon). `stdin` builds the
+    /// document fed to every script (`None`: `/dev/null`); it is called only when something is
+    /// installed. `Ok` with [`Outcome::nothing_ran`] when nothing is installed; `Ok` when every
+    /// script succeeded; `Err` when any failed (they all ran anyway) or `.d` was unreadable.
+    pub fn run_with<'i, E: HookEvent + ?Sized>(
+        &self,
+        event: &E,
+        object: &str,
+        stdin: impl FnOnce() -> Option<Cow<'i, [u8]>>,
+        limits: &Limits,
+    ) -> Result<Outcome, Box<Failure>> {
+        let driver = event.driver();
+        let spec = event.spec();
+        let Some(slot) = self.slot(driver) else {
+            return Err(Box::new(self.unregistered(driver, &spec, object)));
+        };
+        if spec.rescans_first {
+            let _ = self.rescan();
+        }
+        if slot.state.load(Ordering::Acquire) == ABSENT {
+            return Ok(Outcome::default());
+        }
+        let span = tracing::debug_span!("hook_event", driver, op = spec.op, object);
+        let _entered = span.enter();
+        self.dispatch(slot, &spec, object, stdin(), limits)
+    }
+
+    fn unregistered(&self, driver: &str, spec: &EventSpec<'_>, object: &str) -> Failure {
+        Failure {
+            driver: driver.to_owned(),
+            op: spec.op.to_owned(),
+            object: object.to_owned(),
+            on_failure: spec.on_failure,
+            runs: Vec::new(),
+            dir_error: Some(HookError::InvalidArgument {
+                what: format!("driver {driver:?}"),
+                reason: "it was not registered with this Hooks object (HooksBuilder::driver)",
+            }),
+            output: None,
+        }
+    }
+
+    fn dispatch(
+        &self,
+        slot: &Slot,
+        spec: &EventSpec<'_>,
+        object: &str,
+        input: Option<Cow<'_, [u8]>>,
+        limits: &Limits,
+    ) -> Result<Outcome, Box<Failure>> {
+        let args = [
+            object,
+            spec.op,
+            spec.subop.as_str(),
+            spec.extra.unwrap_or("-"),
+        ];
+        let mut runs: Vec<ScriptRun> = Vec::new();
+        // libvirt's script_ret: 1 = nothing ran yet, 0 = all succeeded so far, -1 = a failure.
+        let mut all_ok = true;
+        let mut output: Option<(Vec<u8>, PathBuf)> = None;
+
+        let run_one = |script: &Path,
+                       runs: &mut Vec<ScriptRun>,
+                       all_ok: &mut bool,
+                       output: &mut Option<(Vec<u8>, PathBuf)>| {
+            // Each filter gets the previous non-empty successful output while nothing has failed,
+            // otherwise the original input (virhook.c step 10).
+            let chained = if *all_ok && spec.uses_output {
+                output.as_ref().map(|(o, _)| o.as_slice())
+            } else {
+                None
+            };
+            let stdin = chained.or(input.as_deref());
+            let inv = Invocation {
+                script,
+                args: &args,
+                stdin,
+                capture_stdout: spec.uses_output,
+            };
+            match self.runner.run_with(&inv, limits) {
+                Ok(report) => {
+                    let error = report.error();
+                    if error.is_none() {
+                        if spec.uses_output && !report.stdout.is_empty() {
+                            *output = Some((report.stdout.clone(), script.to_owned()));
+                        }
+                    } else {
+                        *all_ok = false;
+                    }
+                    runs.push(ScriptRun {
+                        script: script.to_owned(),
+                        report: Some(report),
+                        error,
+                    });
+                }
+                Err(e) => {
+                    *all_ok = false;
+                    runs.push(ScriptRun {
+                        script: script.to_owned(),
+                        report: None,
+                        error: Some(e),
+                    });
+                }
+            }
+        };
+
+        if discover::is_executable(&slot.main) {
+            run_one(&slot.main, &mut runs, &mut all_ok, &mut output);
+        }
+        let mut dir_error = None;
+        match discover::d_scripts(&slot.d_dir) {
+            Ok(Some(scripts)) => {
+                for script in &scripts {
+                    run_one(script, &mut runs, &mut all_ok, &mut output);
+                }
+            }
+            Ok(None) => {}
+            Err(e) => {
+                dir_error = Some(HookError::DirUnreadable {
+                    driver: slot.name.to_string(),
+                    path: slot.d_dir.clone(),
+                    source: e,
+                });
+            }
+        }
+
+        if all_ok && dir_error.is_none() {
+            let (output, output_from) = match output {
+                Some((o, from)) if spec.uses_output => (Some(o), Some(from)),
+                _ => (None, None),
+            };
+            Ok(Outcome {
+                runs,
+                output,
+                output_from,
+            })
+        } else {
+            let failure = Failure {
+                driver: slot.name.to_string(),
+                op: spec.op.to_owned(),
+                object: object.to_owned(),
+                on_failure: spec.on_failure,
+                runs,
+                dir_error,
+                output: output.map(|(o, _)| o),
+            };
+            tracing::warn!(error = %failure, "hook failed");
+            Err(Box::new(failure))
+        }
+    }
+}
