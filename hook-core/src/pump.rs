@@ -228,8 +228,8 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
                     if ev.intersects(PollFlags::POLLERR | PollFlags::POLLHUP)
                         && !ev.contains(PollFlags::POLLOUT)
                     {
-                        // The reader is gone: the script closed stdin or exited.
-                        raised_epipe = true;
+                        // The reader is gone: the script closed stdin or exited. No write
+                        // was made, so no SIGPIPE was raised.
                         stdin = None;
                         continue;
                     }
