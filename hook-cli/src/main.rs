@@ -1,3 +1,106 @@
-//! `virt-hook`: the administrator's command (filled in by the CLI work).
+//! `virt-hook`: the administrator's command for libvirt hook scripts.
+//!
+//! It answers what administrators otherwise find out by starting guests: which files in the
+//! hooks directory would run and why others do not (`list`), what a driver's hooks do for one
+//! event, fed the same arguments, environment and XML as the daemon gives them (`run`,
+//! `lifecycle`), and which of the usual mistakes a directory holds (`check`). It uses only the
+//! public API of `hook-core` and the driver crates; every process it starts is started by
+//! `hook-core`.
+//!
+//! Exit status: 0 success, 1 a hook failed or `check` found an error, 2 a usage or input error
+//! (one line on stderr naming the problem).
 
-fn main() {}
+mod check;
+mod cli;
+mod drivers;
+mod json;
+mod list;
+mod style;
+mod trace;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+
+use crate::cli::{Cli, Command};
+
+/// A problem with what the user gave us (a file, a name, an option): exit status 2.
+#[derive(Debug)]
+pub(crate) struct InputError(pub(crate) String);
+
+impl<T: std::fmt::Display> From<T> for InputError {
+    fn from(msg: T) -> Self {
+        InputError(msg.to_string())
+    }
+}
+
+/// What every command needs: the hooks directory and where it came from.
+#[derive(Debug)]
+pub(crate) struct Ctx {
+    /// The hooks directory. One named with `--hooks-dir` exists; the default ones need not.
+    pub(crate) hooks_dir: PathBuf,
+}
+
+impl Ctx {
+    fn new(cli: &Cli) -> Result<Ctx, InputError> {
+        if let Some(dir) = &cli.hooks_dir {
+            match std::fs::metadata(dir) {
+                Ok(m) if m.is_dir() => {}
+                Ok(_) => {
+                    return Err(format!("--hooks-dir {}: not a directory", dir.display()).into());
+                }
+                Err(e) => {
+                    let e = e.to_string();
+                    return Err(
+                        format!("--hooks-dir {}: {}", dir.display(), list::io_text(&e)).into(),
+                    );
+                }
+            }
+            return Ok(Ctx {
+                hooks_dir: dir.clone(),
+            });
+        }
+        let hooks_dir = if cli.user {
+            hook_core::dir::user_dir().map_err(|e| InputError(format!("--user: {e}")))?
+        } else {
+            hook_core::dir::system_dir()
+        };
+        Ok(Ctx { hooks_dir })
+    }
+}
+
+/// What a command prints: its stdout text and stderr text, and its exit status.
+#[derive(Debug, Default)]
+pub(crate) struct Output {
+    pub(crate) stdout: String,
+    pub(crate) stderr: String,
+    pub(crate) code: u8,
+}
+
+fn execute(cli: &Cli) -> Result<Output, InputError> {
+    let ctx = Ctx::new(cli)?;
+    match &cli.command {
+        Command::List { driver, json } => list::list(&ctx, driver.as_deref(), *json),
+        Command::Check { json } => check::check(&ctx, *json),
+        Command::Run(_) | Command::Lifecycle(_) => Err(InputError("not implemented yet".into())),
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    trace::init(cli.verbose);
+    let out = match execute(&cli) {
+        Ok(out) => out,
+        Err(InputError(msg)) => Output {
+            stderr: format!("virt-hook: {msg}\n"),
+            code: 2,
+            ..Output::default()
+        },
+    };
+    // A closed pipe (`virt-hook list | head`) is not worth a panic or a message.
+    let _ = std::io::stdout().lock().write_all(out.stdout.as_bytes());
+    let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
+    ExitCode::from(out.code)
+}

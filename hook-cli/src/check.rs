@@ -1,0 +1,569 @@
+//! `virt-hook check`: the mistakes people make in a hooks directory, each an error or a
+//! warning with a stable code. Exit status 1 when there is at least one error.
+//!
+//! Errors are what breaks hook calls or runs something nobody meant to run: an executable
+//! editor backup or dotfile (`qemu.d/10-net~`, `.10-net.swp`: libvirt runs those too), a `#!`
+//! line missing or ending in CR, an interpreter that does not exist or cannot run, a
+//! world-writable script or directory, a `<driver>.d` subdirectory holding scripts (per-guest
+//! layouts: libvirt never looks inside), a main-script path that is a directory holding
+//! scripts, a `<driver>.d` that is not a readable directory (libvirt then fails every call).
+//! Warnings are what may be intended or is only guessed: a file without the execute bit, a
+//! group-writable or foreign-owned file, a script that seems to call `virsh` (libvirt waits
+//! for the script while holding the guest's lock), an `env` interpreter not on this `PATH`, an
+//! empty subdirectory, a broken symlink, and executables in the hooks directory under a name
+//! libvirt never runs (`qemu.sh`).
+
+use std::collections::HashSet;
+use std::io::Read as _;
+use std::os::unix::fs::PermissionsExt as _;
+use std::path::{Path, PathBuf};
+
+use hook_core::discover::{self, Listing, SkipReason, WarningKind};
+
+use crate::json::Value;
+use crate::style::{self, Style};
+use crate::{Ctx, InputError, Output, drivers, list};
+
+/// How bad a finding is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Severity {
+    /// Breaks hook calls, or runs something unintended: exit status 1.
+    Error,
+    /// Worth a look; may be intended.
+    Warning,
+}
+
+impl Severity {
+    fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        }
+    }
+}
+
+/// One problem found.
+#[derive(Clone, Debug)]
+pub(crate) struct Finding {
+    pub(crate) severity: Severity,
+    /// A stable kebab-case name, e.g. `crlf-shebang`.
+    pub(crate) code: &'static str,
+    pub(crate) path: PathBuf,
+    pub(crate) message: String,
+}
+
+/// What an executable's name says it is when libvirt should probably not run it: `Some("an
+/// editor backup")` for `foo~`, and so on; `None` for an ordinary name.
+pub(crate) fn suspicious_name(name: &str) -> Option<&'static str> {
+    const SUFFIXES: &[(&str, &str)] = &[
+        ("~", "an editor backup"),
+        (".swp", "an editor swap file"),
+        (".swo", "an editor swap file"),
+        (".rpmsave", "an rpm leftover"),
+        (".rpmnew", "an rpm leftover"),
+        (".rpmorig", "an rpm leftover"),
+        (".ucf-old", "a dpkg leftover"),
+        (".ucf-new", "a dpkg leftover"),
+        (".ucf-dist", "a dpkg leftover"),
+        (".bak", "a backup copy"),
+        (".orig", "a backup copy"),
+        (".old", "a backup copy"),
+    ];
+    if let Some((_, what)) = SUFFIXES.iter().find(|(suffix, _)| name.ends_with(suffix)) {
+        Some(what)
+    } else if name.contains(".dpkg-") {
+        Some("a dpkg leftover")
+    } else if name.starts_with('.') {
+        Some("a dotfile")
+    } else {
+        None
+    }
+}
+
+/// Runs `check`.
+pub(crate) fn check(ctx: &Ctx, json: bool) -> Result<Output, InputError> {
+    let exists = ctx.hooks_dir.is_dir();
+    let findings = if exists {
+        find_all(&ctx.hooks_dir)
+    } else {
+        Vec::new()
+    };
+    let errors = findings
+        .iter()
+        .filter(|f| f.severity == Severity::Error)
+        .count();
+    let stdout = if json {
+        to_json(ctx, exists, &findings).to_string() + "\n"
+    } else {
+        to_text(
+            ctx,
+            exists,
+            &findings,
+            Style::for_stream(&std::io::stdout()),
+        )
+    };
+    Ok(Output {
+        stdout,
+        stderr: String::new(),
+        code: u8::from(errors > 0),
+    })
+}
+
+struct Finder {
+    findings: Vec<Finding>,
+    seen: HashSet<(PathBuf, &'static str)>,
+}
+
+impl Finder {
+    fn add(&mut self, severity: Severity, code: &'static str, path: &Path, message: String) {
+        if self.seen.insert((path.to_owned(), code)) {
+            self.findings.push(Finding {
+                severity,
+                code,
+                path: path.to_owned(),
+                message,
+            });
+        }
+    }
+
+    /// Group/world-writable and foreign owner on a directory libvirt reads.
+    fn dir_modes(&mut self, dir: &Path) {
+        let Ok(m) = std::fs::metadata(dir) else {
+            return;
+        };
+        let mode = m.permissions().mode();
+        if mode & 0o1000 != 0 {
+            return; // sticky, like /tmp: entries are protected from other users
+        }
+        if mode & 0o002 != 0 {
+            self.permission(dir, &WarningKind::WorldWritable, true);
+        } else if mode & 0o020 != 0 {
+            self.permission(dir, &WarningKind::GroupWritable, true);
+        }
+    }
+
+    fn permission(&mut self, path: &Path, kind: &WarningKind, is_dir: bool) {
+        let severity = match kind {
+            WarningKind::WorldWritable => Severity::Error,
+            _ => Severity::Warning,
+        };
+        let mut text = list::warning_text(kind);
+        if is_dir {
+            text = text.replace("change what runs", "add or replace scripts");
+        }
+        self.add(severity, list::warning_kind(kind), path, text);
+    }
+}
+
+fn find_all(dir: &Path) -> Vec<Finding> {
+    let mut f = Finder {
+        findings: Vec::new(),
+        seen: HashSet::new(),
+    };
+    f.dir_modes(dir);
+    for driver in drivers::NAMES {
+        let l = discover::list(dir, driver);
+        driver_findings(&mut f, &l);
+    }
+    unknown_entries(&mut f, dir);
+    // By path, so each file's findings are together; the directory itself comes first.
+    f.findings.sort_by(|a, b| a.path.cmp(&b.path));
+    f.findings
+}
+
+fn driver_findings(f: &mut Finder, l: &Listing) {
+    if let Some(e) = &l.d_error {
+        let d = &l.driver;
+        let (code, message) = if std::fs::metadata(&l.d_dir).is_ok_and(|m| !m.is_dir()) {
+            (
+                "d-not-a-directory",
+                format!(
+                    "not a directory: once a main {d} script is installed, every {d} hook call \
+                     fails (libvirt cannot open {d}.d)"
+                ),
+            )
+        } else {
+            (
+                "d-unreadable",
+                format!(
+                    "cannot be read ({}): every {d} hook call fails, and without a main {d} \
+                     script the daemon refuses to start",
+                    list::io_text(e)
+                ),
+            )
+        };
+        f.add(Severity::Error, code, &l.d_dir, message);
+    } else if l.d_dir.is_dir() {
+        f.dir_modes(&l.d_dir);
+    }
+    for w in &l.warnings {
+        f.permission(&w.path, &w.kind, w.path.is_dir());
+    }
+    for s in &l.skipped {
+        skipped(f, l, &s.path, &s.reason);
+    }
+    for script in &l.scripts {
+        runs(f, script);
+    }
+}
+
+fn skipped(f: &mut Finder, l: &Listing, path: &Path, reason: &SkipReason) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let is_main = path == l.main;
+    match reason {
+        SkipReason::NotExecutable if suspicious_name(&name).is_some() => {}
+        SkipReason::NotExecutable => f.add(
+            Severity::Warning,
+            "not-executable",
+            path,
+            "not executable: libvirt skips it (chmod +x if it should run)".into(),
+        ),
+        SkipReason::Directory => {
+            let inside = executables_in(path);
+            let what = if is_main {
+                format!(
+                    "a directory: libvirt runs the file {d} and the scripts directly in {d}.d/, \
+                     never anything in {d}/",
+                    d = l.driver
+                )
+            } else {
+                format!(
+                    "a subdirectory: libvirt never looks inside {}.d subdirectories \
+                     (per-guest layouts do nothing; test the guest name, $1, in a script instead)",
+                    l.driver
+                )
+            };
+            if inside > 0 {
+                let s = if inside == 1 { "" } else { "s" };
+                f.add(
+                    Severity::Error,
+                    "ignored-directory",
+                    path,
+                    format!(
+                        "{what}; its {inside} executable{s} never run{}",
+                        if inside == 1 { "s" } else { "" }
+                    ),
+                );
+            } else {
+                f.add(Severity::Warning, "ignored-directory", path, what);
+            }
+        }
+        SkipReason::BrokenSymlink => f.add(
+            Severity::Warning,
+            "broken-symlink",
+            path,
+            "a symlink to nothing: libvirt skips it".into(),
+        ),
+        SkipReason::SymlinkLoop => f.add(
+            Severity::Warning,
+            "symlink-loop",
+            path,
+            "a symlink loop: libvirt skips it".into(),
+        ),
+        SkipReason::NotRegularFile => f.add(
+            Severity::Warning,
+            "not-regular-file",
+            path,
+            "not a regular file (socket, fifo or device): libvirt skips it".into(),
+        ),
+        SkipReason::Unreadable(e) => f.add(
+            Severity::Warning,
+            "unreadable",
+            path,
+            format!(
+                "cannot be examined ({}): libvirt skips it",
+                list::io_text(e)
+            ),
+        ),
+    }
+}
+
+/// How many executable regular files a directory holds (not recursive).
+fn executables_in(dir: &Path) -> usize {
+    std::fs::read_dir(dir)
+        .map(|rd| {
+            rd.filter_map(Result::ok)
+                .filter(|e| {
+                    std::fs::metadata(e.path())
+                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+                })
+                .count()
+        })
+        .unwrap_or(0)
+}
+
+/// Checks on a script libvirt runs: its name, its `#!` line and interpreter, and `virsh`.
+fn runs(f: &mut Finder, script: &Path) {
+    let name = script
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    if let Some(what) = suspicious_name(&name) {
+        let code = if what == "a dotfile" {
+            "dotfile-runs"
+        } else {
+            "backup-runs"
+        };
+        f.add(
+            Severity::Error,
+            code,
+            script,
+            format!("{what}, and executable: libvirt runs it like any other script (delete it or chmod -x)"),
+        );
+    }
+    let mut head = Vec::new();
+    let read =
+        std::fs::File::open(script).and_then(|file| file.take(1 << 20).read_to_end(&mut head));
+    if let Err(e) = read {
+        f.add(
+            Severity::Warning,
+            "unreadable",
+            script,
+            format!(
+                "cannot be read ({}), so it was not checked further",
+                list::io_text(&e.to_string())
+            ),
+        );
+        return;
+    }
+    if head.starts_with(b"\x7fELF") {
+        return;
+    }
+    let Some(line) = head.strip_prefix(b"#!") else {
+        f.add(
+            Severity::Error,
+            "no-shebang",
+            script,
+            "no #! line and not a binary: the kernel cannot execute it (\"Exec format error\"), \
+             so every call fails; start it with e.g. #!/bin/sh"
+                .into(),
+        );
+        return;
+    };
+    // The kernel reads at most 256 bytes of the #! line.
+    let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = &line[..line.len().min(254)];
+    if line.ends_with(b"\r") {
+        f.add(
+            Severity::Error,
+            "crlf-shebang",
+            script,
+            "its #! line ends with a carriage return (CRLF line endings): the interpreter \
+             is not found and every call fails; convert it with dos2unix"
+                .into(),
+        );
+        return;
+    }
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split([' ', '\t']).filter(|w| !w.is_empty());
+    interpreter(f, script, words.next(), words.next());
+    calls_virsh(f, script, &head);
+}
+
+fn interpreter(f: &mut Finder, script: &Path, interp: Option<&str>, arg: Option<&str>) {
+    let Some(interp) = interp else {
+        f.add(
+            Severity::Error,
+            "no-interpreter",
+            script,
+            "its #! line names no interpreter: every call fails".into(),
+        );
+        return;
+    };
+    if !interp.starts_with('/') {
+        f.add(
+            Severity::Error,
+            "relative-interpreter",
+            script,
+            format!("its interpreter {interp:?} is not an absolute path: the kernel looks for it in the daemon's working directory"),
+        );
+        return;
+    }
+    match std::fs::metadata(interp) {
+        Err(_) => f.add(
+            Severity::Error,
+            "interpreter-not-found",
+            script,
+            format!("its interpreter {interp} does not exist: every call fails"),
+        ),
+        Ok(m) if !m.is_file() || m.permissions().mode() & 0o111 == 0 => f.add(
+            Severity::Error,
+            "interpreter-not-executable",
+            script,
+            format!("its interpreter {interp} is not an executable file: every call fails"),
+        ),
+        Ok(_) => {
+            let is_env = Path::new(interp).file_name().is_some_and(|n| n == "env");
+            if let Some(prog) = arg.filter(|a| is_env && !a.starts_with('-') && !a.contains('='))
+                && !on_path(prog)
+            {
+                f.add(
+                    Severity::Warning,
+                    "interpreter-not-on-path",
+                    script,
+                    format!(
+                        "{interp} looks up {prog:?} in the daemon's PATH, and it is not on this PATH"
+                    ),
+                );
+            }
+        }
+    }
+}
+
+fn on_path(prog: &str) -> bool {
+    if prog.contains('/') {
+        return Path::new(prog).is_file();
+    }
+    std::env::var_os("PATH").is_some_and(|path| {
+        std::env::split_paths(&path).any(|d| {
+            std::fs::metadata(d.join(prog))
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+    })
+}
+
+/// A line that runs `virsh` (the word, outside a `#` comment line).
+fn calls_virsh(f: &mut Finder, script: &Path, text: &[u8]) {
+    let text = String::from_utf8_lossy(text);
+    let is_word = |c: char| c.is_ascii_alphanumeric() || c == '_' || c == '-' || c == '.';
+    for (n, line) in text.lines().enumerate().skip(1) {
+        let code = line.trim_start();
+        if code.starts_with('#') {
+            continue;
+        }
+        let found = code.match_indices("virsh").any(|(i, _)| {
+            let before = code[..i].chars().next_back();
+            let after = code[i + 5..].chars().next();
+            !before.is_some_and(is_word) && !after.is_some_and(is_word)
+        });
+        if found {
+            f.add(
+                Severity::Warning,
+                "calls-virsh",
+                script,
+                format!(
+                    "line {} calls virsh: libvirt waits for this script while holding the guest's \
+                     lock, so calling back into libvirt can deadlock (libvirt's docs: DO NOT DO THIS)",
+                    n + 1
+                ),
+            );
+            return;
+        }
+    }
+}
+
+/// Entries of the hooks directory that are not a driver's script or `.d` directory but look
+/// meant to run: executables and directories.
+fn unknown_entries(f: &mut Finder, dir: &Path) {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let mut names: Vec<_> = rd.filter_map(Result::ok).map(|e| e.file_name()).collect();
+    names.sort_unstable();
+    for name in names {
+        let n = name.to_string_lossy();
+        let known = drivers::NAMES
+            .iter()
+            .any(|d| n == *d || n.strip_suffix(".d") == Some(d));
+        if known {
+            continue;
+        }
+        let path = dir.join(&name);
+        let Ok(m) = std::fs::metadata(&path) else {
+            continue;
+        };
+        if m.is_dir() || (m.is_file() && m.permissions().mode() & 0o111 != 0) {
+            f.add(
+                Severity::Warning,
+                "never-runs",
+                &path,
+                format!(
+                    "libvirt never runs anything by this name: hooks are {}, or files in <driver>.d/",
+                    drivers::NAMES.join(", ")
+                ),
+            );
+        }
+    }
+}
+
+fn to_json(ctx: &Ctx, exists: bool, findings: &[Finding]) -> Value {
+    let count = |s| findings.iter().filter(|f| f.severity == s).count();
+    Value::obj()
+        .with("hooks_dir", ctx.hooks_dir.display().to_string())
+        .with("exists", exists)
+        .with("errors", count(Severity::Error))
+        .with("warnings", count(Severity::Warning))
+        .with(
+            "findings",
+            findings
+                .iter()
+                .map(|f| {
+                    Value::obj()
+                        .with("severity", f.severity.as_str())
+                        .with("code", f.code)
+                        .with("path", f.path.display().to_string())
+                        .with("message", f.message.as_str())
+                })
+                .collect::<Vec<_>>(),
+        )
+}
+
+fn to_text(ctx: &Ctx, exists: bool, findings: &[Finding], st: Style) -> String {
+    let dir = &ctx.hooks_dir;
+    let mut out = format!("checking {}\n", dir.display());
+    if !exists {
+        out.push_str("the directory does not exist: no hooks are installed, nothing to check\n");
+        return out;
+    }
+    let paths: Vec<String> = findings.iter().map(|f| style::rel(&f.path, dir)).collect();
+    let width = paths.iter().map(|p| p.chars().count()).max().unwrap_or(0);
+    for (f, path) in findings.iter().zip(&paths) {
+        let sev = style::pad(f.severity.as_str(), 7);
+        let sev = match f.severity {
+            Severity::Error => st.red(&sev),
+            Severity::Warning => st.yellow(&sev),
+        };
+        out.push_str(&format!(
+            "{sev}  {}  {}\n",
+            style::pad(path, width),
+            f.message
+        ));
+    }
+    let count = |s| findings.iter().filter(|f| f.severity == s).count();
+    let (e, w) = (count(Severity::Error), count(Severity::Warning));
+    let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+    let summary = if e + w == 0 {
+        st.green("no problems found")
+    } else {
+        format!("{}, {}", plural(e, "error"), plural(w, "warning"))
+    };
+    out.push_str(&summary);
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_names_are_recognised() {
+        for n in [
+            "10-x~",
+            ".10-x.swp",
+            "x.rpmsave",
+            "x.rpmnew",
+            "x.dpkg-old",
+            "x.dpkg-dist",
+            ".hidden",
+        ] {
+            assert!(suspicious_name(n).is_some(), "{n}");
+        }
+        for n in ["10-x", "qemu", "50-migrate.sh", "a.b"] {
+            assert!(suspicious_name(n).is_none(), "{n}");
+        }
+    }
+}

@@ -1,0 +1,152 @@
+//! The command line: `virt-hook [--hooks-dir DIR | --user] [-v] <list|run|lifecycle|check>`,
+//! declared with clap's derive API. Parsing only; each command lives in its own module.
+
+use std::path::PathBuf;
+
+use clap::{ArgAction, Args, Parser, Subcommand};
+
+const EXAMPLES: &str = "\
+Examples:
+  virt-hook list                        what runs for every driver, and what is skipped
+  virt-hook list qemu --json            the same for qemu, as JSON
+  virt-hook check                       look for the mistakes people make in a hooks directory
+  virt-hook run qemu prepare --domain guest.xml
+                                        fire qemu's prepare hooks with a guest's XML
+  virsh dumpxml guest | virt-hook run qemu started --domain -
+  virt-hook run qemu migrate --domain guest.xml > filtered.xml
+                                        a filter: the resulting XML goes to stdout
+  virt-hook run network port-created --network net.xml --port port.xml
+  virt-hook lifecycle qemu --domain guest.xml
+                                        prepare, start, started, stopped, release
+  virt-hook --hooks-dir examples/hooks run qemu prepare --domain examples/domain.xml
+
+Exit status: 0 success (for run: the event would proceed), 1 a hook failed or check found an
+error, 2 a usage or input error.";
+
+/// virt-hook: see which libvirt hook scripts would run, fire them without a guest, and check a
+/// hooks directory for common mistakes.
+#[derive(Debug, Parser)]
+#[command(name = "virt-hook", version, after_help = EXAMPLES)]
+pub(crate) struct Cli {
+    /// The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks].
+    #[arg(long, global = true, value_name = "DIR", conflicts_with = "user")]
+    pub(crate) hooks_dir: Option<PathBuf>,
+
+    /// Use the per-user hooks directory ($XDG_CONFIG_HOME/libvirt/hooks).
+    #[arg(long, global = true)]
+    pub(crate) user: bool,
+
+    /// Show what the hook library does on stderr (-v debug, -vv trace).
+    #[arg(short, long, global = true, action = ArgAction::Count)]
+    pub(crate) verbose: u8,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// For each driver, the scripts that would run, in order, every file that is skipped and
+    /// why, and permission warnings.
+    List {
+        /// Only this driver (daemon, qemu, lxc, network, libxl, bhyve).
+        driver: Option<String>,
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Fire a driver's hooks for one event exactly as the daemon would, and report each script.
+    ///
+    /// The scripts get libvirt's arguments, environment and stdin document. For filter
+    /// operations (qemu/libxl migrate, qemu restore) the resulting XML is written to stdout
+    /// and the report to stderr; otherwise the report goes to stdout. A failing script makes the
+    /// exit status 1 even where libvirt ignores the failure (the report says so).
+    Run(RunArgs),
+    /// Run the hooks a guest start and stop trigger: prepare, start, started, stopped, release.
+    ///
+    /// An aborting failure stops the start sequence; stopped and release then still run, as in
+    /// libvirt's cleanup.
+    Lifecycle(LifecycleArgs),
+    /// Check the hooks directory for common mistakes; exit status 1 when an error is found.
+    ///
+    /// Errors: executable backups or dotfiles (libvirt runs them), missing or CRLF #! line,
+    /// missing interpreter, world-writable script or directory, subdirectories of <driver>.d
+    /// holding scripts (libvirt ignores them), a <driver>.d that is not a readable directory.
+    /// Warnings: non-executable files, group-writable or foreign-owned files, scripts calling
+    /// virsh (deadlock), `env` interpreters not on PATH, files libvirt never looks at.
+    Check {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+/// Arguments of `run`.
+#[derive(Debug, Args)]
+pub(crate) struct RunArgs {
+    /// The driver (daemon, qemu, lxc, network, libxl, bhyve).
+    pub(crate) driver: String,
+    /// The operation (e.g. prepare, start, started, stopped, release, migrate, restore).
+    pub(crate) op: String,
+    #[command(flatten)]
+    pub(crate) doc: DocArgs,
+    /// The object name passed as the script's first argument [default: the XML's <name>].
+    #[arg(long, value_name = "NAME")]
+    pub(crate) object: Option<String>,
+    /// Feed this file (or - for stdin) to the scripts as is, instead of a document built from
+    /// --domain/--network.
+    #[arg(long, value_name = "FILE|-", conflicts_with_all = ["domain", "network"])]
+    pub(crate) input: Option<String>,
+    /// The fifth argument (e.g. a release shutoff reason) [default: what the daemon passes].
+    #[arg(long, value_name = "VALUE")]
+    pub(crate) extra: Option<String>,
+    /// Kill a script (and its process group) that runs longer than this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) timeout: Option<f64>,
+    /// Print JSON instead of text (the filtered XML is then a field of it).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Where the stdin document comes from.
+#[derive(Debug, Args)]
+pub(crate) struct DocArgs {
+    /// A domain XML file (or - for stdin), e.g. from `virsh dumpxml`.
+    #[arg(long, value_name = "FILE|-", conflicts_with = "network")]
+    pub(crate) domain: Option<String>,
+    /// A network XML file (or - for stdin), e.g. from `virsh net-dumpxml`.
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) network: Option<String>,
+    /// A network port XML file, for port-created and port-deleted.
+    #[arg(long, value_name = "FILE", requires = "network")]
+    pub(crate) port: Option<String>,
+}
+
+/// Arguments of `lifecycle`.
+#[derive(Debug, Args)]
+pub(crate) struct LifecycleArgs {
+    /// The guest driver (qemu, lxc, libxl, bhyve).
+    pub(crate) driver: String,
+    /// The domain XML file (or - for stdin).
+    #[arg(long, value_name = "FILE|-")]
+    pub(crate) domain: String,
+    /// Kill a script (and its process group) that runs longer than this many seconds.
+    #[arg(long, value_name = "SECS")]
+    pub(crate) timeout: Option<f64>,
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}
