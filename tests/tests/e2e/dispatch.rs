@@ -724,3 +724,251 @@ fn concurrent_calls_with_a_rescan_loop() {
     assert_eq!(hooks.presence("lxc"), Presence::Absent);
     assert_eq!(hooks.presence("network"), Presence::Present);
 }
+
+// ---------------------------------------------------------------------------------------------
+// A driver defined only here
+// ---------------------------------------------------------------------------------------------
+
+/// A `migration` driver built on hook-core's public API alone, as a new driver crate would be.
+mod migration {
+    use std::fmt;
+    use std::str::FromStr;
+
+    use hook_core::driver::parse_operation;
+    use hook_core::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};
+
+    /// The driver.
+    pub(super) struct Migration;
+
+    impl Driver for Migration {
+        const NAME: &'static str = "migration";
+    }
+
+    /// Its operations.
+    #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+    pub(super) enum MigrationOp {
+        Prepare,
+        Perform,
+        Finish,
+        Abort,
+    }
+
+    impl Operation for MigrationOp {
+        const DRIVER: &'static str = Migration::NAME;
+        const ALL: &'static [Self] = &[
+            MigrationOp::Prepare,
+            MigrationOp::Perform,
+            MigrationOp::Finish,
+            MigrationOp::Abort,
+        ];
+        fn as_str(self) -> &'static str {
+            match self {
+                MigrationOp::Prepare => "prepare",
+                MigrationOp::Perform => "perform",
+                MigrationOp::Finish => "finish",
+                MigrationOp::Abort => "abort",
+            }
+        }
+    }
+
+    impl fmt::Display for MigrationOp {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.as_str())
+        }
+    }
+
+    impl FromStr for MigrationOp {
+        type Err = UnknownWord;
+        fn from_str(s: &str) -> Result<Self, UnknownWord> {
+            parse_operation(s)
+        }
+    }
+
+    /// One migration event: the peer host goes in argv[4]; `prepare` is a filter.
+    pub(super) struct MigrationEvent<'a> {
+        pub(super) op: MigrationOp,
+        pub(super) peer: &'a str,
+    }
+
+    impl HookEvent for MigrationEvent<'_> {
+        fn driver(&self) -> &'static str {
+            Migration::NAME
+        }
+
+        fn spec(&self) -> EventSpec<'_> {
+            let (subop, on_failure) = match self.op {
+                MigrationOp::Prepare | MigrationOp::Perform => (SubOp::Begin, FailurePolicy::Abort),
+                MigrationOp::Finish | MigrationOp::Abort => (SubOp::End, FailurePolicy::Ignore),
+            };
+            EventSpec {
+                op: self.op.as_str(),
+                subop,
+                extra: Some(self.peer),
+                uses_output: self.op == MigrationOp::Prepare,
+                on_failure,
+                rescans_first: false,
+            }
+        }
+    }
+}
+
+#[test]
+fn a_driver_defined_outside_core_runs_its_scripts() {
+    use hook_core::{FailurePolicy, Operation};
+    use migration::{MigrationEvent, MigrationOp};
+
+    for op in MigrationOp::ALL {
+        assert_eq!(op.to_string().parse::<MigrationOp>(), Ok(*op));
+    }
+    let err = "teleport".parse::<MigrationOp>().unwrap_err();
+    assert_eq!(err.kind, "migration operation");
+    assert_eq!(err.valid, ["prepare", "perform", "finish", "abort"]);
+
+    let d = HookDir::new();
+    d.script("migration", &d.log_argv_line());
+    d.script(
+        "migration.d/50-rewrite",
+        &format!("{}; sed s/old/new/", d.log_argv_line()),
+    );
+    d.script("migration.d/90-refuse-abort", "[ \"$2\" != abort ]");
+    let hooks = hooks_for(&d, &["migration"]);
+
+    let perform = MigrationEvent {
+        op: MigrationOp::Perform,
+        peer: "dst.example",
+    };
+    let outcome = ok(run(&hooks, &perform, "guest1", Some(b"<domain/>")));
+    assert_eq!(
+        d.log(),
+        [
+            "migration guest1 perform begin dst.example",
+            "50-rewrite guest1 perform begin dst.example",
+        ]
+    );
+    assert_eq!(outcome.runs.len(), 3);
+    assert_eq!(outcome.output, None);
+    for r in &outcome.runs {
+        let args = &r.report.as_ref().expect("report").args.0;
+        assert_eq!(args.as_ref(), ["guest1", "perform", "begin", "dst.example"]);
+    }
+
+    let prepare = MigrationEvent {
+        op: MigrationOp::Prepare,
+        peer: "src.example",
+    };
+    let outcome = ok(run(&hooks, &prepare, "guest1", Some(b"<old/>")));
+    assert_eq!(outcome.output.as_deref(), Some(&b"<new/>"[..]));
+    assert_eq!(
+        outcome.output_from,
+        Some(d.hooks().join("migration.d/50-rewrite"))
+    );
+
+    d.clear_log();
+    let abort = MigrationEvent {
+        op: MigrationOp::Abort,
+        peer: "dst.example",
+    };
+    let f = failed(run(&hooks, &abort, "guest1", None));
+    assert_eq!(f.on_failure, FailurePolicy::Ignore);
+    assert_eq!((f.driver.as_str(), f.op.as_str()), ("migration", "abort"));
+    assert_eq!(
+        d.log(),
+        [
+            "migration guest1 abort end dst.example",
+            "50-rewrite guest1 abort end dst.example",
+        ]
+    );
+    assert_eq!(
+        f.headline().script(),
+        Some(&*d.hooks().join("migration.d/90-refuse-abort"))
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Snapshot of a representative call
+// ---------------------------------------------------------------------------------------------
+
+/// What a snapshot shows of one script run: no pid, no duration, paths relative to `hooks/`.
+#[derive(Debug)]
+#[allow(dead_code)] // read through Debug only
+struct RunView {
+    script: String,
+    args: Vec<String>,
+    ending: Option<String>,
+    stdout: String,
+    stderr: String,
+    error: Option<String>,
+}
+
+/// What a snapshot shows of one call.
+#[derive(Debug)]
+#[allow(dead_code)] // read through Debug only
+struct CallView {
+    succeeded: bool,
+    runs: Vec<RunView>,
+    output: Option<String>,
+    output_from: Option<String>,
+    errors: Vec<String>,
+    message: Option<String>,
+}
+
+fn view(d: &HookDir, result: &Result<Outcome, Box<Failure>>) -> CallView {
+    let text = |b: &[u8]| String::from_utf8_lossy(b).into_owned();
+    let runs_of = |runs: &[hook_core::ScriptRun]| -> Vec<RunView> {
+        runs.iter()
+            .map(|r| RunView {
+                script: d.rel(&r.script),
+                args: r
+                    .report
+                    .as_ref()
+                    .map(|rep| rep.args.0.to_vec())
+                    .unwrap_or_default(),
+                ending: r.report.as_ref().map(|rep| rep.ending.to_string()),
+                stdout: r
+                    .report
+                    .as_ref()
+                    .map(|rep| text(&rep.stdout))
+                    .unwrap_or_default(),
+                stderr: r
+                    .report
+                    .as_ref()
+                    .map(|rep| text(&rep.stderr))
+                    .unwrap_or_default(),
+                error: r.error.as_ref().map(|e| d.redact(&e.to_string())),
+            })
+            .collect()
+    };
+    match result {
+        Ok(o) => CallView {
+            succeeded: true,
+            runs: runs_of(&o.runs),
+            output: o.output.as_deref().map(text),
+            output_from: o.output_from.as_deref().map(|p| d.rel(p)),
+            errors: Vec::new(),
+            message: None,
+        },
+        Err(f) => CallView {
+            succeeded: false,
+            runs: runs_of(&f.runs),
+            output: f.output.as_deref().map(text),
+            output_from: None,
+            errors: f.errors().map(|e| d.redact(&e.to_string())).collect(),
+            message: Some(d.redact(&f.to_string())),
+        },
+    }
+}
+
+#[test]
+fn snapshot_of_a_filter_chain_with_a_failure() {
+    let d = HookDir::new();
+    d.script("qemu", "echo 'main: ONE -> TWO' >&2; sed s/ONE/TWO/");
+    d.script("qemu.d/10-fine", "sed s/TWO/THREE/");
+    d.script(
+        "qemu.d/20-broken",
+        "cat >/dev/null; echo '20-broken: no thanks' >&2; exit 3",
+    );
+    d.script("qemu.d/30-last", "sed s/ONE/LAST/");
+    let hooks = hooks_for(&d, &["qemu"]);
+    let result = run(&hooks, &MIGRATE, "guest", Some(b"<domain>ONE</domain>\n"));
+    insta::assert_debug_snapshot!("filter_chain_with_a_failure", view(&d, &result));
+}
