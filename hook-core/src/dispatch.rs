@@ -191,7 +191,10 @@ pub struct Failure {
     pub runs: Vec<ScriptRun>,
     /// The `.d` directory could not be read (after the main script ran, as in libvirt).
     pub dir_error: Option<HookError>,
-    /// What libvirt's `*output` holds at the end; libvirt's callers ignore it on failure.
+    /// For events whose output is used: the last non-empty output of a script that succeeded,
+    /// which is libvirt's `*output` at the end except in one case: libvirt also leaves there
+    /// the stdout of a main script that failed (when no later script replaced it); this never
+    /// holds a failed script's output. libvirt's callers ignore it on failure.
     pub output: Option<Vec<u8>>,
 }
 

@@ -15,6 +15,9 @@ use crate::env::ScriptEnv;
 use crate::error::{Args, HookError, SpawnFailure};
 use crate::sys::{self, ChildStdin, SpawnRequest};
 
+/// How often a spawn that failed with `ETXTBSY` is retried (after 2, 4, … 64 ms).
+const ETXTBSY_RETRIES: u32 = 6;
+
 /// A started script: its pid and the parent's ends of its pipes.
 pub(crate) struct Child {
     pub(crate) pid: Pid,
@@ -83,7 +86,21 @@ pub(crate) fn start(
         stdout: out_w.as_raw_fd(),
         stderr: err_w.as_raw_fd(),
     };
-    let pid = sys::spawn(&req).map_err(|errno| HookError::NotStarted {
+    // ETXTBSY: the file is open for writing somewhere, most often because another thread of
+    // the host is writing a file while a process it starts has inherited the descriptor for the
+    // instant between clone and exec. It clears within microseconds; retry briefly before
+    // calling it a failure.
+    let mut attempt = 0;
+    let spawned = loop {
+        match sys::spawn(&req) {
+            Err(Errno::ETXTBSY) if attempt < ETXTBSY_RETRIES => {
+                attempt += 1;
+                std::thread::sleep(std::time::Duration::from_millis(1 << attempt));
+            }
+            other => break other,
+        }
+    };
+    let pid = spawned.map_err(|errno| HookError::NotStarted {
         script: script.to_owned(),
         args: Args(args.iter().map(|s| s.to_string()).collect()),
         errno,

@@ -1,2 +1,3 @@
 //! End-to-end tests.
 mod cli;
+mod dispatch;
