@@ -34,6 +34,7 @@ mod report;
 mod runner;
 mod spawn;
 mod sys;
+pub mod xml;
 
 pub use dispatch::{Failure, Hooks, HooksBuilder, Outcome, Presence, ScriptRun};
 pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};
