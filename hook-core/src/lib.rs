@@ -31,6 +31,7 @@ mod env;
 mod error;
 pub mod libvirt;
 pub mod matrix;
+mod operations;
 mod pump;
 mod report;
 mod runner;
