@@ -125,11 +125,11 @@ impl Event {
             ),
             Event::Stopped => (
                 "stop: only once `bhyvectl --destroy` succeeded",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
             Event::Release => (
                 "stop: state set to shutoff (bhyve passes no shutoff reason)",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
         };
         CallSite {

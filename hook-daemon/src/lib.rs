@@ -92,12 +92,8 @@ impl Event {
             Event::Start => {
                 "daemon startup, before drivers and sockets are set up (once per split daemon)"
             }
-            Event::Reload => {
-                "SIGHUP, before the drivers reload; the presence cache is rescanned first"
-            }
-            Event::Shutdown => {
-                "normal exit, before the drivers are cleaned up; the presence cache is rescanned first"
-            }
+            Event::Reload => "SIGHUP, before the drivers reload",
+            Event::Shutdown => "normal exit, before the drivers are cleaned up",
         };
         CallSite {
             driver: NAME,
@@ -106,7 +102,7 @@ impl Event {
             spec: self.spec(),
             stdin: Stdin::DevNull,
             when,
-            failure: "ignored (logged)",
+            failure: "logged; the operation goes on",
         }
     }
 

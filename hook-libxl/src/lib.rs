@@ -149,12 +149,17 @@ impl Event {
                 "start: the domain runs, status saved",
                 "the domain is destroyed (shutoff, reason failed)",
             ),
-            Event::Stopped => ("stopped", LIVE, "cleanup: its start", "ignored (logged)"),
+            Event::Stopped => (
+                "stopped",
+                LIVE,
+                "cleanup: its start",
+                "logged; the operation goes on",
+            ),
             Event::Release => (
                 "release",
                 LIVE,
                 "cleanup: its end (libxl passes no shutoff reason)",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
             Event::Reconnect => (
                 "reconnect",

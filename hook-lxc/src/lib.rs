@@ -140,12 +140,12 @@ impl Event {
             Event::Stopped => (
                 "stopped(&hooks, &domain)".to_owned(),
                 "stop: the container died, before labels are restored",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
             Event::Release(r) => (
                 format!("release(&hooks, &domain, ShutoffReason::{r:?})"),
                 "stop: the end of cleanup, after cgroup teardown",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
             Event::Reconnect => (
                 "reconnect(&hooks, &domain)".to_owned(),

@@ -161,7 +161,7 @@ impl Event {
             Event::Stopped => (
                 "stopped(&hooks, &network)",
                 "stop: after the bridge and dnsmasq teardown",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
             Event::Updated => (
                 "updated(&hooks, &network)",
@@ -176,12 +176,12 @@ impl Event {
             Event::PortReplayed => (
                 "port_replayed(&hooks, &network, &port)",
                 "network driver start: once for every existing port (scripts must be idempotent)",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
             Event::PortDeleted => (
                 "port_deleted(&hooks, &network, &port)",
                 "a port is deleted (a NIC unplugged, a guest stopped)",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
         };
         let what = if self.has_port() {

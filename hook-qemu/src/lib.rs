@@ -166,13 +166,13 @@ impl Event {
                 "stopped(&hooks, &domain)".to_owned(),
                 LIVE,
                 "stop: QEMU killed, before security labels are restored",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
             Event::Release(r) => (
                 format!("release(&hooks, &domain, ShutoffReason::{r:?})"),
                 LIVE,
                 "stop: the end of cleanup, labels released",
-                "ignored (logged)",
+                "logged; the operation goes on",
             ),
             Event::Reconnect => (
                 "reconnect(&hooks, &domain)".to_owned(),
