@@ -438,7 +438,8 @@ fn hooks_with(driver: &str, scripts: &[(&str, &str)]) -> (TempDir, Hooks) {
 #[test]
 fn a_migrate_filter_chain_ends_with_the_right_document() {
     // Each filter makes one edit to what it reads, so the result holds all three only if each
-    // script was fed the previous one's output; 15-quiet prints nothing and changes nothing.
+    // script was fed the previous one's output. 15-quiet prints nothing and 17-blank only
+    // whitespace: both change nothing (libvirt's virStringIsEmpty), so 20-vcpu gets 10-crash's.
     let (dir, hooks) = hooks_with(
         "qemu",
         &[
@@ -451,6 +452,7 @@ fn a_migrate_filter_chain_ends_with_the_right_document() {
                 "sed 's#<on_crash>destroy#<on_crash>restart#'\n",
             ),
             ("qemu.d/15-quiet", "cat > /dev/null\n"),
+            ("qemu.d/17-blank", "cat > /dev/null; printf '\\n  \\n'\n"),
             (
                 "qemu.d/20-vcpu",
                 "doc=$(cat)\ncase \"$doc\" in *'<on_crash>restart'*) ;; *) exit 9 ;; esac\nprintf '%s\\n' \"$doc\" | sed 's#>2</vcpu>#>4</vcpu>#'\n",
@@ -460,7 +462,7 @@ fn a_migrate_filter_chain_ends_with_the_right_document() {
     let original = fixture("domain-test.xml");
     let domain = hook_qemu::Domain::parse(original.clone()).unwrap();
     let filtered = settle(|| hook_qemu::migrate(&hooks, &domain)).unwrap();
-    assert_eq!(filtered.outcome.runs.len(), 4);
+    assert_eq!(filtered.outcome.runs.len(), 5);
     let expected = String::from_utf8(original)
         .unwrap()
         .replace(
