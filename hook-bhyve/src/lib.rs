@@ -6,14 +6,18 @@
 //!
 //! ```no_run
 //! use hook_bhyve::Domain;
+//! # fn domain_xml() -> String { String::new() }
 //!
-//! let hooks = hook_core::Hooks::builder("/usr/local/etc/libvirt/hooks")
+//! let hooks = hook_core::Hooks::builder(hook_core::dir::system_dir())
 //!     .driver(hook_bhyve::NAME)
 //!     .build()?;
-//! let domain = Domain::parse(std::fs::read("guest.xml")?)?;
+//! let domain = Domain::parse(domain_xml())?; // the stack's XML for the guest
 //! hook_bhyve::prepare(&hooks, &domain)?; // a failure fails the start
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Building the XML only to find that no hook is installed is wasted work; as libvirt's callers
+//! check `virHookPresent`, check `hooks.is_present(hook_bhyve::NAME)` first when that matters.
 
 use hook_core::matrix::{CallSite, Stdin};
 use hook_core::xml::{Document, Root};

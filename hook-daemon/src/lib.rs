@@ -6,7 +6,7 @@
 //! it); the caller decides.
 //!
 //! ```no_run
-//! let hooks = hook_core::Hooks::builder("/etc/libvirt/hooks")
+//! let hooks = hook_core::Hooks::builder(hook_core::dir::system_dir())
 //!     .driver(hook_daemon::NAME)
 //!     .build()?;
 //! if let Err(failure) = hook_daemon::start(&hooks) {

@@ -6,15 +6,21 @@
 //!
 //! ```no_run
 //! use hook_libxl::Domain;
+//! # fn incoming_xml() -> String { String::new() }
 //!
-//! let hooks = hook_core::Hooks::builder("/etc/libvirt/hooks").driver(hook_libxl::NAME).build()?;
-//! let domain = Domain::parse(std::fs::read("incoming.xml")?)?;
+//! let hooks = hook_core::Hooks::builder(hook_core::dir::system_dir())
+//!     .driver(hook_libxl::NAME)
+//!     .build()?;
+//! let domain = Domain::parse(incoming_xml())?; // the migration's incoming definition
 //!
 //! let filtered = hook_libxl::migrate(&hooks, &domain)?; // a failure refuses the migration
 //! let domain = filtered.into_document(domain); // the hooks' replacement, or the original
 //! hook_libxl::prepare(&hooks, &domain)?;
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Building the XML only to find that no hook is installed is wasted work; as libvirt's callers
+//! check `virHookPresent`, check `hooks.is_present(hook_libxl::NAME)` first when that matters.
 
 use hook_core::matrix::{CallSite, Stdin};
 use hook_core::xml::{Document, Root};

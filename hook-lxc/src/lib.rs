@@ -6,9 +6,12 @@
 //!
 //! ```no_run
 //! use hook_lxc::{Domain, ShutoffReason};
+//! # fn domain_xml() -> String { String::new() }
 //!
-//! let hooks = hook_core::Hooks::builder("/etc/libvirt/hooks").driver(hook_lxc::NAME).build()?;
-//! let domain = Domain::parse(std::fs::read("container.xml")?)?;
+//! let hooks = hook_core::Hooks::builder(hook_core::dir::system_dir())
+//!     .driver(hook_lxc::NAME)
+//!     .build()?;
+//! let domain = Domain::parse(domain_xml())?; // the stack's XML for the container
 //!
 //! hook_lxc::prepare(&hooks, &domain)?; // a failure aborts the start
 //! if let Err(failure) = hook_lxc::release(&hooks, &domain, ShutoffReason::Destroyed) {
@@ -16,6 +19,9 @@
 //! }
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! Building the XML only to find that no hook is installed is wasted work; as libvirt's callers
+//! check `virHookPresent`, check `hooks.is_present(hook_lxc::NAME)` first when that matters.
 
 use hook_core::matrix::{CallSite, Stdin};
 use hook_core::xml::{Document, Root};

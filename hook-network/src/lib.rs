@@ -7,15 +7,23 @@
 //!
 //! ```no_run
 //! use hook_network::{Network, Port};
+//! # fn network_xml() -> String { String::new() }
+//! # fn port_xml() -> String { String::new() }
 //!
-//! let hooks = hook_core::Hooks::builder("/etc/libvirt/hooks").driver(hook_network::NAME).build()?;
-//! let network = Network::parse(std::fs::read("default.xml")?)?;
-//! let port = Port::parse(std::fs::read("port.xml")?)?;
+//! let hooks = hook_core::Hooks::builder(hook_core::dir::system_dir())
+//!     .driver(hook_network::NAME)
+//!     .build()?;
+//! let network = Network::parse(network_xml())?; // root <network>, with its <name>
+//! let port = Port::parse(port_xml())?; // root <networkport>
 //!
 //! hook_network::start(&hooks, &network)?; // a failure aborts the start
 //! hook_network::port_created(&hooks, &network, &port)?; // a failure fails the port (and the NIC)
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
+//!
+//! The `<hookData>` document is built only when a `network` hook is installed. Parsing the
+//! network document is the caller's cost; check `hooks.is_present(hook_network::NAME)` first
+//! when that matters, as libvirt's callers check `virHookPresent`.
 
 use std::borrow::Cow;
 

@@ -5,10 +5,13 @@
 //!
 //! ```no_run
 //! use hook_qemu::{Domain, ShutoffReason};
+//! # fn domain_xml() -> String { String::new() }
 //!
-//! let hooks = hook_core::Hooks::builder("/etc/libvirt/hooks").driver(hook_qemu::NAME).build()?;
-//! let xml = std::fs::read("guest.xml")?;
-//! let domain = Domain::parse(xml)?; // malformed XML or another root: an error, nothing runs
+//! let hooks = hook_core::Hooks::builder(hook_core::dir::system_dir())
+//!     .driver(hook_qemu::NAME)
+//!     .build()?;
+//! // The stack's XML for the guest; malformed XML or another root is an error, nothing runs.
+//! let domain = Domain::parse(domain_xml())?;
 //!
 //! hook_qemu::prepare(&hooks, &domain)?; // a failure aborts the start
 //! // … later, the incoming-migration filter: the hooks may edit the definition …
