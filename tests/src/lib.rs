@@ -1,2 +1,4 @@
 //! Shared helpers for the end-to-end tests.
+
+pub mod drivers_support;
 pub mod hookdir;

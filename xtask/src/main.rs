@@ -1,6 +1,31 @@
-//! Developer automation, run as `cargo xtask <task>`.
+//! `cargo xtask <task>`: developer automation. This file only dispatches on the first argument;
+//! each task lives in its own module of the xtask library.
 
-fn main() {
-    eprintln!("usage: cargo xtask <task>");
-    std::process::exit(2);
+use std::process::ExitCode;
+
+const USAGE: &str = "usage: cargo xtask <task> [args]
+
+tasks:
+  docgen [--check]   write docs/invocations.md from the driver crates
+                     (--check: only fail if the committed file is stale)";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let task = args.next();
+    let result = match task.as_deref() {
+        Some("docgen") => xtask::docgen::run(args),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
+        }
+        Some(other) => Err(format!("unknown task {other:?}\n\n{USAGE}")),
+        None => Err(USAGE.to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -1,2 +1,4 @@
 //! End-to-end tests.
+
 mod dispatch;
+mod drivers;
