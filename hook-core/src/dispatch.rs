@@ -162,8 +162,8 @@ impl ScriptRun {
 pub struct Outcome {
     /// One entry per script, in the order they ran; empty when nothing ran.
     pub runs: Vec<ScriptRun>,
-    /// For events whose output is used: the last non-empty successful output, i.e. the
-    /// replacement document. `None` means "unchanged" (no filter printed anything).
+    /// For events whose output is used: the last non-empty (not only whitespace) successful
+    /// output, i.e. the replacement document. `None` means "unchanged" (no filter printed anything).
     pub output: Option<Vec<u8>>,
     /// The script that printed `output`.
     pub output_from: Option<PathBuf>,
@@ -426,7 +426,10 @@ impl Hooks {
                 Ok(report) => {
                     let error = report.error();
                     if error.is_none() {
-                        if spec.uses_output && !report.stdout.is_empty() {
+                        // libvirt's virStringIsEmpty: output of C whitespace only counts as none.
+                        let blank =
+                            |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
+                        if spec.uses_output && !report.stdout.iter().all(blank) {
                             *output = Some((report.stdout.clone(), script.to_owned()));
                         }
                     } else {

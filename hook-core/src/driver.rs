@@ -144,3 +144,36 @@ pub trait HookEvent {
     /// How to call them.
     fn spec(&self) -> EventSpec<'_>;
 }
+
+impl<'a> EventSpec<'a> {
+    /// An event with no extra (`-`), whose output is not used and which does not rescan; the
+    /// `with_*` methods add the rest. Driver crates build their specs with these.
+    pub const fn new(op: &'a str, subop: SubOp, on_failure: FailurePolicy) -> Self {
+        EventSpec {
+            op,
+            subop,
+            extra: None,
+            uses_output: false,
+            on_failure,
+            rescans_first: false,
+        }
+    }
+
+    /// The same event with argv\[4\] set.
+    pub const fn with_extra(mut self, extra: &'a str) -> Self {
+        self.extra = Some(extra);
+        self
+    }
+
+    /// The same event, its scripts' output being a filter result.
+    pub const fn with_output(mut self) -> Self {
+        self.uses_output = true;
+        self
+    }
+
+    /// The same event, rescanning the presence cache first.
+    pub const fn rescanning(mut self) -> Self {
+        self.rescans_first = true;
+        self
+    }
+}

@@ -22,6 +22,7 @@
 //! # Ok::<(), hook_core::HookError>(())
 //! ```
 
+mod call;
 pub mod dir;
 pub mod discover;
 mod dispatch;
@@ -29,15 +30,21 @@ pub mod driver;
 mod env;
 mod error;
 pub mod libvirt;
+pub mod matrix;
+mod operations;
 mod pump;
 mod report;
 mod runner;
+mod shutoff;
 mod spawn;
 mod sys;
+pub mod xml;
 
+pub use call::Filtered;
 pub use dispatch::{Failure, Hooks, HooksBuilder, Outcome, Presence, ScriptRun};
 pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};
 pub use env::{PASS_THROUGH, ScriptEnv};
 pub use error::{Args, HookError, SpawnFailure};
 pub use report::{Ending, Report};
 pub use runner::{Invocation, Limits, Runner};
+pub use shutoff::ShutoffReason;

@@ -7,9 +7,10 @@ use std::fs;
 use std::os::unix::fs::PermissionsExt as _;
 use std::path::{Path, PathBuf};
 
-/// Runs the task.
-pub(crate) fn run(args: &[String]) -> Result<(), String> {
-    let [dest] = args else {
+/// Runs the task: `args` is `DIR`.
+pub fn run(args: impl Iterator<Item = String>) -> Result<(), String> {
+    let args: Vec<String> = args.collect();
+    let [dest] = args.as_slice() else {
         return Err("usage: cargo xtask install-samples DIR".into());
     };
     let src = crate::workspace_root().join("examples/hooks");

@@ -1,38 +1,35 @@
-//! Developer automation, run as `cargo xtask <task>`.
-//!
-//! Tasks:
-//! - `ci`: runs `.ci/run`, exactly what CI runs.
-//! - `install-samples DIR`: writes the example hooks (`examples/hooks`) into DIR with their modes.
+//! `cargo xtask <task>`: developer automation. This file only dispatches on the first argument;
+//! each task lives in its own module of the xtask library.
 
-// xtask is developer automation, not the library: it starts bash and cargo. The "only hook-core
-// starts processes" rule (clippy.toml) is about the shipped crates.
-#![allow(clippy::disallowed_methods)]
+use std::process::ExitCode;
 
-mod ci;
-mod install_samples;
+const USAGE: &str = "usage: cargo xtask <task> [args]
 
-fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
-    let result = match args.first().map(String::as_str) {
-        Some("ci") => ci::run(&args[1..]),
-        Some("install-samples") => install_samples::run(&args[1..]),
-        _ => {
-            eprintln!(
-                "usage: cargo xtask <task>\n\ntasks:\n  ci                     run .ci/run (fmt, clippy, tests, bench build, stray snapshots)\n  install-samples DIR    write the example hooks into DIR, with their modes"
-            );
-            std::process::exit(2);
+tasks:
+  docgen [--check]      write docs/invocations.md from the driver crates
+                        (--check: only fail if the committed file is stale)
+  ci                    run .ci/run: fmt, clippy, tests, bench build, stray snapshots
+  install-samples DIR   write the example hooks (examples/hooks) into DIR, with their modes";
+
+fn main() -> ExitCode {
+    let mut args = std::env::args().skip(1);
+    let task = args.next();
+    let result = match task.as_deref() {
+        Some("docgen") => xtask::docgen::run(args),
+        Some("ci") => xtask::ci::run(args),
+        Some("install-samples") => xtask::install_samples::run(args),
+        Some("help" | "-h" | "--help") => {
+            println!("{USAGE}");
+            Ok(())
         }
+        Some(other) => Err(format!("unknown task {other:?}\n\n{USAGE}")),
+        None => Err(USAGE.to_owned()),
     };
-    if let Err(e) = result {
-        eprintln!("xtask: {e}");
-        std::process::exit(1);
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
     }
-}
-
-/// The workspace root (xtask's parent directory).
-fn workspace_root() -> std::path::PathBuf {
-    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .parent()
-        .expect("xtask lives in the workspace")
-        .to_owned()
 }

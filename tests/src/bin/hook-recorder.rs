@@ -1,1 +1,3 @@
+//! A stand-in until the recording helper lands.
+
 fn main() {}

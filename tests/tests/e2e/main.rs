@@ -1,3 +1,5 @@
 //! End-to-end tests.
+
 mod cli;
 mod dispatch;
+mod drivers;
