@@ -103,7 +103,7 @@ pub(crate) fn check(ctx: &Ctx, json: bool) -> Result<Output, InputError> {
         )
     };
     Ok(Output {
-        stdout,
+        stdout: stdout.into_bytes(),
         stderr: String::new(),
         code: u8::from(errors > 0),
     })

@@ -30,7 +30,7 @@ pub(crate) fn list(ctx: &Ctx, driver: Option<&str>, json: bool) -> Result<Output
         )
     };
     Ok(Output {
-        stdout,
+        stdout: stdout.into_bytes(),
         ..Output::default()
     })
 }

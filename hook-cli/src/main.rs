@@ -13,8 +13,12 @@
 mod check;
 mod cli;
 mod drivers;
+mod event;
 mod json;
+mod lifecycle;
 mod list;
+mod render;
+mod run;
 mod style;
 mod trace;
 
@@ -74,7 +78,7 @@ impl Ctx {
 /// What a command prints: its stdout text and stderr text, and its exit status.
 #[derive(Debug, Default)]
 pub(crate) struct Output {
-    pub(crate) stdout: String,
+    pub(crate) stdout: Vec<u8>,
     pub(crate) stderr: String,
     pub(crate) code: u8,
 }
@@ -84,7 +88,8 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
     match &cli.command {
         Command::List { driver, json } => list::list(&ctx, driver.as_deref(), *json),
         Command::Check { json } => check::check(&ctx, *json),
-        Command::Run(_) | Command::Lifecycle(_) => Err(InputError("not implemented yet".into())),
+        Command::Run(args) => run::run(&ctx, args),
+        Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
     }
 }
 
@@ -100,7 +105,7 @@ fn main() -> ExitCode {
         },
     };
     // A closed pipe (`virt-hook list | head`) is not worth a panic or a message.
-    let _ = std::io::stdout().lock().write_all(out.stdout.as_bytes());
+    let _ = std::io::stdout().lock().write_all(&out.stdout);
     let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
     ExitCode::from(out.code)
 }

@@ -62,10 +62,6 @@ pub(crate) fn pad(text: &str, width: usize) -> String {
 }
 
 /// `0.8 ms`, `12.3 ms`, `1.25 s`, `2 min 5 s`.
-#[cfg_attr(
-    not(test),
-    expect(dead_code, reason = "used by run, which needs the driver crates")
-)]
 pub(crate) fn duration(d: Duration) -> String {
     let ms = d.as_secs_f64() * 1000.0;
     if ms < 1000.0 {

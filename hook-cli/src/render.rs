@@ -1,0 +1,332 @@
+//! How one fired event is shown, for `run` and `lifecycle`: [`Fired`] gathers what hook-core
+//! returned (every script's report or error, a `.d` read error, a filter's result), and is
+//! rendered as aligned text (one line per script: status, exit code or signal, duration, then
+//! its stderr) or as a JSON object.
+
+use std::path::{Path, PathBuf};
+
+use hook_core::{Ending, Failure, FailurePolicy, HookError, Outcome, ScriptRun};
+
+use crate::json::Value;
+use crate::style::{self, Style};
+
+/// What a filter event's scripts made of the document, when they all succeeded.
+#[derive(Debug)]
+pub(crate) enum FilterResult {
+    /// No filter printed anything: libvirt keeps the original document.
+    Unchanged,
+    /// A filter's output replaces the document.
+    Replaced {
+        /// The script whose output it is.
+        by: PathBuf,
+        /// The replacement document.
+        xml: Vec<u8>,
+    },
+}
+
+/// One event, fired: what the scripts were given and what happened.
+#[derive(Debug)]
+pub(crate) struct Fired {
+    /// The driver.
+    pub(crate) driver: &'static str,
+    /// argv\[1..4\]: object, op, sub-op, extra.
+    pub(crate) args: [String; 4],
+    /// Bytes on stdin, or `None` for `/dev/null`.
+    pub(crate) stdin_len: Option<usize>,
+    /// What a failure means to libvirt.
+    pub(crate) policy: FailurePolicy,
+    /// What libvirt does on a failure, in words.
+    pub(crate) on_failure: &'static str,
+    /// Every script that ran, in order.
+    pub(crate) runs: Vec<ScriptRun>,
+    /// Errors not tied to one script's run (an unreadable `.d`, an unusable filter output).
+    pub(crate) other_errors: Vec<HookError>,
+    /// The call failed.
+    pub(crate) failed: bool,
+    /// For filter events that succeeded.
+    pub(crate) filter: Option<FilterResult>,
+}
+
+impl Fired {
+    /// Builds a [`Fired`] from a call's result.
+    pub(crate) fn new(
+        driver: &'static str,
+        args: [String; 4],
+        stdin_len: Option<usize>,
+        policy: FailurePolicy,
+        on_failure: &'static str,
+        result: Result<Outcome, Box<Failure>>,
+    ) -> Fired {
+        let mut fired = Fired {
+            driver,
+            args,
+            stdin_len,
+            policy,
+            on_failure,
+            runs: Vec::new(),
+            other_errors: Vec::new(),
+            failed: false,
+            filter: None,
+        };
+        match result {
+            Ok(outcome) => fired.runs = outcome.runs,
+            Err(failure) => {
+                let failure = *failure;
+                fired.failed = true;
+                fired.runs = failure.runs;
+                fired.other_errors.extend(failure.dir_error);
+            }
+        }
+        fired
+    }
+
+    /// The op (argv\[2\]).
+    pub(crate) fn op(&self) -> &str {
+        &self.args[1]
+    }
+
+    /// Whether the call would let the operation go on (no failure).
+    pub(crate) fn proceeds(&self) -> bool {
+        !self.failed
+    }
+}
+
+/// The one-word status of a script's run.
+fn status(run: &ScriptRun) -> &'static str {
+    match (&run.report, &run.error) {
+        (_, None) => "ok",
+        (None, Some(_)) => "not started",
+        (Some(_), Some(_)) => "FAILED",
+    }
+}
+
+/// How a script's run ended, in a few words: `exit 0`, `SIGKILL`, `timed out after 2.00 s`.
+fn ending(run: &ScriptRun) -> String {
+    let Some(report) = &run.report else {
+        return String::new();
+    };
+    if let Some(after) = report.timed_out {
+        return format!("timed out after {}, killed", style::duration(after));
+    }
+    let mut text = match report.ending {
+        Ending::Exited(code) => format!("exit {code}"),
+        Ending::Signaled { .. } => format!("killed by {}", report.ending),
+    };
+    if report.stdout_too_large.is_some() {
+        text.push_str(", stdout over its cap");
+    }
+    text
+}
+
+/// The explanation for errors that are not "it exited non-zero / was killed / timed out".
+fn error_detail(err: &HookError) -> Option<String> {
+    match err {
+        HookError::Exited { .. } | HookError::Signaled { .. } | HookError::TimedOut { .. } => None,
+        HookError::NotStarted { reason, errno, .. } => Some(format!("{reason} ({errno})")),
+        HookError::BadOutput { reason, .. } => Some(format!("printed unusable output: {reason}")),
+        other => Some(other.to_string()),
+    }
+}
+
+fn stderr_text(run: &ScriptRun) -> String {
+    let bytes = match (&run.report, &run.error) {
+        (Some(r), _) => r.stderr.as_slice(),
+        (None, Some(e)) => e.stderr().unwrap_or_default(),
+        (None, None) => &[],
+    };
+    String::from_utf8_lossy(bytes).trim_end().to_owned()
+}
+
+/// The scripts' argv after the path, shell-quoted as libvirt quotes it.
+fn argv_line(args: &[String; 4]) -> String {
+    args.iter()
+        .map(|a| hook_core::libvirt::shell_quote(a).into_owned())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// The event as text: a heading, one line per script (plus stderr), and the verdict.
+pub(crate) fn text(f: &Fired, hooks_dir: &Path, st: Style) -> String {
+    let stdin = match f.stdin_len {
+        Some(n) => format!("{n} bytes on stdin"),
+        None => "stdin from /dev/null".to_owned(),
+    };
+    let mut out = format!(
+        "{}: {}\n",
+        st.bold(&format!("{} {}", f.driver, f.op())),
+        st.dim(&format!(
+            "each script runs as `<script> {}`, {stdin}",
+            argv_line(&f.args)
+        ))
+    );
+    let paths: Vec<String> = f
+        .runs
+        .iter()
+        .map(|r| style::rel(&r.script, hooks_dir))
+        .collect();
+    let endings: Vec<String> = f.runs.iter().map(ending).collect();
+    let pw = paths.iter().map(|p| p.chars().count()).max().unwrap_or(0);
+    let sw = f.runs.iter().map(|r| status(r).len()).max().unwrap_or(0);
+    let ew = endings.iter().map(|e| e.chars().count()).max().unwrap_or(0);
+    for ((run, path), end) in f.runs.iter().zip(&paths).zip(&endings) {
+        let word = style::pad(status(run), sw);
+        let word = if run.succeeded() {
+            st.green(&word)
+        } else {
+            st.red(&word)
+        };
+        let duration = run
+            .report
+            .as_ref()
+            .map(|r| style::duration(r.duration))
+            .unwrap_or_default();
+        let line = format!(
+            "  {word} {}  {}  {}",
+            style::pad(path, pw),
+            style::pad(end, ew),
+            st.dim(&duration)
+        );
+        out.push_str(line.trim_end());
+        out.push('\n');
+        let indent = " ".repeat(3 + sw);
+        if let Some(detail) = run.error.as_ref().and_then(error_detail) {
+            out.push_str(&format!("{indent}{}\n", st.red(&detail)));
+        }
+        let stderr = stderr_text(run);
+        for (i, line) in stderr.lines().enumerate() {
+            let label = if i == 0 { "stderr: " } else { "        " };
+            out.push_str(&format!("{indent}{}\n", st.dim(&format!("{label}{line}"))));
+        }
+        if let Some(dropped) = run
+            .report
+            .as_ref()
+            .map(|r| r.stderr_dropped)
+            .filter(|&n| n > 0)
+        {
+            out.push_str(&format!(
+                "{indent}{}\n",
+                st.dim(&format!("(and {dropped} more bytes of stderr, dropped)"))
+            ));
+        }
+    }
+    for e in &f.other_errors {
+        out.push_str(&format!("  {} {e}\n", st.red("error")));
+    }
+    match &f.filter {
+        Some(FilterResult::Unchanged) => out.push_str(
+            "  output: unchanged (no filter printed anything; libvirt keeps the original XML)\n",
+        ),
+        Some(FilterResult::Replaced { by, xml }) => out.push_str(&format!(
+            "  output: {} bytes of XML from {} replace the original\n",
+            xml.len(),
+            style::rel(by, hooks_dir)
+        )),
+        None => {}
+    }
+    out.push_str(&verdict(f, st));
+    out.push('\n');
+    out
+}
+
+fn verdict(f: &Fired, st: Style) -> String {
+    let n = f.runs.len();
+    let scripts = |n: usize| format!("{n} script{}", if n == 1 { "" } else { "s" });
+    if !f.failed {
+        if n == 0 {
+            return format!(
+                "  result: nothing ran (no {} script installed): the event would proceed",
+                f.driver
+            );
+        }
+        let all = if n == 1 {
+            "1 script".to_owned()
+        } else {
+            format!("all {}", scripts(n))
+        };
+        return format!(
+            "  result: {}",
+            st.green(&format!("{all} succeeded: the event would proceed"))
+        );
+    }
+    let bad = f.runs.iter().filter(|r| !r.succeeded()).count();
+    let what = if bad > 0 {
+        format!("{bad} of {} failed", scripts(n))
+    } else {
+        "the call failed".to_owned()
+    };
+    match f.policy {
+        FailurePolicy::Ignore => format!(
+            "  result: {} (libvirt ignores this failure: it only logs it)",
+            st.red(&what)
+        ),
+        _ => format!("  result: {}: {}", st.red(&what), f.on_failure),
+    }
+}
+
+/// The event as a JSON object.
+pub(crate) fn json(f: &Fired) -> Value {
+    let scripts: Vec<Value> = f
+        .runs
+        .iter()
+        .map(|run| {
+            let report = run.report.as_ref();
+            let (code, signal) = match report.map(|r| r.ending) {
+                Some(Ending::Exited(c)) => (Some(c), None),
+                Some(e @ Ending::Signaled { .. }) => (None, e.signal_name()),
+                None => (None, None),
+            };
+            Value::obj()
+                .with("path", run.script.display().to_string())
+                .with(
+                    "status",
+                    match status(run) {
+                        "FAILED" => "failed",
+                        s => s,
+                    },
+                )
+                .with("exit_code", code)
+                .with("signal", signal)
+                .with("timed_out", report.is_some_and(|r| r.timed_out.is_some()))
+                .with(
+                    "duration_ms",
+                    report.map(|r| r.duration.as_secs_f64() * 1000.0),
+                )
+                .with("stderr", stderr_text(run))
+                .with("error", run.error.as_ref().map(|e| e.to_string()))
+        })
+        .collect();
+    let output = f.filter.as_ref().map(|r| match r {
+        FilterResult::Unchanged => Value::obj().with("changed", false),
+        FilterResult::Replaced { by, xml } => Value::obj()
+            .with("changed", true)
+            .with("by", by.display().to_string())
+            .with("xml", String::from_utf8_lossy(xml).into_owned()),
+    });
+    let result = if f.failed {
+        "failed"
+    } else if f.runs.is_empty() {
+        "nothing-ran"
+    } else {
+        "ok"
+    };
+    Value::obj()
+        .with("driver", f.driver)
+        .with(
+            "args",
+            f.args.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+        )
+        .with("stdin_bytes", f.stdin_len)
+        .with("scripts", scripts)
+        .with(
+            "errors",
+            f.other_errors
+                .iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>(),
+        )
+        .with("result", result)
+        .with("proceeds", f.proceeds())
+        .with("on_failure", f.policy.as_str())
+        .with("libvirt_on_failure", f.on_failure)
+        .with("output", output)
+}
