@@ -80,12 +80,15 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     }
     let summary = match &aborted_at {
         Some(op) => st.red(&format!(
-            "the start would fail at {op}; stopped and release ran as libvirt's cleanup (reason: failed)"
+            "guest '{object}' would not start: its {op} hooks failed; stopped and release ran as \
+             libvirt's cleanup (reason: failed)"
         )),
         None if failed => st.red(&format!(
             "guest '{object}' would start and stop, but a stop hook failed (libvirt only logs that)"
         )),
-        None => st.green(&format!("guest '{object}' would start and stop; every hook succeeded")),
+        None => st.green(&format!(
+            "guest '{object}' would start and stop; every hook succeeded"
+        )),
     };
     out.push_str(&format!("lifecycle: {summary}\n"));
     Ok(Output {

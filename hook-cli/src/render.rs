@@ -249,7 +249,9 @@ fn verdict(f: &Fired, st: Style) -> String {
         );
     }
     let bad = f.runs.iter().filter(|r| !r.succeeded()).count();
-    let what = if bad > 0 {
+    let what = if n == 1 && bad == 1 {
+        "the script failed".to_owned()
+    } else if bad > 0 {
         format!("{bad} of {} failed", scripts(n))
     } else {
         "the call failed".to_owned()
@@ -281,6 +283,7 @@ pub(crate) fn json(f: &Fired) -> Value {
                     "status",
                     match status(run) {
                         "FAILED" => "failed",
+                        "not started" => "not-started",
                         s => s,
                     },
                 )

@@ -6,7 +6,9 @@
 //! The binary is found next to the test executable: `target/<profile>/deps/e2e-…` runs, and
 //! `target/<profile>/virt-hook` is its grandparent's child. `cargo test --workspace` builds it
 //! because hook-cli has an integration test of its own (cargo builds a package's binaries for
-//! its integration tests); a dev-dependency cannot do it, since hook-cli has no library.
+//! its integration tests); a dev-dependency cannot do it, since hook-cli has no library. So
+//! `cargo test -p tests` alone runs whatever `virt-hook` was built last: after changing
+//! hook-cli, run `cargo test --workspace` (or `cargo build -p hook-cli` first).
 
 use std::fs;
 use std::io::{self, Write as _};
@@ -113,7 +115,10 @@ fn redact_durations(line: &str) -> String {
         let end = line[start..]
             .find(|c: char| !(c.is_ascii_digit() || c == '.'))
             .map_or(line.len(), |n| start + n);
-        return format!("{}[DURATION]{}", &line[..start], &line[end..]);
+        if end > start {
+            return format!("{}[DURATION]{}", &line[..start], &line[end..]);
+        }
+        return line.to_owned();
     }
     // Human text: a number followed by " ms" or " s" (and "N min N s").
     let words: Vec<&str> = line.split(' ').collect();
@@ -279,6 +284,10 @@ mod tests {
         assert_eq!(
             redact("  \"duration_ms\": 0.812,\n", tmp),
             "  \"duration_ms\": [DURATION],\n"
+        );
+        assert_eq!(
+            redact("  \"duration_ms\": null,\n", tmp),
+            "  \"duration_ms\": null,\n"
         );
     }
 }

@@ -206,3 +206,398 @@ fn usage_errors_exit_2() {
     let run = virt_hook_run(&["--hooks-dir", "/tmp", "--user", "list"], &[], None);
     assert_eq!(run.code, 2);
 }
+
+// ---------------------------------------------------------------------------------------------
+// run and lifecycle
+
+fn domain_xml() -> String {
+    workspace_root()
+        .join("examples/domain.xml")
+        .display()
+        .to_string()
+}
+
+/// Prints its arguments on stderr and succeeds.
+const SAYS_ARGS: &str = "#!/bin/sh\necho \"$(basename \"$0\"): $*\" >&2\n";
+
+#[test]
+fn run_the_readme_command() {
+    // `cargo run -p hook-cli -- run qemu prepare --hooks-dir examples/hooks --domain examples/domain.xml`
+    let run = virt_hook_run(
+        &[
+            "run",
+            "qemu",
+            "prepare",
+            "--hooks-dir",
+            &examples(),
+            "--domain",
+            &domain_xml(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0);
+    assert_snapshot!(in_examples(&run));
+}
+
+#[test]
+fn run_json() {
+    let run = virt_hook_run(
+        &[
+            "--hooks-dir",
+            &examples(),
+            "run",
+            "qemu",
+            "prepare",
+            "--domain",
+            &domain_xml(),
+            "--json",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0);
+    assert_snapshot!(in_examples(&run));
+}
+
+#[test]
+fn run_a_filter_prints_the_resulting_xml() {
+    let run = virt_hook_run(
+        &[
+            "--hooks-dir",
+            &examples(),
+            "run",
+            "qemu",
+            "migrate",
+            "--domain",
+            &domain_xml(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout
+            .contains("<source file='/srv/guests/diskimage1'/>")
+    );
+    assert_snapshot!(in_examples(&run));
+}
+
+#[test]
+fn run_a_filter_json() {
+    let run = virt_hook_run(
+        &[
+            "--hooks-dir",
+            &examples(),
+            "run",
+            "qemu",
+            "migrate",
+            "--domain",
+            &domain_xml(),
+            "--json",
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0);
+    assert_snapshot!(in_examples(&run));
+}
+
+/// A qemu.d with a failing script, one the kernel cannot start, one killed by a signal and one
+/// that succeeds.
+fn failing() -> HooksTree {
+    let t = HooksTree::new();
+    t.dir("hooks/qemu.d", 0o755);
+    t.file(
+        "hooks/qemu.d/10-fail",
+        "#!/bin/sh\necho \"no hugepages for $1\" >&2\necho 'second line' >&2\nexit 3\n",
+        0o755,
+    );
+    t.file("hooks/qemu.d/20-crlf", "#!/bin/sh\r\nexit 0\r\n", 0o755);
+    t.file("hooks/qemu.d/30-killed", "#!/bin/sh\nkill -9 $$\n", 0o755);
+    t.file("hooks/qemu.d/40-ok", SAYS_ARGS, 0o755);
+    t
+}
+
+#[test]
+fn run_failures_abort() {
+    let t = failing();
+    let run = t.run(&["run", "qemu", "prepare", "--domain", &domain_xml()]);
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+#[test]
+fn run_failures_json() {
+    let t = failing();
+    let run = t.run(&[
+        "run",
+        "qemu",
+        "prepare",
+        "--domain",
+        &domain_xml(),
+        "--json",
+    ]);
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+#[test]
+fn run_a_failure_libvirt_ignores_still_exits_1() {
+    let t = failing();
+    let run = t.run(&[
+        "run",
+        "qemu",
+        "release",
+        "--extra",
+        "from snapshot",
+        "--domain",
+        &domain_xml(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert!(run.stdout.contains("libvirt ignores this failure"));
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+#[test]
+fn run_with_a_timeout() {
+    let t = HooksTree::new();
+    t.file(
+        "hooks/lxc",
+        "#!/bin/sh\necho waiting >&2\nsleep 30\n",
+        0o755,
+    );
+    let run = t.run(&[
+        "run",
+        "lxc",
+        "started",
+        "--timeout",
+        "0.3",
+        "--domain",
+        &domain_xml(),
+    ]);
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+#[test]
+fn run_a_filter_that_renames_the_guest_is_refused() {
+    let t = HooksTree::new();
+    t.file(
+        "hooks/qemu",
+        "#!/bin/sh\necho '<domain><name>other</name></domain>'\n",
+        0o755,
+    );
+    let run = t.run(&["run", "qemu", "restore", "--domain", &domain_xml()]);
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stdout, "", "no XML when the filter is refused");
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+#[test]
+fn run_network_port_created() {
+    let t = HooksTree::new();
+    t.file(
+        "hooks/network",
+        "#!/bin/sh\necho \"$*\" >&2\ncat >&2\n",
+        0o755,
+    );
+    let port = t.file(
+        "port.xml",
+        "<networkport>\n  <uuid>5d4b5f5e-2a5b-4c7e-9b1a-0c2f3e4d5a6b</uuid>\n  <owner>\n    <name>test</name>\n  </owner>\n</networkport>\n",
+        0o644,
+    );
+    let network = workspace_root()
+        .join("../shared/fixtures/network-default.xml")
+        .display()
+        .to_string();
+    let network = if std::path::Path::new(&network).is_file() {
+        network
+    } else {
+        t.file(
+            "network.xml",
+            "<network>\n  <name>default</name>\n  <bridge name='virbr0'/>\n</network>\n",
+            0o644,
+        )
+        .display()
+        .to_string()
+    };
+    let run = t.run(&[
+        "run",
+        "network",
+        "port-created",
+        "--network",
+        &network,
+        "--port",
+        &port.display().to_string(),
+    ]);
+    assert_eq!(run.code, 0);
+    assert!(run.stdout.contains("<hookData>"), "{}", run.stdout);
+    assert!(run.stdout.contains("<networkport>"), "{}", run.stdout);
+    assert!(run.stdout.contains("default port-created begin -"));
+}
+
+#[test]
+fn run_daemon_reload() {
+    let t = HooksTree::new();
+    t.file(
+        "hooks/daemon",
+        "#!/bin/sh\necho \"$*; stdin: $(wc -c)\" >&2\n",
+        0o755,
+    );
+    let run = t.run(&["run", "daemon", "reload"]);
+    assert_eq!(run.code, 0);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+#[test]
+fn run_a_raw_input_with_an_object_and_extra() {
+    let t = HooksTree::new();
+    t.file(
+        "hooks/bhyve",
+        "#!/bin/sh\necho \"$*\" >&2\ncat >&2\n",
+        0o755,
+    );
+    let run = t.run_with(
+        &[
+            "run", "bhyve", "start", "--input", "-", "--object", "vm 1", "--extra", "x",
+        ],
+        Some(b"not even XML"),
+    );
+    assert_eq!(run.code, 0);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+#[test]
+fn run_the_domain_from_stdin() {
+    let t = HooksTree::new();
+    t.file("hooks/libxl", SAYS_ARGS, 0o755);
+    let xml = std::fs::read(domain_xml()).expect("examples/domain.xml");
+    let run = t.run_with(&["run", "libxl", "stopped", "--domain", "-"], Some(&xml));
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains("libxl: test stopped end -"),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn run_with_nothing_installed() {
+    let t = HooksTree::new();
+    let run = t.run(&["run", "qemu", "started", "--domain", &domain_xml()]);
+    assert_eq!(run.code, 0);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+#[test]
+fn run_verbose_traces_on_stderr() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", SH_OK, 0o755);
+    let run = t.run(&["-v", "run", "qemu", "prepare", "--domain", &domain_xml()]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stderr
+            .contains("DEBUG hook_event{driver=qemu op=prepare object=test}"),
+        "{}",
+        run.stderr
+    );
+    let quiet = t.run(&["run", "qemu", "prepare", "--domain", &domain_xml()]);
+    assert_eq!(quiet.stderr, "");
+}
+
+#[test]
+fn lifecycle_of_the_examples() {
+    let run = virt_hook_run(
+        &[
+            "--hooks-dir",
+            &examples(),
+            "lifecycle",
+            "qemu",
+            "--domain",
+            &domain_xml(),
+        ],
+        &[],
+        None,
+    );
+    assert_eq!(run.code, 0);
+    assert_snapshot!(in_examples(&run));
+}
+
+#[test]
+fn lifecycle_stops_at_an_aborting_failure() {
+    let t = HooksTree::new();
+    t.file(
+        "hooks/qemu",
+        "#!/bin/sh\necho \"$*\" >&2\n[ \"$2\" != start ]\n",
+        0o755,
+    );
+    let run = t.run(&["lifecycle", "qemu", "--domain", &domain_xml()]);
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+#[test]
+fn lifecycle_json() {
+    let t = HooksTree::new();
+    t.file("hooks/lxc", "#!/bin/sh\n[ \"$2\" != prepare ]\n", 0o755);
+    let run = t.run(&["lifecycle", "lxc", "--domain", &domain_xml(), "--json"]);
+    assert_eq!(run.code, 1);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+/// Each bad input to `run`/`lifecycle`: one line, exit code 2; collected in one snapshot.
+#[test]
+fn bad_input_run_and_lifecycle() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", SH_OK, 0o755);
+    let malformed = t.file("malformed.xml", "<domain><name>x</name>\n", 0o644);
+    let network = t.file("network.xml", "<network><name>n</name></network>\n", 0o644);
+    let nameless = t.file("nameless.xml", "<domain><uuid>1</uuid></domain>\n", 0o644);
+    let missing = t.root().join("missing.xml");
+    let (malformed, network, nameless, missing) = (
+        malformed.display().to_string(),
+        network.display().to_string(),
+        nameless.display().to_string(),
+        missing.display().to_string(),
+    );
+    let d = domain_xml();
+    let cases: Vec<Vec<&str>> = vec![
+        vec!["run", "qemu", "prepare", "--domain", &missing],
+        vec!["run", "qemu", "prepare", "--domain", &malformed],
+        vec!["run", "qemu", "prepare", "--domain", &network],
+        vec!["run", "qemu", "prepare", "--domain", &nameless],
+        vec!["run", "qemu", "boot", "--domain", &d],
+        vec!["run", "xen", "start", "--domain", &d],
+        vec!["run", "qemu", "attach", "--domain", &d],
+        vec![
+            "run", "qemu", "release", "--extra", "snapshot", "--domain", &d,
+        ],
+        vec!["run", "qemu", "prepare"],
+        vec!["run", "qemu", "prepare", "--network", &network],
+        vec!["run", "network", "start", "--domain", &d],
+        vec!["run", "network", "port-created", "--network", &network],
+        vec![
+            "run",
+            "network",
+            "start",
+            "--network",
+            &network,
+            "--port",
+            &network,
+        ],
+        vec!["run", "network", "start", "--input", &network],
+        vec!["run", "daemon", "start", "--domain", &d],
+        vec!["run", "qemu", "prepare", "--domain", &d, "--timeout=0"],
+        vec!["lifecycle", "network", "--domain", &d],
+        vec!["lifecycle", "qemu", "--domain", &malformed],
+    ];
+    let mut text = String::new();
+    for args in cases {
+        let run = t.run(&args);
+        bad(&run);
+        text.push_str(&format!("{}\n  {}", args.join(" "), run.stderr));
+    }
+    let text = text.replace(&workspace_root().display().to_string(), "[WORKSPACE]");
+    assert_snapshot!(tests::cli_support::redact(&text, t.root()));
+}
