@@ -1,5 +1,5 @@
 //! How human output looks: colour (only when the stream is a terminal and `NO_COLOR` is not
-//! set, per no-color.org), column padding that ignores colour codes, and durations in units a
+//! set at all, even to an empty value), column padding that ignores colour codes, and durations in units a
 //! person reads at a glance.
 
 use std::io::IsTerminal;
@@ -13,9 +13,9 @@ pub(crate) struct Style {
 }
 
 impl Style {
-    /// Colour when `stream` is a terminal and `NO_COLOR` is absent or empty.
+    /// Colour when `stream` is a terminal and `NO_COLOR` is not set.
     pub(crate) fn for_stream(stream: &impl IsTerminal) -> Style {
-        let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty());
+        let no_color = std::env::var_os("NO_COLOR").is_some();
         Style {
             color: stream.is_terminal() && !no_color,
         }
@@ -84,6 +84,15 @@ pub(crate) fn rel(path: &Path, hooks_dir: &Path) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn colour_is_plain_text_when_off() {
+        let on = Style { color: true };
+        let off = Style { color: false };
+        assert_eq!(on.red("x"), "\x1b[1;31mx\x1b[0m");
+        assert_eq!(off.red("x"), "x");
+        assert_eq!(off.bold(&pad("ab", 4)), "ab  ");
+    }
 
     #[test]
     fn durations_read_well() {
