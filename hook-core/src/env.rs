@@ -32,7 +32,9 @@ pub struct ScriptEnv {
 
 impl std::fmt::Debug for ScriptEnv {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_list().entries(self.vars.iter().map(|(k, _)| k)).finish()
+        f.debug_list()
+            .entries(self.vars.iter().map(|(k, _)| k))
+            .finish()
     }
 }
 
@@ -46,7 +48,10 @@ impl ScriptEnv {
     /// libvirt's environment, with the host's variables looked up through `lookup` (for tests
     /// and for hosts that keep their environment elsewhere).
     pub fn libvirt_from(mut lookup: impl FnMut(&str) -> Option<OsString>) -> Self {
-        let mut env = ScriptEnv { vars: Vec::new(), cstrings: Vec::new() };
+        let mut env = ScriptEnv {
+            vars: Vec::new(),
+            cstrings: Vec::new(),
+        };
         env.push_unchecked("LC_ALL".into(), "C".into());
         for name in PASS_THROUGH {
             if let Some(value) = lookup(name) {
@@ -62,7 +67,10 @@ impl ScriptEnv {
 
     /// An environment with no variables at all.
     pub fn empty() -> Self {
-        ScriptEnv { vars: Vec::new(), cstrings: Vec::new() }
+        ScriptEnv {
+            vars: Vec::new(),
+            cstrings: Vec::new(),
+        }
     }
 
     /// Adds (or replaces, keeping its position, as libvirt's `virCommandAddEnv` does) one
@@ -83,7 +91,10 @@ impl ScriptEnv {
         }
         if value.as_bytes().contains(&0) {
             return Err(HookError::InvalidArgument {
-                what: format!("the value of environment variable {}", name.to_string_lossy()),
+                what: format!(
+                    "the value of environment variable {}",
+                    name.to_string_lossy()
+                ),
                 reason: "it contains a NUL byte",
             });
         }
@@ -107,7 +118,9 @@ impl ScriptEnv {
 
     /// The variables, in the order the script gets them.
     pub fn vars(&self) -> impl Iterator<Item = (&OsStr, &OsStr)> {
-        self.vars.iter().map(|(k, v)| (k.as_os_str(), v.as_os_str()))
+        self.vars
+            .iter()
+            .map(|(k, v)| (k.as_os_str(), v.as_os_str()))
     }
 
     pub(crate) fn cstrings(&self) -> &[CString] {
@@ -127,8 +140,15 @@ mod tests {
             "LD_PRELOAD" => Some("x.so".into()),
             _ => None,
         });
-        let got: Vec<_> = env.cstrings().iter().map(|c| c.to_str().unwrap().to_owned()).collect();
-        assert_eq!(got, ["LC_ALL=C", "LD_PRELOAD=x.so", "PATH=/usr/bin", "USER=root"]);
+        let got: Vec<_> = env
+            .cstrings()
+            .iter()
+            .map(|c| c.to_str().unwrap().to_owned())
+            .collect();
+        assert_eq!(
+            got,
+            ["LC_ALL=C", "LD_PRELOAD=x.so", "PATH=/usr/bin", "USER=root"]
+        );
     }
 
     #[test]
@@ -136,7 +156,11 @@ mod tests {
         let mut env = ScriptEnv::libvirt_from(|_| None);
         env.set("A", "1").unwrap();
         env.set("LC_ALL", "en_US.UTF-8").unwrap();
-        let got: Vec<_> = env.cstrings().iter().map(|c| c.to_str().unwrap().to_owned()).collect();
+        let got: Vec<_> = env
+            .cstrings()
+            .iter()
+            .map(|c| c.to_str().unwrap().to_owned())
+            .collect();
         assert_eq!(got, ["LC_ALL=en_US.UTF-8", "A=1"]);
         assert!(env.set("B", "x\0y").is_err());
         assert!(env.set("B=C", "x").is_err());

@@ -207,6 +207,10 @@ impl fmt::Display for Stderr<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let text = String::from_utf8_lossy(self.0);
         let text = text.trim_end();
-        if text.is_empty() { Ok(()) } else { write!(f, ": {text}") }
+        if text.is_empty() {
+            Ok(())
+        } else {
+            write!(f, ": {text}")
+        }
     }
 }

@@ -39,7 +39,13 @@ pub fn shell_quote(s: &str) -> Cow<'_, str> {
 fn command_string(env: &ScriptEnv, script: &Path, args: &[String]) -> String {
     let mut parts: Vec<String> = env
         .vars()
-        .map(|(k, v)| format!("{}={}", k.to_string_lossy(), shell_quote(&v.to_string_lossy())))
+        .map(|(k, v)| {
+            format!(
+                "{}={}",
+                k.to_string_lossy(),
+                shell_quote(&v.to_string_lossy())
+            )
+        })
         .collect();
     parts.push(shell_quote(&script.to_string_lossy()).into_owned());
     parts.extend(args.iter().map(|a| shell_quote(a).into_owned()));
@@ -66,22 +72,42 @@ fn with_stderr(mut msg: String, stderr: &[u8]) -> String {
 pub fn libvirt_message(err: &HookError, env: &ScriptEnv) -> String {
     const PREFIX: &str = "Hook script execution failed: internal error: ";
     match err {
-        HookError::Exited { script, args, code, stderr } => with_stderr(
+        HookError::Exited {
+            script,
+            args,
+            code,
+            stderr,
+        } => with_stderr(
             format!(
                 "{PREFIX}Child process ({}) unexpected exit status {code}",
                 command_string(env, script, &args.0)
             ),
             stderr,
         ),
-        HookError::Signaled { script, args, signal, stderr, .. } => with_stderr(
+        HookError::Signaled {
+            script,
+            args,
+            signal,
+            stderr,
+            ..
+        } => with_stderr(
             format!(
                 "{PREFIX}Child process ({}) unexpected fatal signal {signal}",
                 command_string(env, script, &args.0)
             ),
             stderr,
         ),
-        HookError::NotStarted { script, args, errno, .. } => {
-            let code = if *errno == nix::errno::Errno::ENOENT { 127 } else { 126 };
+        HookError::NotStarted {
+            script,
+            args,
+            errno,
+            ..
+        } => {
+            let code = if *errno == nix::errno::Errno::ENOENT {
+                127
+            } else {
+                126
+            };
             format!(
                 "{PREFIX}Child process ({}) unexpected exit status {code}: libvirt:  error : cannot execute binary {}: {}\n",
                 command_string(env, script, &args.0),

@@ -83,7 +83,11 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
     let mut stdin = child.stdin;
     let mut stdout = Some(child.stdout);
     let mut stderr = Some(child.stderr);
-    let guard = if stdin.is_some() { SigpipeGuard::block() } else { None };
+    let guard = if stdin.is_some() {
+        SigpipeGuard::block()
+    } else {
+        None
+    };
     let mut written = 0usize;
     let mut raised_epipe = false;
 
@@ -115,7 +119,10 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
                 if let Some(d) = deadline
                     && now >= d
                 {
-                    tracing::warn!(pid = pid.as_raw(), "timed out, sending SIGTERM to its process group");
+                    tracing::warn!(
+                        pid = pid.as_raw(),
+                        "timed out, sending SIGTERM to its process group"
+                    );
                     let _ = killpg(pid, Signal::SIGTERM);
                     out.timed_out = limits.timeout;
                     phase = Phase::Terminating(now + limits.kill_grace);
@@ -123,7 +130,10 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
                 }
             }
             Phase::Terminating(kill_at) if now >= kill_at => {
-                tracing::warn!(pid = pid.as_raw(), "still running after the grace period, sending SIGKILL");
+                tracing::warn!(
+                    pid = pid.as_raw(),
+                    "still running after the grace period, sending SIGKILL"
+                );
                 let _ = killpg(pid, Signal::SIGKILL);
                 phase = Phase::Killed;
                 continue;
@@ -152,8 +162,10 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
         let timeout = match wait {
             None => PollTimeout::NONE,
             // Round up so we never spin on a sub-millisecond remainder.
-            Some(w) => PollTimeout::try_from(w.as_millis().saturating_add(1).min(i32::MAX as u128) as i32)
-                .unwrap_or(PollTimeout::MAX),
+            Some(w) => {
+                PollTimeout::try_from(w.as_millis().saturating_add(1).min(i32::MAX as u128) as i32)
+                    .unwrap_or(PollTimeout::MAX)
+            }
         };
 
         // Poll set: [stdin?, stdout?, stderr?, pidfd?] with their roles recorded.
@@ -193,7 +205,8 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
             Ok(_) => {}
             Err(Errno::EINTR) | Err(Errno::EAGAIN) => continue,
             Err(e) => {
-                out.io_error.get_or_insert(("polling the script's pipes", e));
+                out.io_error
+                    .get_or_insert(("polling the script's pipes", e));
                 // Cannot wait any more: make sure it ends, then reap below.
                 let _ = killpg(pid, Signal::SIGKILL);
                 phase = Phase::Killed;
@@ -233,13 +246,18 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
                             stdin = None;
                         }
                         Err(e) => {
-                            out.io_error.get_or_insert(("writing the script's stdin", e));
+                            out.io_error
+                                .get_or_insert(("writing the script's stdin", e));
                             stdin = None;
                         }
                     }
                 }
                 b'o' | b'e' => {
-                    let slot = if role == b'o' { &mut stdout } else { &mut stderr };
+                    let slot = if role == b'o' {
+                        &mut stdout
+                    } else {
+                        &mut stderr
+                    };
                     let fd = slot.as_ref().expect("polled");
                     match nix::unistd::read(fd, &mut buf) {
                         Ok(0) => *slot = None,
@@ -254,7 +272,11 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
                         Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
                         Err(e) => {
                             out.io_error.get_or_insert((
-                                if role == b'o' { "reading the script's stdout" } else { "reading the script's stderr" },
+                                if role == b'o' {
+                                    "reading the script's stdout"
+                                } else {
+                                    "reading the script's stderr"
+                                },
                                 e,
                             ));
                             *slot = None;
@@ -304,7 +326,10 @@ fn try_reap(pid: Pid, phase: &Phase, known_exited: bool) -> Option<Ending> {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => return Some(Ending::Exited(code)),
             Ok(WaitStatus::Signaled(_, sig, core_dumped)) => {
-                return Some(Ending::Signaled { signal: sig as i32, core_dumped });
+                return Some(Ending::Signaled {
+                    signal: sig as i32,
+                    core_dumped,
+                });
             }
             Ok(_) => continue,
             Err(Errno::EINTR) => continue,

@@ -35,9 +35,16 @@ impl std::fmt::Display for Ending {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match *self {
             Ending::Exited(code) => write!(f, "exit {code}"),
-            Ending::Signaled { signal, core_dumped } => {
+            Ending::Signaled {
+                signal,
+                core_dumped,
+            } => {
                 write!(f, "{}", signal_name(signal))?;
-                if core_dumped { f.write_str(" (core dumped)") } else { Ok(()) }
+                if core_dumped {
+                    f.write_str(" (core dumped)")
+                } else {
+                    Ok(())
+                }
             }
         }
     }
@@ -45,7 +52,9 @@ impl std::fmt::Display for Ending {
 
 /// `SIGTERM` for 15, and so on; `SIG?` for a number nix does not know.
 pub(crate) fn signal_name(signal: i32) -> &'static str {
-    nix::sys::signal::Signal::try_from(signal).map(|s| s.as_str()).unwrap_or("SIG?")
+    nix::sys::signal::Signal::try_from(signal)
+        .map(|s| s.as_str())
+        .unwrap_or("SIG?")
 }
 
 /// The result of running one script to its end.
@@ -85,7 +94,9 @@ pub struct Report {
 impl Report {
     /// Exit code 0, no timeout and no stdout overflow.
     pub fn success(&self) -> bool {
-        self.ending == Ending::Exited(0) && self.timed_out.is_none() && self.stdout_too_large.is_none()
+        self.ending == Ending::Exited(0)
+            && self.timed_out.is_none()
+            && self.stdout_too_large.is_none()
     }
 
     /// `Ok(self)` on success, otherwise the error that names the failure.
@@ -101,15 +112,27 @@ impl Report {
         let script = self.script.clone();
         let args = self.args.clone();
         if let Some(after) = self.timed_out {
-            return Some(HookError::TimedOut { script, args, after, stderr: self.stderr.clone() });
+            return Some(HookError::TimedOut {
+                script,
+                args,
+                after,
+                stderr: self.stderr.clone(),
+            });
         }
         match self.ending {
-            Ending::Exited(0) => {
-                self.stdout_too_large.map(|limit| HookError::OutputTooLarge { script, args, limit })
-            }
-            Ending::Exited(code) => {
-                Some(HookError::Exited { script, args, code, stderr: self.stderr.clone() })
-            }
+            Ending::Exited(0) => self
+                .stdout_too_large
+                .map(|limit| HookError::OutputTooLarge {
+                    script,
+                    args,
+                    limit,
+                }),
+            Ending::Exited(code) => Some(HookError::Exited {
+                script,
+                args,
+                code,
+                stderr: self.stderr.clone(),
+            }),
             Ending::Signaled { signal, .. } => Some(HookError::Signaled {
                 script,
                 args,

@@ -117,7 +117,12 @@ impl Runner {
         let duration = start.elapsed();
         let args = Args(inv.args.iter().map(|s| s.to_string()).collect());
         if let Some((context, e)) = p.io_error {
-            let err = HookError::Io { script: inv.script.to_owned(), args, context, source: e.into() };
+            let err = HookError::Io {
+                script: inv.script.to_owned(),
+                args,
+                context,
+                source: e.into(),
+            };
             tracing::warn!(error = %err, "I/O error");
             return Err(err);
         }

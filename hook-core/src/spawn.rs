@@ -61,7 +61,11 @@ pub(crate) fn start(
     with_stdin: bool,
 ) -> Result<Child, HookError> {
     let pipe = |context| pipe2(OFlag::O_CLOEXEC).map_err(|e| io_err(script, args, context, e));
-    let stdin_pipe = if with_stdin { Some(pipe("creating the stdin pipe")?) } else { None };
+    let stdin_pipe = if with_stdin {
+        Some(pipe("creating the stdin pipe")?)
+    } else {
+        None
+    };
     let (out_r, out_w) = pipe("creating the stdout pipe")?;
     let (err_r, err_w) = pipe("creating the stderr pipe")?;
     if let Some((_, w)) = &stdin_pipe {
@@ -89,7 +93,12 @@ pub(crate) fn start(
     // everything it started have closed theirs.
     drop(out_w);
     drop(err_w);
-    Ok(Child { pid, stdin: stdin_pipe.map(|(_, w)| w), stdout: out_r, stderr: err_r })
+    Ok(Child {
+        pid,
+        stdin: stdin_pipe.map(|(_, w)| w),
+        stdout: out_r,
+        stderr: err_r,
+    })
 }
 
 /// Turns an exec errno into the reason an administrator needs. Runs only on the error path, so

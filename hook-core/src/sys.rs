@@ -62,7 +62,11 @@ impl FileActions {
     }
 
     fn check(rc: libc::c_int) -> Result<(), Errno> {
-        if rc == 0 { Ok(()) } else { Err(Errno::from_raw(rc)) }
+        if rc == 0 {
+            Ok(())
+        } else {
+            Err(Errno::from_raw(rc))
+        }
     }
 
     fn dup2(&mut self, fd: RawFd, target: RawFd) -> Result<(), Errno> {
@@ -116,13 +120,22 @@ impl Attr {
         unsafe {
             libc::sigemptyset(empty.as_mut_ptr());
             libc::sigfillset(full.as_mut_ptr());
-            FileActions::check(libc::posix_spawnattr_setsigmask(&mut attr.0, empty.as_ptr()))?;
-            FileActions::check(libc::posix_spawnattr_setsigdefault(&mut attr.0, full.as_ptr()))?;
+            FileActions::check(libc::posix_spawnattr_setsigmask(
+                &mut attr.0,
+                empty.as_ptr(),
+            ))?;
+            FileActions::check(libc::posix_spawnattr_setsigdefault(
+                &mut attr.0,
+                full.as_ptr(),
+            ))?;
             FileActions::check(libc::posix_spawnattr_setpgroup(&mut attr.0, 0))?;
             let flags = libc::POSIX_SPAWN_SETSIGMASK
                 | libc::POSIX_SPAWN_SETSIGDEF
                 | libc::POSIX_SPAWN_SETPGROUP;
-            FileActions::check(libc::posix_spawnattr_setflags(&mut attr.0, flags as libc::c_short))?;
+            FileActions::check(libc::posix_spawnattr_setflags(
+                &mut attr.0,
+                flags as libc::c_short,
+            ))?;
         }
         Ok(attr)
     }
@@ -195,7 +208,10 @@ pub(crate) fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
 /// Returns whether one was pending.
 pub(crate) fn consume_pending_sigpipe() -> bool {
     let mut set = MaybeUninit::<libc::sigset_t>::uninit();
-    let zero = libc::timespec { tv_sec: 0, tv_nsec: 0 };
+    let zero = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
     // SAFETY: the set is initialised by sigemptyset before sigaddset and sigtimedwait read
     // it; a zero timeout makes sigtimedwait return at once; the siginfo pointer may be NULL.
     unsafe {
