@@ -22,6 +22,7 @@
 //! # Ok::<(), hook_core::HookError>(())
 //! ```
 
+mod baseline;
 mod env;
 mod error;
 pub mod libvirt;
@@ -31,6 +32,8 @@ mod runner;
 mod spawn;
 mod sys;
 
+#[doc(hidden)]
+pub use baseline::bench_raw_spawn_wait;
 pub use env::{PASS_THROUGH, ScriptEnv};
 pub use error::{Args, HookError, SpawnFailure};
 pub use report::{Ending, Report};
