@@ -85,10 +85,10 @@ fn background_child_with_redirected_output() {
         ..Limits::default()
     };
     let report = run_with(&runner(), &inv(&script), &limits).unwrap();
-    let _cleanup = KillGroupOnDrop(report.pid);
+    let cleanup = KillGroupOnDrop(report.pid);
     assert!(report.success(), "{:?}", report.error());
     assert!(!report.pipes_held_open);
-    drop(_cleanup);
+    drop(cleanup); // the background sleep is the caller's to end
     assert_group_dead(&report);
 }
 
