@@ -22,6 +22,7 @@
 //! # Ok::<(), hook_core::HookError>(())
 //! ```
 
+mod baseline;
 mod call;
 pub mod dir;
 pub mod discover;
@@ -40,6 +41,8 @@ mod spawn;
 mod sys;
 pub mod xml;
 
+#[doc(hidden)]
+pub use baseline::bench_raw_spawn_wait;
 pub use call::Filtered;
 pub use dispatch::{Failure, Hooks, HooksBuilder, Outcome, Presence, ScriptRun};
 pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};

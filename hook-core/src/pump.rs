@@ -116,17 +116,17 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
         // Timer transitions.
         match phase {
             Phase::Running => {
-                if let Some(d) = deadline {
-                    if now >= d {
-                        tracing::warn!(
-                            pid = pid.as_raw(),
-                            "timed out, sending SIGTERM to its process group"
-                        );
-                        let _ = killpg(pid, Signal::SIGTERM);
-                        out.timed_out = limits.timeout;
-                        phase = Phase::Terminating(now + limits.kill_grace);
-                        continue;
-                    }
+                if let Some(d) = deadline
+                    && now >= d
+                {
+                    tracing::warn!(
+                        pid = pid.as_raw(),
+                        "timed out, sending SIGTERM to its process group"
+                    );
+                    let _ = killpg(pid, Signal::SIGTERM);
+                    out.timed_out = limits.timeout;
+                    phase = Phase::Terminating(now + limits.kill_grace);
+                    continue;
                 }
             }
             Phase::Terminating(kill_at) if now >= kill_at => {
@@ -288,13 +288,14 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
             }
         }
 
-        if !exited && (child_exited || pidfd.is_none() || matches!(phase, Phase::Killed)) {
-            if let Some(status) = try_reap(pid, &phase, child_exited) {
-                out.ending = status;
-                exited = true;
-                stdin = None;
-                phase = Phase::Draining(Instant::now() + limits.drain);
-            }
+        if !exited
+            && (child_exited || pidfd.is_none() || matches!(phase, Phase::Killed))
+            && let Some(status) = try_reap(pid, &phase, child_exited)
+        {
+            out.ending = status;
+            exited = true;
+            stdin = None;
+            phase = Phase::Draining(Instant::now() + limits.drain);
         }
     }
 

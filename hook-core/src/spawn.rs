@@ -63,7 +63,24 @@ pub(crate) fn start(
     args: &[&str],
     with_stdin: bool,
 ) -> Result<Child, HookError> {
-    let pipe = |context| pipe2(OFlag::O_CLOEXEC).map_err(|e| io_err(script, args, context, e));
+    // The child's end of each pipe must not be fd 0, 1 or 2: a host that runs with its standard
+    // fds closed gets them back from pipe2, and the child's dup2 onto 0/1/2 would then clobber
+    // one pipe with another. `try_clone` duplicates to the lowest free fd >= 3 (F_DUPFD_CLOEXEC).
+    let pipe = |context| -> Result<(OwnedFd, OwnedFd), HookError> {
+        let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| io_err(script, args, context, e))?;
+        let above_stdio = |fd: OwnedFd| -> Result<OwnedFd, HookError> {
+            if fd.as_raw_fd() > 2 {
+                return Ok(fd);
+            }
+            fd.try_clone().map_err(|e| HookError::Io {
+                script: script.to_owned(),
+                args: Args(args.iter().map(|s| s.to_string()).collect()),
+                context,
+                source: e,
+            })
+        };
+        Ok((above_stdio(r)?, above_stdio(w)?))
+    };
     let stdin_pipe = if with_stdin {
         Some(pipe("creating the stdin pipe")?)
     } else {

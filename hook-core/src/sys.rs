@@ -103,7 +103,8 @@ impl Drop for FileActions {
 struct Attr(libc::posix_spawnattr_t);
 
 impl Attr {
-    /// Empty signal mask, every signal at its default disposition, own process group.
+    /// Empty signal mask, every signal (glibc's internal ones included) at its default
+    /// disposition, own process group.
     fn hook_defaults() -> Result<Self, Errno> {
         let mut raw = MaybeUninit::<libc::posix_spawnattr_t>::uninit();
         // SAFETY: `raw` is valid writable storage; init fully initialises it when it returns 0.
@@ -115,11 +116,16 @@ impl Attr {
         let mut attr = Attr(unsafe { raw.assume_init() });
         let mut empty = MaybeUninit::<libc::sigset_t>::uninit();
         let mut full = MaybeUninit::<libc::sigset_t>::uninit();
-        // SAFETY: sigemptyset/sigfillset initialise the sets they are given; the attribute
-        // setters copy the sets; attr.0 is initialised.
+        // SAFETY: sigemptyset initialises the set it is given, and every bit pattern is a
+        // valid sigset_t (an array of integers), so filling it with ones initialises it; the
+        // attribute setters copy the sets; attr.0 is initialised.
         unsafe {
             libc::sigemptyset(empty.as_mut_ptr());
-            libc::sigfillset(full.as_mut_ptr());
+            // Every bit, not sigfillset: glibc's sigfillset leaves out its two internal
+            // signals (32 and 33), and posix_spawn sets any signal missing from this set to
+            // SIG_IGN in the child, which exec keeps. The script would start with them
+            // ignored, where libvirt's (fork, then SIG_DFL for 1..NSIG) has them at default.
+            ptr::write_bytes(full.as_mut_ptr(), 0xff, 1);
             FileActions::check(libc::posix_spawnattr_setsigmask(
                 &mut attr.0,
                 empty.as_ptr(),

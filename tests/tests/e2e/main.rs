@@ -1,5 +1,7 @@
-//! End-to-end tests.
+//! End-to-end tests: real scripts in temporary directories, run as real processes through
+//! `hook-core`, with insta snapshots of what the script saw and what the caller got.
 
 mod cli;
 mod dispatch;
 mod drivers;
+mod runner;
