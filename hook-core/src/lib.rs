@@ -34,6 +34,8 @@ mod report;
 mod runner;
 mod spawn;
 mod sys;
+#[doc(hidden)]
+pub mod testing;
 
 pub use dispatch::{Failure, Hooks, HooksBuilder, Outcome, Presence, ScriptRun};
 pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};
