@@ -119,7 +119,7 @@ pub enum HookError {
         stderr: Vec<u8>,
     },
     /// The script ran past its timeout and was killed with its process group.
-    #[error("hook script {} ({args}) timed out after {:.3}s and was killed{}", script.display(), after.as_secs_f64(), Stderr(stderr))]
+    #[error("hook script {} ({args}) timed out after {:.3}s and was killed{}{}", script.display(), after.as_secs_f64(), Strays(*pipes_held_open), Stderr(stderr))]
     TimedOut {
         /// The script's path.
         script: PathBuf,
@@ -127,6 +127,10 @@ pub enum HookError {
         args: Args,
         /// The timeout that expired.
         after: Duration,
+        /// After its process group was killed, processes that had left the group (`setsid`,
+        /// `setpgid`) still held its stdout or stderr open: they were left running and the
+        /// pipes were closed on them ([`crate::Report::pipes_held_open`]).
+        pipes_held_open: bool,
         /// The head of what it wrote on stderr.
         stderr: Vec<u8>,
     },
@@ -196,6 +200,22 @@ impl HookError {
             | HookError::Signaled { stderr, .. }
             | HookError::TimedOut { stderr, .. } => Some(stderr),
             _ => None,
+        }
+    }
+}
+
+/// Says, for a timed-out script, that processes outside its process group survived the kill.
+struct Strays(bool);
+
+impl fmt::Display for Strays {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 {
+            f.write_str(
+                "; processes outside its process group (started with setsid or setpgid) still \
+                 held its stdout/stderr open and were left running",
+            )
+        } else {
+            Ok(())
         }
     }
 }
