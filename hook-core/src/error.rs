@@ -166,6 +166,20 @@ pub enum HookError {
         /// The error.
         source: io::Error,
     },
+    /// Strict trust mode ([`crate::HooksBuilder::strict_trust`]) refused to run the script:
+    /// it, or a directory between it and the hooks directory, can be changed by someone other
+    /// than root or the current user.
+    #[error("hook script {} refused by strict trust mode: {} is {problem}; to fix: {fix}", script.display(), path.display())]
+    Untrusted {
+        /// The script that was not run.
+        script: PathBuf,
+        /// The script itself or the directory with the problem.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: crate::discover::WarningKind,
+        /// What to run to fix it.
+        fix: String,
+    },
     /// A filter script succeeded but what it printed is not acceptable (checked by the driver).
     #[error("hook script {} ({args}) printed unusable output: {reason}", script.display())]
     BadOutput {
@@ -188,7 +202,8 @@ impl HookError {
             | HookError::TimedOut { script, .. }
             | HookError::OutputTooLarge { script, .. }
             | HookError::Io { script, .. }
-            | HookError::BadOutput { script, .. } => Some(script),
+            | HookError::BadOutput { script, .. }
+            | HookError::Untrusted { script, .. } => Some(script),
             HookError::InvalidArgument { .. } | HookError::DirUnreadable { .. } => None,
         }
     }
