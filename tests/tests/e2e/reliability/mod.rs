@@ -4,3 +4,4 @@
 //! leak counts, concurrency, signal dispositions) are in the `isolated` test binary.
 
 mod hostile;
+mod trust;
