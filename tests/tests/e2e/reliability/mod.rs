@@ -4,4 +4,5 @@
 //! leak counts, concurrency, signal dispositions) are in the `isolated` test binary.
 
 mod hostile;
+mod secrets;
 mod trust;
