@@ -4,5 +4,6 @@
 //! leak counts, concurrency, signal dispositions) are in the `isolated` test binary.
 
 mod hostile;
+mod properties;
 mod secrets;
 mod trust;
