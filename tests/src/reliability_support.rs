@@ -291,3 +291,36 @@ pub fn kill_marked(marker: &str) {
         wait_for("a stray process to die", || !alive(pid));
     }
 }
+
+/// A secret planted in stdin documents by the no-leak tests.
+pub const STDIN_SECRET: &str = "STDIN-SECRET-7f3a";
+
+/// Secrets planted in the host environment by the no-leak tests (see [`secret_env`]).
+pub const ENV_SECRETS: [&str; 4] = [
+    "ENV-SECRET-home",
+    "ENV-SECRET-user",
+    "ENV-SECRET-plain",
+    "ENV-SECRET-tmpdir",
+];
+
+/// libvirt's environment from a host whose `HOME`, `USER` and `TMPDIR` hold secrets, and which
+/// also has a `SECRET` variable that must never be passed.
+pub fn secret_env() -> hook_core::ScriptEnv {
+    hook_core::ScriptEnv::libvirt_from(lookup_with(&[
+        ("HOME", "/home/ENV-SECRET-home"),
+        ("USER", "ENV-SECRET-user"),
+        ("SECRET", "ENV-SECRET-plain"),
+        ("TMPDIR", "/tmp/ENV-SECRET-tmpdir"),
+    ]))
+}
+
+/// Panics when `text` holds [`STDIN_SECRET`] or one of [`ENV_SECRETS`].
+pub fn assert_no_secret(what: &str, text: &str) {
+    assert!(!text.contains(STDIN_SECRET), "{what} leaks stdin: {text}");
+    for s in ENV_SECRETS {
+        assert!(
+            !text.contains(s),
+            "{what} leaks the environment ({s}): {text}"
+        );
+    }
+}

@@ -1,5 +1,6 @@
 //! Tests that need the whole process to themselves: they count the process's open fds, child
-//! processes and resident memory before and after, or change process-wide signal dispositions.
+//! processes and resident memory before and after, or change process-wide state (signal
+//! dispositions, tracing's dispatchers).
 //! In the `e2e` binary other tests run in parallel threads and would disturb the counts, so
 //! these live in their own binary, and every test here holds [`exclusive`] for its duration.
 //!
@@ -9,6 +10,7 @@
 use std::sync::{Mutex, MutexGuard};
 
 mod concurrency;
+mod logs;
 mod signals;
 mod soak;
 
