@@ -142,6 +142,18 @@ pub enum WarningKind {
     },
 }
 
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WarningKind::WorldWritable => f.write_str("world-writable"),
+            WarningKind::GroupWritable => f.write_str("group-writable"),
+            WarningKind::ForeignOwner { uid } => {
+                write!(f, "owned by uid {uid}, neither root nor the current user")
+            }
+        }
+    }
+}
+
 /// A warning about one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Warning {
@@ -189,6 +201,20 @@ pub struct Listing {
     pub d_error: Option<String>,
 }
 
+impl Warning {
+    /// What an administrator runs to fix it, e.g. `chmod go-w /etc/libvirt/hooks/qemu`.
+    pub fn fix(&self) -> String {
+        let p = crate::libvirt::shell_quote(&self.path.to_string_lossy()).into_owned();
+        match self.kind {
+            WarningKind::WorldWritable => format!("chmod go-w {p}"),
+            WarningKind::GroupWritable => format!("chmod g-w {p}"),
+            WarningKind::ForeignOwner { .. } => format!(
+                "check its content, then chown root {p} (or chown it to the user the daemon runs as)"
+            ),
+        }
+    }
+}
+
 fn classify(path: &Path) -> Result<Metadata, SkipReason> {
     match std::fs::metadata(path) {
         Ok(m) if executable_meta(&m) => Ok(m),
@@ -228,6 +254,34 @@ fn warn_about(path: &Path, m: &Metadata, euid: u32, out: &mut Vec<Warning>) {
             kind: WarningKind::ForeignOwner { uid: m.uid() },
         });
     }
+}
+
+/// Strict trust mode: the first permission problem, as [`list`] warns about them, of `script`
+/// (symlinks followed) or of a directory between it and `root`, both included. `None` when all
+/// are owned by root or the current user and writable by their owner only.
+pub(crate) fn trust_problem(script: &Path, root: &Path) -> Option<Warning> {
+    let euid = nix::unistd::geteuid().as_raw();
+    let problem = |path: &Path| -> Option<Warning> {
+        // Gone since discovery: starting it reports that more precisely.
+        let m = std::fs::metadata(path).ok()?;
+        let mut found = Vec::new();
+        warn_about(path, &m, euid, &mut found);
+        found.into_iter().next()
+    };
+    if let Some(w) = problem(script) {
+        return Some(w);
+    }
+    let mut dir = script.parent();
+    while let Some(d) = dir {
+        if let Some(w) = problem(d) {
+            return Some(w);
+        }
+        if d == root || !d.starts_with(root) {
+            break;
+        }
+        dir = d.parent();
+    }
+    None
 }
 
 /// Lists one driver's scripts in `hooks_dir`, with every skipped file and its reason and the

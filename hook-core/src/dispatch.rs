@@ -52,6 +52,7 @@ pub struct HooksBuilder {
     drivers: Vec<String>,
     limits: Limits,
     env: Option<ScriptEnv>,
+    strict_trust: bool,
 }
 
 impl HooksBuilder {
@@ -76,6 +77,17 @@ impl HooksBuilder {
     /// The scripts' environment; default [`ScriptEnv::libvirt`], taken when `build` runs.
     pub fn env(mut self, env: ScriptEnv) -> Self {
         self.env = Some(env);
+        self
+    }
+
+    /// Strict trust mode (default off, as libvirt): refuse to run a script when it, or a
+    /// directory between it and the hooks directory, is group- or world-writable or owned by
+    /// anyone but root or the current user ([`crate::discover::list`]'s warnings). A refused
+    /// script fails the call with [`HookError::Untrusted`], which says how to fix it; the
+    /// other scripts still run, as after any failure. The check is a `stat` per path just
+    /// before each start.
+    pub fn strict_trust(mut self, on: bool) -> Self {
+        self.strict_trust = on;
         self
     }
 
@@ -112,6 +124,7 @@ impl HooksBuilder {
             slots: slots.into_boxed_slice(),
             runner: Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits),
             rescan_lock: Mutex::new(()),
+            strict_trust: self.strict_trust,
         };
         let _ = hooks.rescan();
         Ok(hooks)
@@ -125,6 +138,7 @@ pub struct Hooks {
     slots: Box<[Slot]>,
     runner: Runner,
     rescan_lock: Mutex<()>,
+    strict_trust: bool,
 }
 
 impl fmt::Debug for Hooks {
@@ -135,6 +149,7 @@ impl fmt::Debug for Hooks {
                 "drivers",
                 &self.slots.iter().map(|s| &*s.name).collect::<Vec<_>>(),
             )
+            .field("strict_trust", &self.strict_trust)
             .finish_non_exhaustive()
     }
 }
@@ -253,6 +268,7 @@ impl Hooks {
             drivers: Vec::new(),
             limits: Limits::default(),
             env: None,
+            strict_trust: false,
         }
     }
 
@@ -264,6 +280,11 @@ impl Hooks {
     /// The runner (environment and default limits) used for every script.
     pub fn runner(&self) -> &Runner {
         &self.runner
+    }
+
+    /// Whether strict trust mode is on ([`HooksBuilder::strict_trust`]).
+    pub fn strict_trust(&self) -> bool {
+        self.strict_trust
     }
 
     /// The registered drivers, in registration order.
@@ -416,6 +437,24 @@ impl Hooks {
                 None
             };
             let stdin = chained.or(input.as_deref());
+            if self.strict_trust
+                && let Some(w) = discover::trust_problem(script, &self.dir)
+            {
+                let error = HookError::Untrusted {
+                    script: script.to_owned(),
+                    fix: w.fix(),
+                    path: w.path,
+                    problem: w.kind,
+                };
+                tracing::warn!(error = %error, "not run");
+                *all_ok = false;
+                runs.push(ScriptRun {
+                    script: script.to_owned(),
+                    report: None,
+                    error: Some(error),
+                });
+                return;
+            }
             let inv = Invocation {
                 script,
                 args: &args,

@@ -119,7 +119,7 @@ pub enum HookError {
         stderr: Vec<u8>,
     },
     /// The script ran past its timeout and was killed with its process group.
-    #[error("hook script {} ({args}) timed out after {:.3}s and was killed{}", script.display(), after.as_secs_f64(), Stderr(stderr))]
+    #[error("hook script {} ({args}) timed out after {:.3}s and was killed{}{}", script.display(), after.as_secs_f64(), Strays(*pipes_held_open), Stderr(stderr))]
     TimedOut {
         /// The script's path.
         script: PathBuf,
@@ -127,6 +127,10 @@ pub enum HookError {
         args: Args,
         /// The timeout that expired.
         after: Duration,
+        /// After its process group was killed, processes that had left the group (`setsid`,
+        /// `setpgid`) still held its stdout or stderr open: they were left running and the
+        /// pipes were closed on them ([`crate::Report::pipes_held_open`]).
+        pipes_held_open: bool,
         /// The head of what it wrote on stderr.
         stderr: Vec<u8>,
     },
@@ -162,6 +166,20 @@ pub enum HookError {
         /// The error.
         source: io::Error,
     },
+    /// Strict trust mode ([`crate::HooksBuilder::strict_trust`]) refused to run the script:
+    /// it, or a directory between it and the hooks directory, can be changed by someone other
+    /// than root or the current user.
+    #[error("hook script {} refused by strict trust mode: {} is {problem}; to fix: {fix}", script.display(), path.display())]
+    Untrusted {
+        /// The script that was not run.
+        script: PathBuf,
+        /// The script itself or the directory with the problem.
+        path: PathBuf,
+        /// What is wrong with it.
+        problem: crate::discover::WarningKind,
+        /// What to run to fix it.
+        fix: String,
+    },
     /// A filter script succeeded but what it printed is not acceptable (checked by the driver).
     #[error("hook script {} ({args}) printed unusable output: {reason}", script.display())]
     BadOutput {
@@ -184,7 +202,8 @@ impl HookError {
             | HookError::TimedOut { script, .. }
             | HookError::OutputTooLarge { script, .. }
             | HookError::Io { script, .. }
-            | HookError::BadOutput { script, .. } => Some(script),
+            | HookError::BadOutput { script, .. }
+            | HookError::Untrusted { script, .. } => Some(script),
             HookError::InvalidArgument { .. } | HookError::DirUnreadable { .. } => None,
         }
     }
@@ -196,6 +215,22 @@ impl HookError {
             | HookError::Signaled { stderr, .. }
             | HookError::TimedOut { stderr, .. } => Some(stderr),
             _ => None,
+        }
+    }
+}
+
+/// Says, for a timed-out script, that processes outside its process group survived the kill.
+struct Strays(bool);
+
+impl fmt::Display for Strays {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 {
+            f.write_str(
+                "; processes outside its process group (started with setsid or setpgid) still \
+                 held its stdout/stderr open and were left running",
+            )
+        } else {
+            Ok(())
         }
     }
 }

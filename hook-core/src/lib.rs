@@ -39,6 +39,8 @@ mod runner;
 mod shutoff;
 mod spawn;
 mod sys;
+#[doc(hidden)]
+pub mod testing;
 pub mod xml;
 
 #[doc(hidden)]

@@ -86,8 +86,12 @@ pub struct Report {
     pub duration: Duration,
     /// Set when the script ran past its timeout and was killed: the timeout.
     pub timed_out: Option<Duration>,
-    /// The script exited but something it left behind (a background child) still held its
-    /// stdout or stderr open at the end of the drain; the pipes were closed on it.
+    /// Something the script left behind still held its stdout or stderr open at the end of the
+    /// drain: the pipes were closed on it and it was left running. After a normal exit that
+    /// may be a plain background child (`daemon &`, which libvirt would wait for). After a
+    /// timeout the script's whole process group was killed first, so the holder is a process
+    /// that left the group (`setsid`, `setpgid`): a stray session, which
+    /// [`HookError::TimedOut`] mentions.
     pub pipes_held_open: bool,
 }
 
@@ -116,6 +120,7 @@ impl Report {
                 script,
                 args,
                 after,
+                pipes_held_open: self.pipes_held_open,
                 stderr: self.stderr.clone(),
             });
         }

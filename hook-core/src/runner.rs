@@ -155,7 +155,12 @@ impl Runner {
         if report.stderr_dropped > 0 {
             tracing::debug!(dropped = report.stderr_dropped, "stderr cut at its cap");
         }
-        if report.pipes_held_open {
+        if report.pipes_held_open && report.timed_out.is_some() {
+            tracing::warn!(
+                "processes outside the timed-out script's process group still held its pipes; \
+                 closed, and the processes were left running"
+            );
+        } else if report.pipes_held_open {
             tracing::debug!("pipes still held open by a leftover process after the drain; closed");
         }
         Ok(report)

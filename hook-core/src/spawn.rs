@@ -157,6 +157,11 @@ pub(crate) fn explain(script: &Path, errno: Errno) -> SpawnFailure {
                     }
                     let rest = String::from_utf8_lossy(&line[2..]).trim().to_string();
                     let interpreter = rest.split_whitespace().next().unwrap_or("").to_string();
+                    if std::fs::metadata(&interpreter).is_ok() {
+                        // The interpreter is there: the script itself was missing at exec
+                        // time and has been put back since (replaced while we started it).
+                        return SpawnFailure::NotFound;
+                    }
                     SpawnFailure::InterpreterNotFound { interpreter }
                 }
                 _ => SpawnFailure::Other,

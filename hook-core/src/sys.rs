@@ -6,6 +6,8 @@
 //!   and without that action every fd the host opened without `O_CLOEXEC` would reach the script.
 //! * `pidfd_open` (no wrapper in nix).
 //! * consuming a pending `SIGPIPE` with `sigtimedwait` and a zero timeout.
+//! * `sigaction`, for the test-support module [`crate::testing`] only (the workspace's tests
+//!   may not use `unsafe` themselves).
 //!
 //! Everything else (pipes, poll, read/write, kill, waitpid, signal masks) goes through nix's safe
 //! API in the modules that use it.
@@ -18,6 +20,7 @@ use std::os::fd::{FromRawFd, OwnedFd, RawFd};
 use std::ptr;
 
 use nix::errno::Errno;
+use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::Pid;
 
 unsafe extern "C" {
@@ -237,4 +240,37 @@ pub(crate) fn sigpipe_pending() -> bool {
         }
         libc::sigismember(set.as_ptr(), libc::SIGPIPE) == 1
     }
+}
+
+/// A disposition [`set_signal_action`] may install: only ones that cannot make a signal
+/// handler do anything unsafe.
+pub(crate) enum SignalAction {
+    /// `SIG_DFL`.
+    Default,
+    /// A handler that does nothing, installed without `SA_RESTART`: blocking calls in the
+    /// thread that takes the signal fail with `EINTR`.
+    Noop,
+    /// An action `set_signal_action` returned earlier: what the process had before.
+    Restore(SigAction),
+}
+
+extern "C" fn noop_handler(_signal: libc::c_int) {}
+
+/// Installs `action` for `signal` process-wide and returns the previous action.
+pub(crate) fn set_signal_action(signal: Signal, action: SignalAction) -> Result<SigAction, Errno> {
+    let action = match action {
+        SignalAction::Default => {
+            SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())
+        }
+        SignalAction::Noop => SigAction::new(
+            SigHandler::Handler(noop_handler),
+            SaFlags::empty(),
+            SigSet::empty(),
+        ),
+        SignalAction::Restore(previous) => previous,
+    };
+    // SAFETY: the action installed is SIG_DFL, a handler that does nothing (trivially
+    // async-signal-safe), or exactly the action the kernel reported as installed before one of
+    // ours replaced it; sigaction copies the struct and keeps no pointer to it.
+    unsafe { nix::sys::signal::sigaction(signal, &action) }
 }

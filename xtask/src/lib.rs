@@ -5,6 +5,7 @@
 pub mod ci;
 pub mod docgen;
 pub mod install_samples;
+pub mod soak;
 
 use std::path::PathBuf;
 

@@ -9,7 +9,8 @@ tasks:
   docgen [--check]      write docs/invocations.md from the driver crates
                         (--check: only fail if the committed file is stale)
   ci                    run .ci/run: fmt, clippy, tests, bench build, stray snapshots
-  install-samples DIR   write the example hooks (examples/hooks) into DIR, with their modes";
+  install-samples DIR   write the example hooks (examples/hooks) into DIR, with their modes
+  soak                  the full soak (10,000 calls) and concurrency (64 threads x 100) runs";
 
 fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
@@ -18,6 +19,7 @@ fn main() -> ExitCode {
         Some("docgen") => xtask::docgen::run(args),
         Some("ci") => xtask::ci::run(args),
         Some("install-samples") => xtask::install_samples::run(args),
+        Some("soak") => xtask::soak::run(args),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");
             Ok(())

@@ -4,4 +4,5 @@
 mod cli;
 mod dispatch;
 mod drivers;
+mod reliability;
 mod runner;
