@@ -1,5 +1,5 @@
 //! Helpers for the driver-crate tests (`tests/e2e/drivers.rs`): the fixtures copied into this
-//! crate, a temporary directory that removes itself, `/bin/sh` scripts written into it, a
+//! crate, `/bin/sh` scripts written into a [`TempDir`], a
 //! recorder script that keeps what each run saw (argv, stdin), and a retry for the one race a
 //! test process has with itself (a script just written is briefly "text file busy" while another
 //! test thread's child still holds a copy of the writer's descriptor).
@@ -8,10 +8,11 @@ use std::fs;
 use std::io::Write;
 use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
 
 use hook_core::{Failure, HookError, Hooks};
 use nix::errno::Errno;
+
+use crate::TempDir;
 
 /// The directory of this crate's fixtures (`tests/fixtures`).
 pub fn fixtures_dir() -> PathBuf {
@@ -22,41 +23,6 @@ pub fn fixtures_dir() -> PathBuf {
 pub fn fixture(name: &str) -> Vec<u8> {
     let path = fixtures_dir().join(name);
     fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
-}
-
-/// A fresh directory under the system temporary directory, removed with everything in it when
-/// dropped.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates a directory whose name starts with `tag`.
-    pub fn new(tag: &str) -> TempDir {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-        let nanos = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let path = std::env::temp_dir().join(format!(
-            "virt-hooks-{tag}-{}-{n}-{nanos}",
-            std::process::id()
-        ));
-        fs::create_dir(&path).unwrap_or_else(|e| panic!("mkdir {}: {e}", path.display()));
-        TempDir { path }
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = fs::remove_dir_all(&self.path);
-    }
 }
 
 /// `path` single-quoted for a shell script.
@@ -124,7 +90,7 @@ pub struct Recorder {
 impl Recorder {
     /// A hooks directory with a recording main script for `driver`.
     pub fn new(driver: &str) -> Recorder {
-        let dir = TempDir::new(&format!("rec-{driver}"));
+        let dir = TempDir::new(&format!("rec-{driver}")).expect("temp dir");
         let rec = dir.path().join("rec");
         fs::create_dir(&rec).expect("mkdir rec");
         let rec = sh_quote(&rec);

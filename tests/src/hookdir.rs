@@ -1,6 +1,5 @@
-//! Real hooks directories for the end-to-end tests: [`TempDir`], a directory under the system
-//! temporary directory that is removed when dropped, and [`HookDir`], a temporary root holding
-//! `hooks/` plus a log file that scripts append to, with helpers to install scripts, plain
+//! Real hooks directories for the end-to-end tests: [`HookDir`], a temporary root (a
+//! [`TempDir`]) holding `hooks/` plus a log file that scripts append to, with helpers to install scripts, plain
 //! files and symlinks. It also holds [`TestEvent`], a configurable [`HookEvent`] for calling any
 //! driver name, and the lock that keeps script writes and script starts apart (see
 //! [`exec_guard`]).
@@ -11,62 +10,11 @@ use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hook_core::{EventSpec, Failure, FailurePolicy, HookEvent, Hooks, Outcome, SubOp};
 
-/// A fresh directory under [`std::env::temp_dir`], removed with everything in it on drop.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates a new, empty directory whose name starts with `prefix`.
-    pub fn new(prefix: &str) -> io::Result<TempDir> {
-        static COUNTER: AtomicU64 = AtomicU64::new(0);
-        let base = std::env::temp_dir();
-        loop {
-            let n = COUNTER.fetch_add(1, Ordering::Relaxed);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let path = base.join(format!("{prefix}-{}-{n}-{nanos:08x}", std::process::id()));
-            match std::fs::create_dir(&path) {
-                Ok(()) => return Ok(TempDir { path }),
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => return Err(e),
-            }
-        }
-    }
-
-    /// The directory.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // remove_dir_all does not follow symlinks, so loops and links out are harmless. Give
-        // back any permission a test took away so that the removal can proceed.
-        restore_permissions(&self.path);
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
-
-fn restore_permissions(dir: &Path) {
-    let _ = std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o755));
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for entry in rd.flatten() {
-            if entry.file_type().is_ok_and(|t| t.is_dir()) {
-                restore_permissions(&entry.path());
-            }
-        }
-    }
-}
+use crate::TempDir;
 
 /// Scripts are written by the tests while other tests' scripts start on other threads. A
 /// process started in between inherits the open-for-writing descriptor until it execs, and

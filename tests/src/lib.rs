@@ -54,7 +54,21 @@ impl TempDir {
 
 impl Drop for TempDir {
     fn drop(&mut self) {
+        // remove_dir_all does not follow symlinks, so loops and links out are harmless. Give
+        // back any permission a test took away so that the removal can proceed.
+        restore_permissions(&self.path);
         let _ = fs::remove_dir_all(&self.path);
+    }
+}
+
+fn restore_permissions(dir: &Path) {
+    let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
+    if let Ok(rd) = fs::read_dir(dir) {
+        for entry in rd.flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                restore_permissions(&entry.path());
+            }
+        }
     }
 }
 

@@ -1,67 +1,14 @@
-//! Helpers for the reliability tests: a temporary directory that removes itself, scripts
-//! written into it, a test-defined [`HookEvent`], what the calling process holds (open fds,
+//! Helpers for the reliability tests: scripts written into a [`TempDir`](crate::TempDir), a
+//! test-defined [`HookEvent`], what the calling process holds (open fds,
 //! child processes with zombies, resident memory) so a test can compare before and after, and
 //! a cleanup for processes a hostile script left outside its process group.
 
 use std::ffi::OsString;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
-use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use hook_core::{EventSpec, FailurePolicy, HookEvent, SubOp};
-
-/// A directory under the system temp dir, mode 0700, removed with everything in it on drop.
-#[derive(Debug)]
-pub struct TempDir {
-    path: PathBuf,
-}
-
-impl TempDir {
-    /// Creates a fresh directory whose name starts with `prefix`.
-    pub fn new(prefix: &str) -> TempDir {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let base = std::env::temp_dir();
-        loop {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let nanos = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .map(|d| d.subsec_nanos())
-                .unwrap_or(0);
-            let path = base.join(format!("{prefix}-{}-{n}-{nanos}", std::process::id()));
-            match std::fs::DirBuilder::new().mode(0o700).create(&path) {
-                Ok(()) => return TempDir { path },
-                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
-                Err(e) => panic!("cannot create a temp dir in {}: {e}", base.display()),
-            }
-        }
-    }
-
-    /// Its path.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        // Make everything removable again first (tests change modes).
-        fn unlock(p: &Path) {
-            if let Ok(m) = std::fs::symlink_metadata(p)
-                && m.is_dir()
-            {
-                let _ = std::fs::set_permissions(p, std::fs::Permissions::from_mode(0o700));
-                if let Ok(rd) = std::fs::read_dir(p) {
-                    for e in rd.flatten() {
-                        unlock(&e.path());
-                    }
-                }
-            }
-        }
-        unlock(&self.path);
-        let _ = std::fs::remove_dir_all(&self.path);
-    }
-}
 
 /// Writes an executable (0755) script at `path`, creating its parent directories (0700).
 pub fn write_script(path: &Path, body: &str) {

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 use hook_core::matrix::{CallSite, Stdin};
 use hook_core::xml::ObjectDocument;
 use hook_core::{Failure, HookError, Hooks, Operation, ShutoffReason};
+use tests::TempDir;
 use tests::drivers_support::{
-    Recorder, Seen, TempDir, fixture, fixtures_dir, settle, sh_quote, write_script,
+    Recorder, Seen, fixture, fixtures_dir, settle, sh_quote, write_script,
 };
 
 type CallResult = Result<(), Box<Failure>>;
@@ -298,7 +299,7 @@ fn the_odd_name_domain_arrives_as_one_argv_element() {
 
 #[test]
 fn the_large_domain_arrives_byte_identical() {
-    let dir = TempDir::new("large");
+    let dir = TempDir::new("large").expect("temp dir");
     let got = dir.path().join("got.xml");
     write_script(
         &dir.path().join("hooks/qemu"),
@@ -424,7 +425,7 @@ fn foreign_or_malformed_documents_are_refused_before_anything_runs() {
 
 /// A hooks directory with scripts `(relative path, body)`, and a [`Hooks`] for `driver`.
 fn hooks_with(driver: &str, scripts: &[(&str, &str)]) -> (TempDir, Hooks) {
-    let dir = TempDir::new(&format!("filter-{driver}"));
+    let dir = TempDir::new(&format!("filter-{driver}")).expect("temp dir");
     for (path, body) in scripts {
         write_script(&dir.path().join("hooks").join(path), body);
     }
@@ -607,7 +608,7 @@ fn daemon_reload_and_shutdown_rescan_first() {
 
 #[test]
 fn nothing_installed_means_nothing_runs() {
-    let dir = TempDir::new("empty");
+    let dir = TempDir::new("empty").expect("temp dir");
     let hooks = Hooks::builder(dir.path())
         .drivers([hook_qemu::NAME, hook_network::NAME])
         .build()

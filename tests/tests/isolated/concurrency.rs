@@ -8,7 +8,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use hook_core::{HookError, Hooks, Limits, Presence, ScriptEnv};
-use tests::reliability_support::{Holdings, TempDir, TestEvent, lookup_with, write_script};
+use tests::TempDir;
+use tests::reliability_support::{Holdings, TestEvent, lookup_with, write_script};
 
 const DRIVERS: [&str; 3] = ["qemu", "lxc", "network"];
 const KINDS: [&str; 5] = ["ok", "fail", "signal", "timeout", "big"];
@@ -115,7 +116,7 @@ fn check(hooks: &Hooks, thread: usize, call: usize, nonce: u64) -> Result<(), St
 
 fn hammer(threads: usize, calls: usize) {
     let _x = crate::exclusive();
-    let tmp = TempDir::new("rel-concurrency");
+    let tmp = TempDir::new("rel-concurrency").expect("temp dir");
     for driver in DRIVERS {
         write_script(&tmp.path().join(driver), &main_script(driver));
         write_script(&tmp.path().join(format!("{driver}.d/10-tag")), TAG);

@@ -12,8 +12,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use hook_core::{Hooks, Limits};
+use tests::TempDir;
 use tests::reliability_support::{
-    STDIN_SECRET, TempDir, TestEvent, assert_no_secret, chmod, secret_env, write_script,
+    STDIN_SECRET, TestEvent, assert_no_secret, chmod, secret_env, write_script,
 };
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -90,7 +91,7 @@ impl Subscriber for Capture {
 #[test]
 fn stdin_and_environment_stay_out_of_errors_and_logs() {
     let _x = crate::exclusive();
-    let tmp = TempDir::new("rel-secrets");
+    let tmp = TempDir::new("rel-secrets").expect("temp dir");
     let root = tmp.path();
     // One driver per way to fail (and one success), every script reading the document.
     let scripts: [(&str, &str); 7] = [

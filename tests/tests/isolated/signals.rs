@@ -11,9 +11,8 @@ use hook_core::testing;
 use hook_core::{Ending, HookError, Hooks, Limits, ScriptEnv};
 use nix::sys::pthread::{pthread_kill, pthread_self};
 use nix::sys::signal::Signal;
-use tests::reliability_support::{
-    Holdings, TempDir, TestEvent, kill_marked, lookup_with, write_script,
-};
+use tests::TempDir;
+use tests::reliability_support::{Holdings, TestEvent, kill_marked, lookup_with, write_script};
 
 const SCRIPT: &str = r#"#!/bin/sh
 case "$2" in
@@ -63,7 +62,7 @@ fn run(
 #[test]
 fn a_signal_every_millisecond_never_breaks_a_call() {
     let _x = crate::exclusive();
-    let tmp = TempDir::new("rel-eintr");
+    let tmp = TempDir::new("rel-eintr").expect("temp dir");
     let marker = format!("eintr-{}", std::process::id());
     let h = hooks(tmp.path());
     let saved = testing::install_noop_handler(Signal::SIGUSR1).unwrap();
@@ -132,7 +131,7 @@ fn a_signal_every_millisecond_never_breaks_a_call() {
 #[test]
 fn host_with_default_sigpipe_survives_scripts_that_do_not_read() {
     let _x = crate::exclusive();
-    let tmp = TempDir::new("rel-sigpipe");
+    let tmp = TempDir::new("rel-sigpipe").expect("temp dir");
     let h = hooks(tmp.path());
     // Were a SIGPIPE to reach this process now, the test binary would die.
     let saved = testing::set_default_disposition(Signal::SIGPIPE).unwrap();

@@ -6,7 +6,8 @@ use std::borrow::Cow;
 use std::time::{Duration, Instant};
 
 use hook_core::{Ending, HookError, Hooks, Limits, ScriptEnv};
-use tests::reliability_support::{Holdings, TempDir, TestEvent, lookup_with, write_script};
+use tests::TempDir;
+use tests::reliability_support::{Holdings, TestEvent, lookup_with, write_script};
 
 /// The kinds of call, in the order they repeat.
 const KINDS: [&str; 7] = [
@@ -36,7 +37,7 @@ struct Soak {
 
 impl Soak {
     fn new() -> Soak {
-        let tmp = TempDir::new("rel-soak");
+        let tmp = TempDir::new("rel-soak").expect("temp dir");
         write_script(&tmp.path().join("soak"), SCRIPT);
         let hooks = Hooks::builder(tmp.path())
             .driver("soak")

@@ -6,8 +6,9 @@ use std::path::Path;
 use std::time::Duration;
 
 use hook_core::{HookError, Hooks, Invocation, Limits, Runner, ScriptEnv, SpawnFailure};
+use tests::TempDir;
 use tests::reliability_support::{
-    TempDir, TestEvent, kill_marked, lookup_with, marked_processes, write_script,
+    TestEvent, kill_marked, lookup_with, marked_processes, write_script,
 };
 
 const FILTER: TestEvent = TestEvent::filter("drv", "migrate");
@@ -36,7 +37,7 @@ fn run<'a>(script: &'a Path, stdin: Option<&'a [u8]>, capture: bool) -> Invocati
 
 #[test]
 fn closes_stdout_early_and_keeps_writing_stderr() {
-    let tmp = TempDir::new("rel-stdout-closed");
+    let tmp = TempDir::new("rel-stdout-closed").expect("temp dir");
     let script = tmp.path().join("drv");
     // 5000 lines of 32 bytes on stderr after closing stdout: past the 64 KiB stderr cap.
     write_script(
@@ -58,7 +59,7 @@ fn closes_stdout_early_and_keeps_writing_stderr() {
     assert!(!report.pipes_held_open);
 
     // Through dispatch with a filter event: the early close is simply an empty output.
-    let tmp = TempDir::new("rel-stdout-closed-d");
+    let tmp = TempDir::new("rel-stdout-closed-d").expect("temp dir");
     write_script(
         &tmp.path().join("drv"),
         "#!/bin/sh\nexec 1>&-\necho still here >&2\nexit 0\n",
@@ -75,7 +76,7 @@ fn closes_stdout_early_and_keeps_writing_stderr() {
 
 #[test]
 fn binary_and_non_utf8_output_is_kept_byte_exact() {
-    let tmp = TempDir::new("rel-binary");
+    let tmp = TempDir::new("rel-binary").expect("temp dir");
     // Every byte value, NUL and invalid UTF-8 included, several times, no trailing newline.
     let blob: Vec<u8> = (0..4).flat_map(|_| 0..=255u8).collect();
     let blob_path = tmp.path().join("blob");
@@ -96,7 +97,7 @@ fn binary_and_non_utf8_output_is_kept_byte_exact() {
     assert_eq!(outcome.output.as_deref(), Some(&blob[..]));
 
     // Binary stdin reaches the script unchanged: a pass-through filter gives it back.
-    let tmp2 = TempDir::new("rel-binary-in");
+    let tmp2 = TempDir::new("rel-binary-in").expect("temp dir");
     write_script(&tmp2.path().join("drv"), "#!/bin/sh\nexec cat\n");
     let outcome = hooks(tmp2.path())
         .run(&FILTER, "guest", || Some(Cow::Borrowed(&blob[..])))
@@ -104,7 +105,7 @@ fn binary_and_non_utf8_output_is_kept_byte_exact() {
     assert_eq!(outcome.output.as_deref(), Some(&blob[..]));
 
     // Non-UTF-8 stderr of a failing script: kept as bytes, shown lossily, no panic.
-    let tmp3 = TempDir::new("rel-binary-err");
+    let tmp3 = TempDir::new("rel-binary-err").expect("temp dir");
     write_script(
         &tmp3.path().join("drv"),
         "#!/bin/sh\nprintf 'bad \\377\\376 bytes' >&2\nexit 4\n",
@@ -123,7 +124,7 @@ fn binary_and_non_utf8_output_is_kept_byte_exact() {
 
 #[test]
 fn output_without_trailing_newline() {
-    let tmp = TempDir::new("rel-no-newline");
+    let tmp = TempDir::new("rel-no-newline").expect("temp dir");
     write_script(
         &tmp.path().join("drv"),
         "#!/bin/sh\ncat >/dev/null\nprintf '<domain>x</domain>'\n",
@@ -133,7 +134,7 @@ fn output_without_trailing_newline() {
         .unwrap();
     assert_eq!(outcome.output.as_deref(), Some(&b"<domain>x</domain>"[..]));
 
-    let tmp = TempDir::new("rel-no-newline-err");
+    let tmp = TempDir::new("rel-no-newline-err").expect("temp dir");
     write_script(
         &tmp.path().join("drv"),
         "#!/bin/sh\nprintf 'no newline here' >&2\nexit 1\n",
@@ -167,7 +168,7 @@ fn stray_script(dir: &Path, marker: &str, tail: &str) -> std::path::PathBuf {
 
 #[test]
 fn setsid_daemon_holding_the_pipes_does_not_hang_the_call() {
-    let tmp = TempDir::new("rel-setsid");
+    let tmp = TempDir::new("rel-setsid").expect("temp dir");
     let marker = tmp.path().file_name().unwrap().to_str().unwrap().to_owned();
     let script = stray_script(tmp.path(), &marker, "echo started; exit 0");
     let result = runner().run(&run(&script, None, true));
@@ -188,7 +189,7 @@ fn setsid_daemon_holding_the_pipes_does_not_hang_the_call() {
 
 #[test]
 fn setsid_daemon_after_a_timeout_is_reported_as_a_stray_session() {
-    let tmp = TempDir::new("rel-setsid-timeout");
+    let tmp = TempDir::new("rel-setsid-timeout").expect("temp dir");
     let marker = tmp.path().file_name().unwrap().to_str().unwrap().to_owned();
     let script = stray_script(tmp.path(), &marker, "exec sleep 120");
     // The daemon must have left the process group before the timeout fires; on a slow machine
@@ -233,7 +234,7 @@ fn setsid_daemon_after_a_timeout_is_reported_as_a_stray_session() {
 
 #[test]
 fn plain_timeout_does_not_mention_strays() {
-    let tmp = TempDir::new("rel-timeout-plain");
+    let tmp = TempDir::new("rel-timeout-plain").expect("temp dir");
     let script = tmp.path().join("drv");
     write_script(&script, "#!/bin/sh\nsleep 120 &\nexec sleep 120\n");
     let limits = Limits {
@@ -255,7 +256,7 @@ fn plain_timeout_does_not_mention_strays() {
 
 #[test]
 fn exits_before_reading_a_large_input() {
-    let tmp = TempDir::new("rel-big-input");
+    let tmp = TempDir::new("rel-big-input").expect("temp dir");
     let input = vec![b'x'; 16 * 1024 * 1024];
     for (body, code) in [
         ("#!/bin/sh\nexit 0\n", 0),
@@ -280,7 +281,7 @@ fn exits_before_reading_a_large_input() {
 
 #[test]
 fn script_deleted_or_replaced_between_discovery_and_exec() {
-    let tmp = TempDir::new("rel-replaced");
+    let tmp = TempDir::new("rel-replaced").expect("temp dir");
     let d = tmp.path().join("drv.d");
     // The first script runs after the list of .d scripts was read: it deletes the second and
     // replaces the third (atomically, by rename) before they are started.
@@ -316,7 +317,7 @@ fn script_deleted_or_replaced_between_discovery_and_exec() {
 
 #[test]
 fn script_replaced_and_deleted_while_calls_run() {
-    let tmp = TempDir::new("rel-churn");
+    let tmp = TempDir::new("rel-churn").expect("temp dir");
     let d = tmp.path().join("drv.d");
     let v1 = tmp.path().join("v1");
     let v2 = tmp.path().join("v2");

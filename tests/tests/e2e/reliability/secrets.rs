@@ -8,8 +8,9 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use hook_core::{HookError, Hooks, Limits, PASS_THROUGH, ScriptEnv};
+use tests::TempDir;
 use tests::reliability_support::{
-    STDIN_SECRET, TempDir, TestEvent, assert_no_secret, secret_env, write_script,
+    STDIN_SECRET, TestEvent, assert_no_secret, secret_env, write_script,
 };
 
 /// The host "has" every variable, a secret among them; the script gets libvirt's list only.
@@ -30,7 +31,7 @@ fn script_environment_is_exactly_libvirts_list() {
         "only the pass-through list is looked up"
     );
 
-    let tmp = TempDir::new("rel-environ");
+    let tmp = TempDir::new("rel-environ").expect("temp dir");
     // The shell's own environment as execve gave it, before the shell could add anything.
     write_script(
         &tmp.path().join("drv"),
@@ -83,7 +84,7 @@ fn libvirt_env_of_this_process_holds_only_documented_names() {
 
 #[test]
 fn not_started_error_names_the_script_not_the_environment() {
-    let tmp = TempDir::new("rel-secrets-ns");
+    let tmp = TempDir::new("rel-secrets-ns").expect("temp dir");
     let script = tmp.path().join("drv");
     write_script(&script, "#!/nonexistent/interpreter\n");
     let runner = hook_core::Runner::new(secret_env(), Limits::default());

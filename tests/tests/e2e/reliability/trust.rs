@@ -6,7 +6,8 @@ use std::path::Path;
 
 use hook_core::discover::{self, WarningKind};
 use hook_core::{HookError, Hooks, ScriptEnv};
-use tests::reliability_support::{TempDir, TestEvent, chmod, lookup_with, write_script};
+use tests::TempDir;
+use tests::reliability_support::{TestEvent, chmod, lookup_with, write_script};
 
 const EVENT: TestEvent = TestEvent::plain("drv", "prepare");
 
@@ -21,7 +22,7 @@ fn hooks(dir: &Path, strict: bool) -> Hooks {
 
 /// A hooks root with a main script and two `.d` scripts, all clean (0755 in 0700 dirs).
 fn tree() -> TempDir {
-    let tmp = TempDir::new("rel-trust");
+    let tmp = TempDir::new("rel-trust").expect("temp dir");
     write_script(&tmp.path().join("drv"), "#!/bin/sh\necho main\n");
     write_script(&tmp.path().join("drv.d/10-a"), "#!/bin/sh\necho a\n");
     write_script(&tmp.path().join("drv.d/20-b"), "#!/bin/sh\necho b\n");
@@ -176,7 +177,7 @@ fn foreign_owner_is_refused() {
 #[test]
 fn symlink_is_judged_by_its_target() {
     let tmp = tree();
-    let outside = TempDir::new("rel-trust-target");
+    let outside = TempDir::new("rel-trust-target").expect("temp dir");
     let target = outside.path().join("real");
     write_script(&target, "#!/bin/sh\necho linked\n");
     chmod(&target, 0o777);
