@@ -22,6 +22,8 @@
 //! # Ok::<(), hook_core::HookError>(())
 //! ```
 
+#[doc(hidden)]
+pub mod baseline;
 pub mod dir;
 pub mod discover;
 mod dispatch;
