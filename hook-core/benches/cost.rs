@@ -12,7 +12,9 @@
 //! Modes: `cost [--quick] [--strace COUNT/CALLS/CONTROL]` runs everything (`--strace` passes in
 //! the syscall count that xtask measured with strace, for the report); `cost absent-only N` makes
 //! N absent-driver calls between two `getppid` marker syscalls, then 10 `stat` calls between two
-//! more markers as a control, for xtask to count under `strace -f`.
+//! more markers as a control, for xtask to count under `strace -f`; `cost threads-probe KIND
+//! THREADS SECS` (KIND `hooks`, `runner` or `raw`) runs one (f) configuration alone and prints
+//! its calls/s and CPU use, for profiling it (`perf record`, `strace -c -f`).
 
 use std::borrow::Cow;
 use std::ffi::OsString;
@@ -458,17 +460,20 @@ fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
         (names[3], Box::new(|| std_baseline::status(&fx.trivial))),
     ];
     warm_up(&mut variants);
-    let blocks = 5;
+    let blocks = 20;
     let per_block = rounds.div_ceil(blocks);
     let mut without: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
     let mut with: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
     let mut rss = String::new();
+    let mut touch_time = Duration::ZERO;
     // Blocks alternate (without, with) and (with, without), so neither condition always
     // follows the allocation or the release of the gigabyte.
     for b in 0..blocks {
         for held in [b % 2 == 1, b % 2 == 0] {
             if held {
+                let t = Instant::now();
                 let (mem, r) = hold_gib();
+                touch_time = t.elapsed();
                 rss = r;
                 interleave(&mut variants, per_block, &mut with);
                 black_box(&mem);
@@ -501,8 +506,10 @@ fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
         );
     }
     rep.notes.push(format!(
-        "(c): the process's VmRSS while the gigabyte was held: {rss}. Blocks of {per_block} \
-         interleaved rounds alternate between holding it and not, {blocks} blocks each."
+        "(c): the process's VmRSS while the gigabyte was held: {rss} (writing it took {:.2} s). \
+         Blocks of {per_block} interleaved rounds alternate between holding it and not, \
+         {blocks} blocks each.",
+        touch_time.as_secs_f64()
     ));
     let b = ratio(&without[0], raw);
     rep.target(
@@ -577,43 +584,67 @@ fn section_filter(fx: &Fixture, rounds: usize, rep: &mut Report) {
 
 fn section_many(fx: &Fixture, rounds: usize, rep: &mut Report) {
     progress("(e) main script + 8 .d scripts");
+    // Call times are skewed (a long tail), so the median of a sum of nine calls is more than
+    // nine medians of one: each variant here makes nine starts, so they compare like with like.
     let names = [
-        "hook-core `Hooks::run`, 9 scripts",
-        "hook-core `Hooks::run`, 1 script",
-        "raw `posix_spawn` + `waitpid`, 1 script",
+        "hook-core `Hooks::run`: main + 8 `.d` scripts",
+        "hook-core `Hooks::run` of a 1-script driver, 9 calls in a row",
+        "raw `posix_spawn` + `waitpid`, 9 in a row",
     ];
     let mut variants: Vec<Variant<'_>> = vec![
         (names[0], Box::new(|| hooks_many(fx))),
-        (names[1], Box::new(|| hooks_trivial(fx))),
-        (names[2], Box::new(|| raw_trivial(&fx.trivial))),
+        (
+            names[1],
+            Box::new(|| {
+                for _ in 0..9 {
+                    hooks_trivial(fx);
+                }
+            }),
+        ),
+        (
+            names[2],
+            Box::new(|| {
+                for _ in 0..9 {
+                    raw_trivial(&fx.trivial);
+                }
+            }),
+        ),
     ];
     warm_up(&mut variants);
     let mut s: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
     interleave(&mut variants, rounds, &mut s);
-    let per_script = s[0].median() / 9.0;
+    let case = "(e) 9 scripts per sample";
     rep.row(
-        "(e) main + 8 `.d` scripts",
+        case,
         names[0],
         &s[0],
         &format!(
-            "{} per script = {:.3} × the 1-script call, {:.3} × raw",
-            fmt_ns(per_script),
-            per_script / s[1].median(),
-            per_script / s[2].median()
+            "{} per script; {:.3} × raw, {:.3} × 9 one-script calls",
+            fmt_ns(s[0].median() / 9.0),
+            ratio(&s[0], &s[2]),
+            ratio(&s[0], &s[1]),
         ),
     );
     rep.row(
-        "(e) main + 8 `.d` scripts",
+        case,
         names[1],
         &s[1],
-        &format!("{:.3} × raw", ratio(&s[1], &s[2])),
+        &format!(
+            "{} per script; {:.3} × raw",
+            fmt_ns(s[1].median() / 9.0),
+            ratio(&s[1], &s[2])
+        ),
     );
     rep.row(
-        "(e) main + 8 `.d` scripts",
+        case,
         names[2],
         &s[2],
-        "1 (the floor)",
+        &format!("{} per script; 1 (the floor)", fmt_ns(s[2].median() / 9.0)),
     );
+    rep.targets.push(format!(
+        "| (e) cost per script, main + 8 `.d` scripts / raw `posix_spawn` | {:.3} | none set | — |",
+        ratio(&s[0], &s[2])
+    ));
 }
 
 /// User + system CPU time of this process and its reaped children, in clock ticks
@@ -629,28 +660,72 @@ fn cpu_ticks() -> u64 {
         .sum()
 }
 
+/// Busy CPU time of the whole machine (every process, ours included), in clock ticks: user,
+/// nice, system, irq, softirq and steal of `/proc/stat`'s first line.
+fn machine_busy_ticks() -> u64 {
+    let stat = std::fs::read_to_string("/proc/stat").unwrap_or_default();
+    let first = stat.lines().next().unwrap_or("");
+    let f: Vec<u64> = first
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|x| x.parse().ok())
+        .collect();
+    [0usize, 1, 2, 5, 6, 7]
+        .iter()
+        .filter_map(|&i| f.get(i))
+        .sum()
+}
+
+/// USER_HZ: the unit of `/proc/*/stat` times on Linux.
+const TICKS_PER_SEC: f64 = 100.0;
+
+/// One (f) configuration: who makes the calls and how many threads.
+struct ThreadRun {
+    kind: &'static str,
+    threads: usize,
+    rates: Vec<f64>,
+    ours: Vec<f64>,
+    others: Vec<f64>,
+    lat: Samples,
+}
+
 fn section_threads(fx: &Fixture, rounds: usize, round_time: Duration, rep: &mut Report) {
-    progress("(f) threads calling a trivial hook");
+    progress("(f) threads calling a trivial hook (and raw posix_spawn, for the machine's ceiling)");
     let counts = [1usize, 2, 8, 32];
-    let mut rates: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
-    let mut busy: Vec<Vec<f64>> = vec![Vec::new(); counts.len()];
-    let mut lat: Vec<Samples> = counts.iter().map(|_| Samples::default()).collect();
-    let ticks_per_sec = 100.0; // USER_HZ on Linux
+    let kinds = ["hook-core `Hooks::run`", "raw `posix_spawn` + `waitpid`"];
+    let mut runs: Vec<ThreadRun> = kinds
+        .iter()
+        .flat_map(|&kind| {
+            counts.iter().map(move |&threads| ThreadRun {
+                kind,
+                threads,
+                rates: Vec::new(),
+                ours: Vec::new(),
+                others: Vec::new(),
+                lat: Samples::default(),
+            })
+        })
+        .collect();
+    let n = runs.len();
     for r in 0..rounds {
-        for k in 0..counts.len() {
-            let i = (r + k) % counts.len();
-            let threads = counts[i];
-            let cpu0 = cpu_ticks();
+        for k in 0..n {
+            let run = &mut runs[(r + k) % n];
+            let hook_core = run.kind == kinds[0];
+            let (cpu0, all0) = (cpu_ticks(), machine_busy_ticks());
             let t0 = Instant::now();
             let deadline = t0 + round_time;
             let per_thread: Vec<Vec<f64>> = std::thread::scope(|scope| {
-                let handles: Vec<_> = (0..threads)
+                let handles: Vec<_> = (0..run.threads)
                     .map(|_| {
-                        scope.spawn(|| {
+                        scope.spawn(move || {
                             let mut l = Vec::with_capacity(4096);
                             while Instant::now() < deadline {
                                 let t = Instant::now();
-                                hooks_trivial(fx);
+                                if hook_core {
+                                    hooks_trivial(fx);
+                                } else {
+                                    raw_trivial(&fx.trivial);
+                                }
                                 l.push(t.elapsed().as_nanos() as f64);
                             }
                             l
@@ -663,46 +738,64 @@ fn section_threads(fx: &Fixture, rounds: usize, round_time: Duration, rep: &mut 
                     .collect()
             });
             let wall = t0.elapsed().as_secs_f64();
-            let cpu = (cpu_ticks() - cpu0) as f64 / ticks_per_sec;
+            let ours = (cpu_ticks() - cpu0) as f64 / TICKS_PER_SEC / wall;
+            let all = (machine_busy_ticks() - all0) as f64 / TICKS_PER_SEC / wall;
             let calls: usize = per_thread.iter().map(Vec::len).sum();
-            rates[i].push(calls as f64 / wall);
-            busy[i].push(cpu / wall);
+            run.rates.push(calls as f64 / wall);
+            run.ours.push(ours);
+            run.others.push((all - ours).max(0.0));
             for l in per_thread {
-                lat[i].0.extend(l);
+                run.lat.0.extend(l);
             }
         }
         progress(&format!("  round {}/{rounds}", r + 1));
     }
     let med = |v: &[f64]| Samples(v.to_vec()).median();
-    let base = med(&rates[0]);
-    for (i, &threads) in counts.iter().enumerate() {
-        rep.row(
-            &format!("(f) {threads} thread{}", if threads == 1 { "" } else { "s" }),
-            "hook-core `Hooks::run`, trivial hook: latency of one call",
-            &lat[i],
-            &format!(
-                "**{:.0} calls/s** (median of {rounds} rounds of {:.1} s; {:.2} × 1 thread); CPU busy {:.2} cores",
-                med(&rates[i]),
-                round_time.as_secs_f64(),
-                med(&rates[i]) / base,
-                med(&busy[i]),
-            ),
-        );
+    for (ki, kind) in kinds.iter().enumerate() {
+        let base = med(&runs[ki * counts.len()].rates);
+        for run in runs.iter().filter(|r| r.kind == *kind) {
+            let rate = med(&run.rates);
+            rep.row(
+                &format!(
+                    "(f) {} thread{}",
+                    run.threads,
+                    if run.threads == 1 { "" } else { "s" }
+                ),
+                &format!("{kind}, trivial script: latency of one call"),
+                &run.lat,
+                &format!(
+                    "**{rate:.0} calls/s** ({:.2} × 1 thread); CPU busy: ours {:.2} cores, \
+                     other processes {:.2} cores",
+                    rate / base,
+                    med(&run.ours),
+                    med(&run.others),
+                ),
+            );
+        }
     }
-    let f = med(&rates[1]) / base;
+    let speedup =
+        |ki: usize| med(&runs[ki * counts.len() + 1].rates) / med(&runs[ki * counts.len()].rates);
+    let (f, f_raw) = (speedup(0), speedup(1));
     rep.target(
         "(f) calls/s, 2 threads / 1 thread",
         format!(
-            "{f:.2} (1 thread already keeps {:.2} cores busy: its script runs beside it)",
-            med(&busy[0])
+            "{f:.2} (raw `posix_spawn` on the same machine in the same run: {f_raw:.2}; \
+             other processes kept {:.2} cores busy)",
+            med(&runs[1].others)
         ),
         "≥ 1.6",
         f >= 1.6,
     );
     rep.notes.push(format!(
-        "(f): \"CPU busy\" is the user + system time of this process and its reaped children \
-         (`/proc/self/stat`) divided by wall time; this machine has {} cores, so the best \
-         possible 2-thread speed-up is about cores ÷ the 1-thread figure.",
+        "(f): calls/s is the median of {rounds} rounds of {:.1} s per configuration, the 8 \
+         configurations interleaved round by round. \"CPU busy, ours\" is the user + system time \
+         of this process and its reaped children (`/proc/self/stat`) per second of wall time; \
+         \"other processes\" is the machine's busy time (`/proc/stat`: user, nice, system, irq, \
+         softirq, steal) minus ours. One calling thread keeps about one core busy (it sleeps \
+         while its script runs), so on {} cores the best 2-thread speed-up is about the cores \
+         left by other processes ÷ the 1-thread figure; raw `posix_spawn` shows what this \
+         machine allowed.",
+        round_time.as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     ));
 }
@@ -729,6 +822,42 @@ fn absent_only(calls: u64) {
     println!("calls={calls} allocations={allocs} stdin_built={built}");
 }
 
+/// `threads-probe KIND THREADS SECS`: THREADS threads calling KIND (`hooks`, `runner`, `raw`)
+/// for SECS seconds; prints calls/s and CPU busy. A diagnostic for (f).
+fn threads_probe(kind: &str, threads: usize, dur: Duration) {
+    let fx = Fixture::new();
+    let runner = Runner::default();
+    let cpu0 = cpu_ticks();
+    let t0 = Instant::now();
+    let deadline = t0 + dur;
+    let calls: usize = std::thread::scope(|scope| {
+        let hs: Vec<_> = (0..threads)
+            .map(|_| {
+                scope.spawn(|| {
+                    let mut n = 0usize;
+                    while Instant::now() < deadline {
+                        match kind {
+                            "runner" => runner_trivial(&runner, &fx.trivial),
+                            "raw" => raw_trivial(&fx.trivial),
+                            _ => hooks_trivial(&fx),
+                        }
+                        n += 1;
+                    }
+                    n
+                })
+            })
+            .collect();
+        hs.into_iter().map(|h| h.join().expect("thread")).sum()
+    });
+    let wall = t0.elapsed().as_secs_f64();
+    let cpu = (cpu_ticks() - cpu0) as f64 / TICKS_PER_SEC;
+    println!(
+        "{kind} threads={threads} calls/s={:.0} cpu_busy={:.2}",
+        calls as f64 / wall,
+        cpu / wall
+    );
+}
+
 fn main() {
     // `cargo bench` passes `--bench`; ignore it.
     let args: Vec<String> = std::env::args()
@@ -741,6 +870,13 @@ fn main() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(100_000u64);
         absent_only(n);
+        return;
+    }
+    if args.first().map(String::as_str) == Some("threads-probe") {
+        let kind = args.get(1).cloned().unwrap_or_else(|| "hooks".into());
+        let threads: usize = args.get(2).and_then(|n| n.parse().ok()).unwrap_or(1);
+        let secs: f64 = args.get(3).and_then(|n| n.parse().ok()).unwrap_or(2.0);
+        threads_probe(&kind, threads, Duration::from_secs_f64(secs));
         return;
     }
     let quick = args.iter().any(|a| a == "--quick");
@@ -762,7 +898,7 @@ fn main() {
         if quick {
             (100, 50, 50, 20, 1, Duration::from_millis(300))
         } else {
-            (2000, 1000, 1000, 600, 5, Duration::from_secs(2))
+            (2000, 1000, 1000, 500, 5, Duration::from_millis(1500))
         };
 
     let started = Instant::now();
