@@ -794,7 +794,10 @@ fn section_threads(fx: &Fixture, rounds: usize, round_time: Duration, rep: &mut 
          softirq, steal) minus ours. One calling thread keeps about one core busy (it sleeps \
          while its script runs), so on {} cores the best 2-thread speed-up is about the cores \
          left by other processes ÷ the 1-thread figure; raw `posix_spawn` shows what this \
-         machine allowed.",
+         machine allowed. When other processes keep the cores busy, the scheduler shares the \
+         cores per runnable thread, so one calling thread gets less than a core and the \
+         2-thread ratio measures that share more than parallelism: read it against the raw \
+         row and the \"other processes\" column.",
         round_time.as_secs_f64(),
         std::thread::available_parallelism().map_or(0, |n| n.get())
     ));
