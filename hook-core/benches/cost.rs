@@ -913,7 +913,13 @@ fn main() {
     section_many(&fx, many_rounds, &mut rep);
     section_threads(&fx, thread_rounds, round_time, &mut rep);
 
-    println!("## Results\n");
+    println!("## Targets\n");
+    println!("| target | measured | goal | |");
+    println!("|---|---|---|---|");
+    for t in &rep.targets {
+        println!("{t}");
+    }
+    println!("\n## Results\n");
     println!(
         "Wall time per call (per call in a batch for (a)), median and 99th percentile (nearest \
          rank) of n interleaved samples; ratios are ratios of medians from this same run.\n"
@@ -922,12 +928,6 @@ fn main() {
     println!("|---|---|---:|---:|---:|---|");
     for r in &rep.rows {
         println!("{r}");
-    }
-    println!("\n## Targets\n");
-    println!("| target | measured | goal | |");
-    println!("|---|---|---|---|");
-    for t in &rep.targets {
-        println!("{t}");
     }
     if !rep.notes.is_empty() {
         println!("\n## Notes\n");

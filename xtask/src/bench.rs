@@ -21,6 +21,9 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
     }
     let root = workspace_root();
     let exe = build(&root)?;
+    // Taken before the run: the load average then says how busy the machine was without us.
+    let machine = machine();
+    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
     eprintln!("xtask bench: counting syscalls of {STRACE_CALLS} absent-driver calls under strace");
     let counted = count_syscalls(&exe)?;
     eprintln!(
@@ -43,7 +46,7 @@ pub(crate) fn run(args: &[String]) -> Result<(), String> {
         return Err(format!("the benchmark failed: {}", out.status));
     }
     let body = String::from_utf8_lossy(&out.stdout);
-    let doc = document(&body, &counted);
+    let doc = document(&body, &counted, &machine, &date);
     print!("{doc}");
     if quick {
         eprintln!("xtask bench: --quick, docs/performance.md not written");
@@ -215,9 +218,14 @@ fn machine() -> Vec<(&'static str, String)> {
         .and_then(|s| {
             s.lines()
                 .find(|l| l.starts_with("MemTotal:"))
-                .map(|l| l["MemTotal:".len()..].trim().to_owned())
+                .and_then(|l| l["MemTotal:".len()..].trim().strip_suffix(" kB"))
+                .and_then(|kb| kb.trim().parse::<f64>().ok())
+                .map(|kb| format!("{:.1} GiB", kb / (1024.0 * 1024.0)))
         })
         .unwrap_or_else(|| "unknown".into());
+    let load = std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_else(|_| "unknown".into());
     vec![
         ("cores", cores.to_string()),
         ("CPU", cpu),
@@ -225,24 +233,31 @@ fn machine() -> Vec<(&'static str, String)> {
         ("kernel", kernel),
         ("glibc", command_line("ldd", &["--version"])),
         ("compiler", command_line("rustc", &["--version"])),
+        ("load average when the run started (1, 5, 15 min)", load),
     ]
 }
 
-fn document(body: &str, counted: &Counted) -> String {
-    let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
+fn document(
+    body: &str,
+    counted: &Counted,
+    machine: &[(&'static str, String)],
+    date: &str,
+) -> String {
     let mut doc = String::new();
     doc.push_str("# Performance\n\n");
     doc.push_str(
         "What a hook call costs, measured by `cargo xtask bench` (hook-core's `cost` benchmark, \
-         release build) against the cost model of `design.md`: a call costs one process start, \
+         release build) against the cost model of the project's design (`shared/design.md`, \
+         \"Performance model\"): a call costs one process start, \
          so the floor is `posix_spawn` + `waitpid` of the same script, and a call for a driver \
          with nothing installed costs nothing measurable. Every ratio below is a ratio of \
          medians measured in one process run with the variants interleaved (A B C A B C …, the \
          first variant rotating each round), so machine noise falls on all of them alike. This \
-         file is generated: run `cargo xtask bench` again to refresh it.\n\n",
+         file is generated: run `cargo xtask bench` again to refresh it (about 2 minutes on 2 \
+         cores; `strace` must be installed).\n\n",
     );
     doc.push_str(&format!("Measured {date} on:\n\n| | |\n|---|---|\n"));
-    for (k, v) in machine() {
+    for (k, v) in machine {
         doc.push_str(&format!("| {k} | {v} |\n"));
     }
     doc.push_str(&format!(
