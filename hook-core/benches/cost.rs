@@ -14,7 +14,8 @@
 //! N absent-driver calls between two `getppid` marker syscalls, then 10 `stat` calls between two
 //! more markers as a control, for xtask to count under `strace -f`; `cost threads-probe KIND
 //! THREADS SECS` (KIND `hooks`, `runner` or `raw`) runs one (f) configuration alone and prints
-//! its calls/s and CPU use, for profiling it (`perf record`, `strace -c -f`).
+//! its calls/s and CPU use, for profiling it (`perf record`, `strace -c -f`); `cost spawn-probe
+//! ROUNDS` runs (b)'s variants alone and prints their ratios.
 
 use std::borrow::Cow;
 use std::ffi::OsString;
@@ -825,6 +826,29 @@ fn absent_only(calls: u64) {
     println!("calls={calls} allocations={allocs} stdin_built={built}");
 }
 
+/// `spawn-probe ROUNDS`: (b)'s four variants alone, interleaved for ROUNDS rounds; prints the
+/// ratios of medians to raw `posix_spawn`. A diagnostic for (b), e.g. under added CPU load.
+fn spawn_probe(rounds: usize) {
+    let fx = Fixture::new();
+    let runner = Runner::default();
+    let mut variants: Vec<Variant<'_>> = vec![
+        ("hooks", Box::new(|| hooks_trivial(&fx))),
+        ("runner", Box::new(|| runner_trivial(&runner, &fx.trivial))),
+        ("raw", Box::new(|| raw_trivial(&fx.trivial))),
+        ("std", Box::new(|| std_baseline::status(&fx.trivial))),
+    ];
+    warm_up(&mut variants);
+    let mut s: Vec<Samples> = (0..4).map(|_| Samples::default()).collect();
+    interleave(&mut variants, rounds, &mut s);
+    println!(
+        "Hooks::run/raw {:.3} Runner::run/raw {:.3} std/raw {:.3} (raw median {})",
+        ratio(&s[0], &s[2]),
+        ratio(&s[1], &s[2]),
+        ratio(&s[3], &s[2]),
+        fmt_ns(s[2].median())
+    );
+}
+
 /// `threads-probe KIND THREADS SECS`: THREADS threads calling KIND (`hooks`, `runner`, `raw`)
 /// for SECS seconds; prints calls/s and CPU busy. A diagnostic for (f).
 fn threads_probe(kind: &str, threads: usize, dur: Duration) {
@@ -873,6 +897,11 @@ fn main() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(100_000u64);
         absent_only(n);
+        return;
+    }
+    if args.first().map(String::as_str) == Some("spawn-probe") {
+        let rounds: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500);
+        spawn_probe(rounds);
         return;
     }
     if args.first().map(String::as_str) == Some("threads-probe") {
