@@ -283,18 +283,27 @@ const PROFILE: &str = "
 ## Where the time goes (profiled once, 2026-11-24; not re-measured by this task)
 
 `perf record -e cpu-clock -g <cost binary> threads-probe runner 1 3` (one thread calling
-`Runner::run` on the trivial script for 3 s), then `perf report --sort comm,dso`: 87 % of the
+`Runner::run` on the trivial script for 3 s), then `perf report --sort comm,dso`: 86 % of the
 CPU samples are in the script's own process (`/bin/sh` starting up: the kernel's exec and page
-faults 48 %, the dynamic loader 36 %, mostly probing CPU features with `cpuid`, which exits to
-the hypervisor on a virtual machine like this one), and 13 % in the calling process: 11 % in
+faults 46 %, the dynamic loader 37 %, mostly probing CPU features with `cpuid`, which exits to
+the hypervisor on a virtual machine like this one), and 14 % in the calling process: 12 % in
 its kernel (clone, exec up to the switch, pipes, poll, wait), 1 % in libc (`posix_spawn`'s
-child side), and 0.3 % in the benchmark's and hook-core's own code together.
+child side), and 0.7 % in the benchmark's and hook-core's own code together.
 
-`strace -c -f` of the same loop against `threads-probe raw`, per call, the script's own
-syscalls included: hook-core adds two `pipe2`, two `dup2`, a `close_range` and a `setpgid` in
-the child, a `pidfd_open`, about 1.2 `poll`, a `waitid` and about three more `close`; it makes
-two fewer `openat` (`/dev/null` once, for stdin, instead of three times) and about 57 fewer
-`rt_sigaction` (71 against 128: with `POSIX_SPAWN_SETSIGDEF` glibc's child sets each
-disposition once, while without attributes it reads every one before resetting it). That is
-the few percent between hook-core and the raw floor in (b).
+`strace -c -f` of the same loop against `threads-probe raw`, per call (counts ÷ `execve`s, the
+script's own syscalls included): hook-core adds two `pipe2`, and in the child two `dup2`, a
+`close_range` and a `setpgid`; a `pidfd_open`, two `poll` (one sleeps until the exit, one finds
+the pipes at EOF), two `read` (the EOFs), a `waitid`, and three more each of `close` and
+`prlimit64`; it makes two fewer `openat` (`/dev/null` once, for stdin, instead of three
+times) and 57 fewer `rt_sigaction` (70 against 127: with `POSIX_SPAWN_SETSIGDEF` glibc's child
+sets each disposition once, while without attributes it reads every one before resetting it).
+That is the few percent between hook-core and the raw floor in (b).
+
+`perf stat -e sched:sched_switch,syscalls:sys_enter_poll` on the same two loops: 2.8-3.0
+context switches per call for hook-core, 3.1 for raw. Before hook-core kept the pipes' write
+ends open until the script's exit, it made 2.4-2.9 `poll` calls and 4.3-4.9 context switches
+per call: the exit woke it once per pipe hang-up and once more for the pidfd, and on a loaded
+machine each wakeup waits for a time slice (`cost spawn-probe 400` beside two busy loops then
+measured `Runner::run` / raw at 1.9-2.8 in three runs of four, while `Command::status`, one
+`waitpid`, stayed at 0.95-1.08).
 ";
