@@ -930,7 +930,7 @@ fn main() {
         if quick {
             (100, 50, 50, 20, 1, Duration::from_millis(300))
         } else {
-            (2000, 1000, 1000, 500, 5, Duration::from_millis(1500))
+            (2000, 1000, 1000, 500, 12, Duration::from_millis(600))
         };
 
     let started = Instant::now();
