@@ -22,7 +22,8 @@
 //! # Ok::<(), hook_core::HookError>(())
 //! ```
 
-mod baseline;
+#[doc(hidden)]
+pub mod baseline;
 mod call;
 pub mod dir;
 pub mod discover;
@@ -43,8 +44,6 @@ mod sys;
 pub mod testing;
 pub mod xml;
 
-#[doc(hidden)]
-pub use baseline::bench_raw_spawn_wait;
 pub use call::Filtered;
 pub use dispatch::{Failure, Hooks, HooksBuilder, Outcome, Presence, ScriptRun};
 pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};

@@ -80,6 +80,15 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
     let start = Instant::now();
     let pid = child.pid;
     let pidfd: Option<OwnedFd> = sys::pidfd_open(pid).ok();
+    // Our copies of the pipes' write ends stay open while the script runs, so its exit wakes
+    // the poll once (the pidfd) rather than once per pipe hang-up too; closed at its exit, so
+    // EOF then means everything it started has closed them. Without a pidfd, EOF is how the
+    // exit is noticed early: closed at once.
+    let mut write_ends = if pidfd.is_some() {
+        Some(child.write_ends)
+    } else {
+        None
+    };
     let mut stdin = child.stdin;
     let mut stdout = Some(child.stdout);
     let mut stderr = Some(child.stderr);
@@ -295,6 +304,7 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
             out.ending = status;
             exited = true;
             stdin = None;
+            drop(write_ends.take()); // closes them: EOF can come now
             phase = Phase::Draining(Instant::now() + limits.drain);
         }
     }

@@ -24,6 +24,10 @@ pub(crate) struct Child {
     pub(crate) stdin: Option<OwnedFd>,
     pub(crate) stdout: OwnedFd,
     pub(crate) stderr: OwnedFd,
+    /// The parent's copies of the stdout and stderr write ends (close-on-exec, so nothing the
+    /// host execs gets them). [`crate::pump`] keeps them open until the script has exited, so
+    /// the exit is one wakeup, the pidfd's, instead of one per pipe hang-up as well.
+    pub(crate) write_ends: (OwnedFd, OwnedFd),
 }
 
 /// argv as C strings: `[script, args...]`. A NUL byte is an [`HookError::InvalidArgument`].
@@ -123,15 +127,12 @@ pub(crate) fn start(
         errno,
         reason: explain(script, errno),
     })?;
-    // The child's ends close here (dropped), so EOF on stdout/stderr means the script and
-    // everything it started have closed theirs.
-    drop(out_w);
-    drop(err_w);
     Ok(Child {
         pid,
         stdin: stdin_pipe.map(|(_, w)| w),
         stdout: out_r,
         stderr: err_r,
+        write_ends: (out_w, err_w),
     })
 }
 

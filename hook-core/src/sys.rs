@@ -274,3 +274,97 @@ pub(crate) fn set_signal_action(signal: Signal, action: SignalAction) -> Result<
     // ours replaced it; sigaction copies the struct and keeps no pointer to it.
     unsafe { nix::sys::signal::sigaction(signal, &action) }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Benchmark support (reached only through the `#[doc(hidden)]` `crate::baseline` module). It
+// lives here because it needs `unsafe`, and `unsafe` lives in this module only.
+
+impl FileActions {
+    fn open(&mut self, target: RawFd, path: &CStr, flags: libc::c_int) -> Result<(), Errno> {
+        // SAFETY: self.0 is initialised; glibc copies the path string into the action list.
+        Self::check(unsafe {
+            libc::posix_spawn_file_actions_addopen(&mut self.0, target, path.as_ptr(), flags, 0)
+        })
+    }
+}
+
+/// The floor hook-core's spawn is measured against: `posix_spawn` of `path` with argv
+/// `[path]` and environment `envp`, fds 0, 1 and 2 opened on `/dev/null` in the child, and no
+/// attributes at all (no signal-mask or disposition reset, no process group, no close-from).
+pub(crate) fn spawn_devnull(path: &CStr, envp: &[CString]) -> Result<Pid, Errno> {
+    let mut actions = FileActions::new()?;
+    actions.open(0, c"/dev/null", libc::O_RDONLY)?;
+    actions.open(1, c"/dev/null", libc::O_WRONLY)?;
+    actions.open(2, c"/dev/null", libc::O_WRONLY)?;
+    let argv: [*mut libc::c_char; 2] = [path.as_ptr().cast_mut(), ptr::null_mut()];
+    let mut envp_ptrs: Vec<*mut libc::c_char> = Vec::with_capacity(envp.len() + 1);
+    envp_ptrs.extend(envp.iter().map(|e| e.as_ptr().cast_mut()));
+    envp_ptrs.push(ptr::null_mut());
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: the path, argv and envp strings are borrowed for the duration of the call, both
+    // pointer arrays are NULL-terminated, the actions object is initialised and owned by this
+    // frame, and a NULL attributes pointer is allowed. posix_spawn keeps none of them.
+    let rc = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            &actions.0,
+            ptr::null(),
+            argv.as_ptr(),
+            envp_ptrs.as_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::from_raw(rc));
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// A global allocator that forwards to [`std::alloc::System`] and counts every allocation
+/// (`alloc`, `alloc_zeroed` and `realloc` each count one), so a benchmark binary can show that
+/// a call allocated nothing. Install it with `#[global_allocator]`.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CountingAlloc;
+
+impl CountingAlloc {
+    /// Allocations made by the whole process since it started (all threads).
+    pub fn allocations() -> u64 {
+        ALLOCATIONS.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    fn count() {
+        ALLOCATIONS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
+// SAFETY: every method passes its arguments unchanged to `System`, which upholds the
+// `GlobalAlloc` contract; the only addition is a relaxed atomic increment, which neither
+// allocates nor unwinds.
+unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
+    unsafe fn alloc(&self, layout: std::alloc::Layout) -> *mut u8 {
+        Self::count();
+        // SAFETY: the caller's guarantees about `layout` are passed on unchanged.
+        unsafe { std::alloc::System.alloc(layout) }
+    }
+
+    unsafe fn alloc_zeroed(&self, layout: std::alloc::Layout) -> *mut u8 {
+        Self::count();
+        // SAFETY: the caller's guarantees about `layout` are passed on unchanged.
+        unsafe { std::alloc::System.alloc_zeroed(layout) }
+    }
+
+    unsafe fn realloc(&self, ptr: *mut u8, layout: std::alloc::Layout, new_size: usize) -> *mut u8 {
+        Self::count();
+        // SAFETY: `ptr` was allocated by `System` (every allocation of this allocator is), with
+        // `layout`; the caller's guarantees about `new_size` are passed on unchanged.
+        unsafe { std::alloc::System.realloc(ptr, layout, new_size) }
+    }
+
+    unsafe fn dealloc(&self, ptr: *mut u8, layout: std::alloc::Layout) {
+        // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation of this
+        // allocator is).
+        unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}

@@ -2,6 +2,7 @@
 //! of this library (so tests can call a task's pure parts, e.g. [`docgen::render`]); the binary
 //! only dispatches on the first argument.
 
+pub mod bench;
 pub mod ci;
 pub mod docgen;
 pub mod install_samples;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 const USAGE: &str = "usage: cargo xtask <task> [args]
 
 tasks:
+  bench [--quick]       measure the cost model, write docs/performance.md
   docgen [--check]      write docs/invocations.md from the driver crates
                         (--check: only fail if the committed file is stale)
   ci                    run .ci/run: fmt, clippy, tests, bench build, stray snapshots
@@ -16,6 +17,7 @@ fn main() -> ExitCode {
     let mut args = std::env::args().skip(1);
     let task = args.next();
     let result = match task.as_deref() {
+        Some("bench") => xtask::bench::run(&args.collect::<Vec<_>>()),
         Some("docgen") => xtask::docgen::run(args),
         Some("ci") => xtask::ci::run(args),
         Some("install-samples") => xtask::install_samples::run(args),
