@@ -9,6 +9,7 @@
 
 use std::sync::{Mutex, MutexGuard};
 
+mod closed_stdio;
 mod concurrency;
 mod logs;
 mod signals;
