@@ -601,3 +601,98 @@ fn bad_input_run_and_lifecycle() {
     let text = text.replace(&workspace_root().display().to_string(), "[WORKSPACE]");
     assert_snapshot!(tests::cli_support::redact(&text, t.root()));
 }
+
+/// What the `daemon` script of [`virt_hook_with_closed_standard_fds`] records: its own fds 0-2,
+/// virt-hook's (its parent's) fds 0-2 and every pipe virt-hook holds. Then a line on each of
+/// stdout and stderr, which virt-hook reads and reports to its own (closed) output.
+const FD_PROBE: &str = r#"#!/bin/sh
+fd0=$(readlink /proc/$$/fd/0)
+fd1=$(readlink /proc/$$/fd/1)
+fd2=$(readlink /proc/$$/fd/2)
+host0=$(readlink /proc/$PPID/fd/0)
+host1=$(readlink /proc/$PPID/fd/1)
+host2=$(readlink /proc/$PPID/fd/2)
+host_pipes=$(for f in /proc/$PPID/fd/*; do readlink "$f"; done | grep '^pipe:' | tr '\n' ' ')
+printf 'fd0=%s\nfd1=%s\nfd2=%s\nhost0=%s\nhost1=%s\nhost2=%s\nhost_pipes=%s\n' \
+  "$fd0" "$fd1" "$fd2" "$host0" "$host1" "$host2" "$host_pipes" > REPORT
+echo "on stdout"
+echo "on stderr" >&2
+"#;
+
+/// `virt-hook run` started by a wrapper that closes fds 0, 1 and 2 first: it still runs the
+/// script, with `/dev/null` on its stdin and two pipes of its own (read by virt-hook) on its
+/// stdout and stderr, and exits 0 although it cannot print its report.
+///
+/// This does not exercise hook-core's `above_stdio` (hook-core/src/spawn.rs): the Rust runtime
+/// reopens closed standard fds on `/dev/null` before `main`, so virt-hook never runs with them
+/// closed (asserted below, so that a change there is noticed). The isolated binary's
+/// `closed_stdio` test is the host with closed fds that does.
+#[test]
+fn virt_hook_with_closed_standard_fds() {
+    use hook_core::libvirt::shell_quote;
+    use hook_core::{Ending, Invocation, Runner};
+    use tests::{TempDir, write_script};
+
+    let tmp = TempDir::new("cli-closed-stdio").unwrap();
+    let hooks = tmp.path().join("hooks");
+    std::fs::create_dir(&hooks).unwrap();
+    let report = tmp.path().join("report");
+    let probe = FD_PROBE.replace("REPORT", &shell_quote(&report.display().to_string()));
+    write_script(&hooks, "daemon", probe.as_bytes(), 0o755).unwrap();
+    let bin = tests::cli_support::virt_hook();
+    let wrapper = format!(
+        "#!/bin/sh\nexec 0<&- 1>&- 2>&-\nexec {} run daemon start --hooks-dir {}\n",
+        shell_quote(&bin.display().to_string()),
+        shell_quote(&hooks.display().to_string()),
+    );
+    let wrapper = write_script(tmp.path(), "wrapper", wrapper.as_bytes(), 0o755).unwrap();
+
+    let r = tests::run(
+        &Runner::default(),
+        &Invocation {
+            script: &wrapper,
+            args: &[],
+            stdin: None,
+            capture_stdout: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(r.ending, Ending::Exited(0));
+    // Nothing reaches the wrapper's own stdout and stderr: virt-hook's are closed.
+    assert_eq!(
+        (r.stdout.as_slice(), r.stderr.as_slice()),
+        (&b""[..], &b""[..])
+    );
+
+    let seen = std::fs::read_to_string(&report).expect("the daemon script ran");
+    let field = |key: &str| -> &str {
+        seen.lines()
+            .find_map(|l| l.strip_prefix(key)?.strip_prefix('='))
+            .unwrap_or_else(|| panic!("no {key}= in {seen:?}"))
+    };
+    let pipe = |key: &str| -> &str {
+        let target = field(key);
+        target
+            .strip_prefix("pipe:[")
+            .and_then(|t| t.strip_suffix(']'))
+            .unwrap_or_else(|| panic!("{key} is {target:?}, not a pipe: {seen}"))
+    };
+    assert_eq!(field("fd0"), "/dev/null", "{seen}");
+    let (out, err) = (pipe("fd1"), pipe("fd2"));
+    assert_ne!(out, err, "stdout and stderr are one pipe: {seen}");
+    // virt-hook holds both (their read ends): the script's output goes to it, not elsewhere.
+    let host_pipes: Vec<&str> = field("host_pipes").split_whitespace().collect();
+    for inode in [out, err] {
+        assert!(
+            host_pipes.contains(&format!("pipe:[{inode}]").as_str()),
+            "virt-hook does not hold pipe {inode}: {seen}"
+        );
+    }
+    for key in ["host0", "host1", "host2"] {
+        assert_eq!(
+            field(key),
+            "/dev/null",
+            "the Rust runtime no longer reopens closed standard fds: {seen}"
+        );
+    }
+}
