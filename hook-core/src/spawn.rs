@@ -67,9 +67,10 @@ pub(crate) fn start(
     args: &[&str],
     with_stdin: bool,
 ) -> Result<Child, HookError> {
-    // The child's end of each pipe must not be fd 0, 1 or 2: a host that runs with its standard
-    // fds closed gets them back from pipe2, and the child's dup2 onto 0/1/2 would then clobber
-    // one pipe with another. `try_clone` duplicates to the lowest free fd >= 3 (F_DUPFD_CLOEXEC).
+    // No pipe end may stay on fd 0, 1 or 2. A host running with its standard fds closed gets
+    // them back from pipe2; the host's own writes to "stdout" would then land in the script's
+    // captured output (tests/tests/isolated/closed_stdio.rs). `try_clone` moves an end to the
+    // lowest free fd >= 3 (F_DUPFD_CLOEXEC).
     let pipe = |context| -> Result<(OwnedFd, OwnedFd), HookError> {
         let (r, w) = pipe2(OFlag::O_CLOEXEC).map_err(|e| io_err(script, args, context, e))?;
         let above_stdio = |fd: OwnedFd| -> Result<OwnedFd, HookError> {
