@@ -3,35 +3,30 @@
 //! SIGPIPE, which would kill the whole test process if the runner did not block and consume it.
 //!
 //! Rust programs, this test binary included, ignore SIGPIPE before `main`, so the test puts it
-//! back to `SIG_DFL` for its duration. Changing a disposition is `unsafe` in nix (a handler
-//! could be any function), which is why this one module allows `unsafe_code`: it only ever
-//! installs `SIG_DFL` or the disposition it saved, never a handler function.
-#![allow(unsafe_code)]
+//! back to `SIG_DFL` for its duration, through hook-core's test support (the `unsafe`
+//! `sigaction` stays in hook-core's `sys` module).
 
 use hook_core::Invocation;
-use nix::sys::signal::{SigHandler, Signal, signal};
+use hook_core::testing::{SavedDisposition, set_default_disposition};
+use nix::sys::signal::Signal;
 use tests::{TempDir, mask_has, pattern, run, status_field, write_script};
 
 use super::{HOOK_ARGS, runner};
 
 /// Puts SIGPIPE back to what it was when dropped.
-struct SigpipeDisposition(SigHandler);
+struct SigpipeDisposition(Option<SavedDisposition>);
 
 impl SigpipeDisposition {
     fn set_default() -> SigpipeDisposition {
-        // SAFETY: SIG_DFL is not a handler function, so no code runs in signal context; the
-        // disposition is process-wide, and every test that depends on it holds
-        // `signal_dispositions()` (the caller does).
-        let old = unsafe { signal(Signal::SIGPIPE, SigHandler::SigDfl) }.unwrap();
-        SigpipeDisposition(old)
+        SigpipeDisposition(Some(set_default_disposition(Signal::SIGPIPE).unwrap()))
     }
 }
 
 impl Drop for SigpipeDisposition {
     fn drop(&mut self) {
-        // SAFETY: restores the disposition saved by `set_default`, which the Rust runtime set
-        // to SIG_IGN (again not a handler function).
-        let _ = unsafe { signal(Signal::SIGPIPE, self.0) };
+        if let Some(saved) = self.0.take() {
+            let _ = saved.restore();
+        }
     }
 }
 
