@@ -11,11 +11,9 @@
 //! hook-cli, run `cargo test --workspace` (or `cargo build -p hook-cli` first).
 
 use std::fs;
-use std::io::{self, Write as _};
+use std::io::Write as _;
 use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use hook_core::{Ending, Invocation, Limits, Runner, ScriptEnv};
@@ -74,7 +72,7 @@ pub fn virt_hook_run(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) 
     };
     let runner = Runner::new(script_env, limits);
     let bin = virt_hook();
-    let _running = FILES.read().unwrap_or_else(|e| e.into_inner());
+    let _running = crate::exec_guard();
     let report = runner
         .run(&Invocation {
             script: &bin,
@@ -142,46 +140,30 @@ fn redact_durations(line: &str) -> String {
     out.join(" ")
 }
 
-/// Serialises writing files against starting processes: a process started by another thread
-/// holds a copy of every open descriptor until it reaches `exec`, so a script still open for
-/// writing there could not be executed (`ETXTBSY`). Files are written under the write side,
-/// runs hold the read side.
-static FILES: RwLock<()> = RwLock::new(());
-
 /// A temporary directory holding a `hooks/` directory, removed with everything in it on drop.
 #[derive(Debug)]
 pub struct HooksTree {
-    root: PathBuf,
+    tmp: crate::TempDir,
 }
 
 impl HooksTree {
-    /// A new `<temp_dir>/virt-hook-cli-<pid>-<n>/hooks` (mode 0755).
+    /// A new temporary root holding `hooks/` (mode 0755).
     pub fn new() -> HooksTree {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        loop {
-            let n = NEXT.fetch_add(1, Ordering::Relaxed);
-            let root =
-                std::env::temp_dir().join(format!("virt-hook-cli-{}-{n}", std::process::id()));
-            match fs::create_dir(&root) {
-                Ok(()) => {
-                    let tree = HooksTree { root };
-                    tree.dir("hooks", 0o755);
-                    return tree;
-                }
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
-                Err(e) => panic!("cannot create a temporary directory: {e}"),
-            }
-        }
+        let tree = HooksTree {
+            tmp: crate::TempDir::new("virt-hook-cli").expect("create a temporary directory"),
+        };
+        tree.dir("hooks", 0o755);
+        tree
     }
 
     /// The temporary root (what snapshots show as `[TMP]`).
     pub fn root(&self) -> &Path {
-        &self.root
+        self.tmp.path()
     }
 
     /// The hooks directory, `<root>/hooks`.
     pub fn hooks(&self) -> PathBuf {
-        self.root.join("hooks")
+        self.root().join("hooks")
     }
 
     /// The hooks directory as a string, for `--hooks-dir`.
@@ -191,7 +173,7 @@ impl HooksTree {
 
     /// Creates directory `<root>/<rel>` with exactly `mode`.
     pub fn dir(&self, rel: &str, mode: u32) -> PathBuf {
-        let path = self.root.join(rel);
+        let path = self.root().join(rel);
         fs::create_dir_all(&path).expect("create a directory");
         fs::set_permissions(&path, fs::Permissions::from_mode(mode)).expect("chmod a directory");
         path
@@ -199,8 +181,8 @@ impl HooksTree {
 
     /// Writes `<root>/<rel>` with `body` and exactly `mode` (whatever the umask).
     pub fn file(&self, rel: &str, body: &str, mode: u32) -> PathBuf {
-        let path = self.root.join(rel);
-        let _writing = FILES.write().unwrap_or_else(|e| e.into_inner());
+        let path = self.root().join(rel);
+        let _writing = crate::write_guard();
         let mut f = fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -215,7 +197,7 @@ impl HooksTree {
 
     /// Makes `<root>/<rel>` a symlink to `target`.
     pub fn symlink(&self, rel: &str, target: &str) -> PathBuf {
-        let path = self.root.join(rel);
+        let path = self.root().join(rel);
         std::os::unix::fs::symlink(target, &path).expect("create a symlink");
         path
     }
@@ -237,24 +219,6 @@ impl HooksTree {
 impl Default for HooksTree {
     fn default() -> Self {
         HooksTree::new()
-    }
-}
-
-impl Drop for HooksTree {
-    fn drop(&mut self) {
-        // remove_dir_all does not follow symlinks; give back any permission a test removed.
-        fn restore(dir: &Path) {
-            let _ = fs::set_permissions(dir, fs::Permissions::from_mode(0o755));
-            if let Ok(rd) = fs::read_dir(dir) {
-                for e in rd.flatten() {
-                    if e.file_type().is_ok_and(|t| t.is_dir()) {
-                        restore(&e.path());
-                    }
-                }
-            }
-        }
-        restore(&self.root);
-        let _ = fs::remove_dir_all(&self.root);
     }
 }
 

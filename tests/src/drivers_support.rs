@@ -25,10 +25,7 @@ pub fn fixture(name: &str) -> Vec<u8> {
     fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
 
-/// `path` single-quoted for a shell script.
-pub fn sh_quote(path: &Path) -> String {
-    format!("'{}'", path.display().to_string().replace('\'', r"'\''"))
-}
+pub use crate::sh_quote;
 
 /// Writes an executable `/bin/sh` script (`#!/bin/sh` is added before `body`), creating its
 /// directory if needed.
@@ -36,6 +33,7 @@ pub fn write_script(path: &Path, body: &str) {
     if let Some(dir) = path.parent() {
         fs::create_dir_all(dir).unwrap_or_else(|e| panic!("mkdir {}: {e}", dir.display()));
     }
+    let _writing = crate::write_guard();
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create(true)
@@ -60,6 +58,10 @@ pub fn settle<T>(mut call: impl FnMut() -> Result<T, Box<Failure>>) -> Result<T,
                 }
             )
         })
+    };
+    let mut call = || {
+        let _running = crate::exec_guard();
+        call()
     };
     for _ in 0..100 {
         match call() {

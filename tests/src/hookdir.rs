@@ -7,30 +7,13 @@
 use std::borrow::Cow;
 use std::ffi::OsStr;
 use std::io::{self, Write};
-use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 
 use hook_core::{EventSpec, Failure, FailurePolicy, HookEvent, Hooks, Outcome, SubOp};
 
-use crate::TempDir;
-
-/// Scripts are written by the tests while other tests' scripts start on other threads. A
-/// process started in between inherits the open-for-writing descriptor until it execs, and
-/// executing the just-written script then fails with `ETXTBSY`. Writers take this lock
-/// exclusively, callers that start scripts take it shared ([`exec_guard`]).
-static FILES: RwLock<()> = RwLock::new(());
-
-/// Held (shared) while scripts may be started; files are written only while nobody holds it.
-/// Never hold it while writing files through [`HookDir`] on the same thread.
-pub fn exec_guard() -> RwLockReadGuard<'static, ()> {
-    FILES.read().unwrap_or_else(|e| e.into_inner())
-}
-
-fn write_guard() -> RwLockWriteGuard<'static, ()> {
-    FILES.write().unwrap_or_else(|e| e.into_inner())
-}
+use crate::{TempDir, write_guard};
+pub use crate::{exec_guard, sh_quote};
 
 /// A temporary root with `hooks/` (the hooks directory) and `log` (a file scripts append to).
 #[derive(Debug)]
@@ -176,13 +159,6 @@ impl Default for HookDir {
     fn default() -> Self {
         HookDir::new()
     }
-}
-
-/// `path` single-quoted for `/bin/sh`.
-pub fn sh_quote(path: &Path) -> String {
-    let s = path.as_os_str().as_bytes();
-    let s = String::from_utf8_lossy(s);
-    format!("'{}'", s.replace('\'', "'\\''"))
 }
 
 /// A file name as a string (lossy), for assertions.

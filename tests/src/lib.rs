@@ -8,10 +8,11 @@
 
 use std::fs;
 use std::io::{self, Write};
+use std::os::unix::ffi::OsStrExt;
 use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
-use std::sync::RwLock;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{RwLock, RwLockReadGuard, RwLockWriteGuard};
 use std::time::{Duration, Instant};
 
 use hook_core::{HookError, Invocation, Limits, Report, Runner};
@@ -81,11 +82,28 @@ fn restore_permissions(dir: &Path) {
 /// scripts are written under the write side of this lock and every run holds the read side.
 static SCRIPT_FILES: RwLock<()> = RwLock::new(());
 
+/// Held (shared) while scripts may be started; scripts are written only while nobody holds it.
+/// Never hold it while writing a script on the same thread.
+pub fn exec_guard() -> RwLockReadGuard<'static, ()> {
+    SCRIPT_FILES.read().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Held (exclusively) while a script is written: no process is being started meanwhile.
+pub fn write_guard() -> RwLockWriteGuard<'static, ()> {
+    SCRIPT_FILES.write().unwrap_or_else(|e| e.into_inner())
+}
+
+/// `path` single-quoted for `/bin/sh`.
+pub fn sh_quote(path: &Path) -> String {
+    let s = String::from_utf8_lossy(path.as_os_str().as_bytes());
+    format!("'{}'", s.replace('\'', "'\\''"))
+}
+
 /// Writes `body` to `dir/name` (a new file) with permission bits `mode` (not masked by the
 /// umask) and returns its path.
 pub fn write_script(dir: &Path, name: &str, body: &[u8], mode: u32) -> io::Result<PathBuf> {
     let path = dir.join(name);
-    let _writing = SCRIPT_FILES.write().unwrap_or_else(|e| e.into_inner());
+    let _writing = write_guard();
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
@@ -107,7 +125,7 @@ pub fn link_recorder(dir: &Path, name: &str, recorder: &Path) -> io::Result<Path
 
 /// [`Runner::run`], holding off script writers for the duration (see [`write_script`]).
 pub fn run(runner: &Runner, inv: &Invocation<'_>) -> Result<Report, HookError> {
-    let _running = SCRIPT_FILES.read().unwrap_or_else(|e| e.into_inner());
+    let _running = exec_guard();
     runner.run(inv)
 }
 
@@ -117,7 +135,7 @@ pub fn run_with(
     inv: &Invocation<'_>,
     limits: &Limits,
 ) -> Result<Report, HookError> {
-    let _running = SCRIPT_FILES.read().unwrap_or_else(|e| e.into_inner());
+    let _running = exec_guard();
     runner.run_with(inv, limits)
 }
 

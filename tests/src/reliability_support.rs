@@ -19,6 +19,7 @@ pub fn write_script(path: &Path, body: &str) {
             .create(parent)
             .unwrap();
     }
+    let _writing = crate::write_guard();
     std::fs::write(path, body).unwrap();
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
 }
