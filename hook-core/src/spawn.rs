@@ -49,7 +49,12 @@ pub(crate) fn c_argv(script: &Path, args: &[&str]) -> Result<Vec<CString>, HookE
     Ok(argv)
 }
 
-fn io_err(script: &Path, args: &[&str], context: &'static str, e: Errno) -> HookError {
+fn io_err(
+    script: &Path,
+    args: &[&str],
+    context: &'static str,
+    e: impl Into<std::io::Error>,
+) -> HookError {
     HookError::Io {
         script: script.to_owned(),
         args: Args(args.iter().map(|s| s.to_string()).collect()),
@@ -77,12 +82,7 @@ pub(crate) fn start(
             if fd.as_raw_fd() > 2 {
                 return Ok(fd);
             }
-            fd.try_clone().map_err(|e| HookError::Io {
-                script: script.to_owned(),
-                args: Args(args.iter().map(|s| s.to_string()).collect()),
-                context,
-                source: e,
-            })
+            fd.try_clone().map_err(|e| io_err(script, args, context, e))
         };
         Ok((above_stdio(r)?, above_stdio(w)?))
     };
