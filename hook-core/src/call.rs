@@ -130,18 +130,7 @@ fn refuse<E: HookEvent + ?Sized>(
         args,
         reason: reason.clone(),
     };
-    let fallback_args = || {
-        Args(
-            [
-                object,
-                spec.op,
-                spec.subop.as_str(),
-                spec.extra.unwrap_or("-"),
-            ]
-            .map(str::to_owned)
-            .into(),
-        )
-    };
+    let fallback_args = || Args::new(&spec.args(object));
     let mut dir_error = None;
     match run {
         Some(run) => {

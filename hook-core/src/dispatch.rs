@@ -414,12 +414,7 @@ impl Hooks {
         input: Option<Cow<'_, [u8]>>,
         limits: &Limits,
     ) -> Result<Outcome, Box<Failure>> {
-        let args = [
-            object,
-            spec.op,
-            spec.subop.as_str(),
-            spec.extra.unwrap_or("-"),
-        ];
+        let args = spec.args(object);
         let mut runs: Vec<ScriptRun> = Vec::new();
         // libvirt's script_ret: 1 = nothing ran yet, 0 = all succeeded so far, -1 = a failure.
         let mut all_ok = true;

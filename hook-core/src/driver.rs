@@ -146,6 +146,19 @@ pub trait HookEvent {
 }
 
 impl<'a> EventSpec<'a> {
+    /// The scripts' arguments after their path: `object op subop extra`, `-` for no extra.
+    pub fn args<'o>(&self, object: &'o str) -> [&'o str; 4]
+    where
+        'a: 'o,
+    {
+        [
+            object,
+            self.op,
+            self.subop.as_str(),
+            self.extra.unwrap_or("-"),
+        ]
+    }
+
     /// An event with no extra (`-`), whose output is not used and which does not rescan; the
     /// `with_*` methods add the rest. Driver crates build their specs with these.
     pub const fn new(op: &'a str, subop: SubOp, on_failure: FailurePolicy) -> Self {

@@ -14,6 +14,13 @@ use nix::errno::Errno;
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Args(pub Box<[String]>);
 
+impl Args {
+    /// Owned copies of `args`.
+    pub fn new(args: &[&str]) -> Args {
+        Args(args.iter().map(|s| s.to_string()).collect())
+    }
+}
+
 impl fmt::Display for Args {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         for (i, a) in self.0.iter().enumerate() {

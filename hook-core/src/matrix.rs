@@ -53,12 +53,7 @@ pub struct CallSite {
 impl CallSite {
     /// The arguments after the script's path: object, op, sub-op, extra.
     pub fn args(&self) -> [&str; 4] {
-        [
-            self.object,
-            self.spec.op,
-            self.spec.subop.as_str(),
-            self.spec.extra.unwrap_or("-"),
-        ]
+        self.spec.args(self.object)
     }
 
     /// The arguments as one line: the object as given, the rest shell-quoted as libvirt quotes

@@ -115,7 +115,7 @@ impl Runner {
         tracing::debug!(pid = pid.as_raw(), "started");
         let p = pump::pump(child, inv.stdin.unwrap_or(&[]), inv.capture_stdout, limits);
         let duration = start.elapsed();
-        let args = Args(inv.args.iter().map(|s| s.to_string()).collect());
+        let args = Args::new(inv.args);
         if let Some((context, e)) = p.io_error {
             let err = HookError::Io {
                 script: inv.script.to_owned(),

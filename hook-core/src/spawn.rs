@@ -57,7 +57,7 @@ fn io_err(
 ) -> HookError {
     HookError::Io {
         script: script.to_owned(),
-        args: Args(args.iter().map(|s| s.to_string()).collect()),
+        args: Args::new(args),
         context,
         source: e.into(),
     }
@@ -124,7 +124,7 @@ pub(crate) fn start(
     };
     let pid = spawned.map_err(|errno| HookError::NotStarted {
         script: script.to_owned(),
-        args: Args(args.iter().map(|s| s.to_string()).collect()),
+        args: Args::new(args),
         errno,
         reason: explain(script, errno),
     })?;
