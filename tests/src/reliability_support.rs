@@ -1,5 +1,5 @@
 //! Helpers for the reliability tests: scripts written into a [`TempDir`](crate::TempDir), a
-//! test-defined [`HookEvent`], what the calling process holds (open fds,
+//! test-defined event (the one of [`crate::hookdir`]), what the calling process holds (open fds,
 //! child processes with zombies, resident memory) so a test can compare before and after, and
 //! a cleanup for processes a hostile script left outside its process group.
 
@@ -7,8 +7,6 @@ use std::ffi::OsString;
 use std::os::unix::fs::{DirBuilderExt, PermissionsExt};
 use std::path::Path;
 use std::time::{Duration, Instant};
-
-use hook_core::{EventSpec, FailurePolicy, HookEvent, SubOp};
 
 /// Writes an executable (0755) script at `path`, creating its parent directories (0700).
 pub fn write_script(path: &Path, body: &str) {
@@ -29,53 +27,7 @@ pub fn chmod(path: &Path, mode: u32) {
     std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
 }
 
-/// A hook event defined by the tests: any driver name, any operation word.
-#[derive(Clone, Copy, Debug)]
-pub struct TestEvent {
-    /// The driver whose scripts run.
-    pub driver: &'static str,
-    /// argv\[2\].
-    pub op: &'static str,
-    /// Whether the output is a filter result.
-    pub uses_output: bool,
-}
-
-impl TestEvent {
-    /// An event whose output is not used.
-    pub const fn plain(driver: &'static str, op: &'static str) -> TestEvent {
-        TestEvent {
-            driver,
-            op,
-            uses_output: false,
-        }
-    }
-
-    /// A filter event (like qemu migrate/restore): stdout is captured and chained.
-    pub const fn filter(driver: &'static str, op: &'static str) -> TestEvent {
-        TestEvent {
-            driver,
-            op,
-            uses_output: true,
-        }
-    }
-}
-
-impl HookEvent for TestEvent {
-    fn driver(&self) -> &'static str {
-        self.driver
-    }
-
-    fn spec(&self) -> EventSpec<'_> {
-        EventSpec {
-            op: self.op,
-            subop: SubOp::Begin,
-            extra: None,
-            uses_output: self.uses_output,
-            on_failure: FailurePolicy::Abort,
-            rescans_first: false,
-        }
-    }
-}
+pub use crate::hookdir::TestEvent;
 
 /// Open file descriptors of this process (entries of `/proc/self/fd`).
 pub fn open_fds() -> usize {

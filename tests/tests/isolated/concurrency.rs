@@ -43,11 +43,7 @@ fn check(hooks: &Hooks, thread: usize, call: usize, nonce: u64) -> Result<(), St
     let kind = KINDS[(thread * 7 + call) % KINDS.len()];
     let object = format!("t{thread}-c{call}");
     let doc = format!("<doc thread='{thread}' call='{call}' nonce='{nonce}'/>");
-    let event = TestEvent {
-        driver,
-        op: kind,
-        uses_output: true,
-    };
+    let event = TestEvent::new(driver, kind).filter();
     let limits = Limits {
         timeout: (kind == "timeout").then_some(Duration::from_millis(50)),
         ..*hooks.runner().limits()

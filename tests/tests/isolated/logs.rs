@@ -127,7 +127,7 @@ fn stdin_and_environment_stay_out_of_errors_and_logs() {
     let mut errors: Vec<String> = Vec::new();
     tracing::subscriber::with_default(capture.clone(), || {
         for (name, _) in scripts {
-            let event = TestEvent::filter(name, "migrate");
+            let event = TestEvent::new(name, "migrate").filter();
             let limits = Limits {
                 timeout: (name == "timeout").then(|| Duration::from_millis(50)),
                 ..*hooks.runner().limits()

@@ -52,7 +52,7 @@ fn run(
         ..*hooks.runner().limits()
     };
     hooks.run_with(
-        &TestEvent::filter("drv", op),
+        &TestEvent::new("drv", op).filter(),
         object,
         || Some(Cow::Borrowed(input)),
         &limits,

@@ -57,11 +57,7 @@ impl Soak {
         let kind = KINDS[i % KINDS.len()];
         let object = format!("obj-{i}");
         let doc = format!("<doc n='{i}'/>");
-        let event = TestEvent {
-            driver: "soak",
-            op: kind,
-            uses_output: true,
-        };
+        let event = TestEvent::new("soak", kind).filter();
         let limits = Limits {
             timeout: (kind == "timeout").then_some(Duration::from_millis(50)),
             ..*self.hooks.runner().limits()

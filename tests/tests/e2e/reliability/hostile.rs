@@ -11,8 +11,8 @@ use tests::reliability_support::{
     TestEvent, kill_marked, lookup_with, marked_processes, write_script,
 };
 
-const FILTER: TestEvent = TestEvent::filter("drv", "migrate");
-const PLAIN: TestEvent = TestEvent::plain("drv", "prepare");
+const FILTER: TestEvent = TestEvent::new("drv", "migrate").filter();
+const PLAIN: TestEvent = TestEvent::new("drv", "prepare");
 
 fn runner() -> Runner {
     Runner::new(ScriptEnv::libvirt_from(lookup_with(&[])), Limits::default())

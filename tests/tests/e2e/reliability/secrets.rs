@@ -43,7 +43,7 @@ fn script_environment_is_exactly_libvirts_list() {
         .build()
         .unwrap();
     let outcome = hooks
-        .run(&TestEvent::filter("drv", "migrate"), "guest", || None)
+        .run(&TestEvent::new("drv", "migrate").filter(), "guest", || None)
         .unwrap();
     let got = String::from_utf8(outcome.output.unwrap()).unwrap();
     let mut want = vec!["LC_ALL=C".to_owned()];

@@ -9,7 +9,7 @@ use hook_core::{HookError, Hooks, ScriptEnv};
 use tests::TempDir;
 use tests::reliability_support::{TestEvent, chmod, lookup_with, write_script};
 
-const EVENT: TestEvent = TestEvent::plain("drv", "prepare");
+const EVENT: TestEvent = TestEvent::new("drv", "prepare");
 
 fn hooks(dir: &Path, strict: bool) -> Hooks {
     Hooks::builder(dir)
