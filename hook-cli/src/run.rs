@@ -184,12 +184,7 @@ fn input(args: &RunArgs, event: AnyEvent) -> Result<Input, InputError> {
 fn fire_event(hooks: &Hooks, fire: &Fire<'_>, object: &str, stdin: Option<&[u8]>) -> Fired {
     let event = fire.event;
     let spec = hook_core::HookEvent::spec(fire);
-    let args = [
-        object.to_owned(),
-        spec.op.to_owned(),
-        spec.subop.as_str().to_owned(),
-        spec.extra.unwrap_or("-").to_owned(),
-    ];
+    let args = spec.args(object).map(str::to_owned);
     let site = event.call_site();
     let new = |result| {
         Fired::new(
