@@ -4,5 +4,6 @@
 mod cli;
 mod dispatch;
 mod drivers;
+mod layout;
 mod reliability;
 mod runner;
