@@ -7,11 +7,17 @@
 //! public API of `hook-core` and the driver crates; every process it starts is started by
 //! `hook-core`.
 //!
+//! It is also the dispatcher libvirt can run as its main hook script (`dispatch`): when the
+//! file name it was started as is a driver's (`/etc/libvirt/hooks/qemu` a symlink to it), it
+//! runs the per-object scripts of that hooks directory for libvirt's event, before any
+//! command-line parsing.
+//!
 //! Exit status: 0 success, 1 a hook failed or `check` found an error, 2 a usage or input error
 //! (one line on stderr naming the problem).
 
 mod check;
 mod cli;
+mod dispatch;
 mod drivers;
 mod event;
 mod json;
@@ -90,10 +96,56 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
         Command::Check { json } => check::check(&ctx, *json),
         Command::Run(args) => run::run(&ctx, args),
         Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
+        Command::Dispatch { driver, args } => Ok(dispatch::dispatch(&ctx.hooks_dir, driver, args)),
     }
 }
 
+/// When argv\[0\]'s file name is a driver's (libvirt running `<hooks dir>/<driver>`, a symlink
+/// to virt-hook): that driver, the hooks directory (argv\[0\]'s directory) and the arguments.
+fn called_as_hook() -> Option<Result<(&'static str, PathBuf, Vec<String>), String>> {
+    let mut args = std::env::args_os();
+    let argv0 = PathBuf::from(args.next()?);
+    let name = argv0.file_name()?.to_str()?;
+    let driver = drivers::NAMES.iter().copied().find(|n| *n == name)?;
+    let dir = match argv0.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => hook_core::dir::system_dir(),
+    };
+    let mut words = Vec::new();
+    for (i, a) in args.enumerate() {
+        match a.into_string() {
+            Ok(s) => words.push(s),
+            Err(a) => {
+                return Some(Err(format!(
+                    "argument {} ({}) is not UTF-8",
+                    i + 1,
+                    a.to_string_lossy()
+                )));
+            }
+        }
+    }
+    Some(Ok((driver, dir, words)))
+}
+
+fn write_out(out: &Output) -> ExitCode {
+    // A closed pipe (`virt-hook list | head`) is not worth a panic or a message.
+    let _ = std::io::stdout().lock().write_all(&out.stdout);
+    let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
+    ExitCode::from(out.code)
+}
+
 fn main() -> ExitCode {
+    if let Some(called) = called_as_hook() {
+        let out = match called {
+            Ok((driver, dir, args)) => dispatch::dispatch(&dir, driver, &args),
+            Err(msg) => Output {
+                stderr: format!("virt-hook: {msg}\n"),
+                code: 2,
+                ..Output::default()
+            },
+        };
+        return write_out(&out);
+    }
     let cli = Cli::parse();
     trace::init(cli.verbose);
     let out = match execute(&cli) {
@@ -104,8 +156,5 @@ fn main() -> ExitCode {
             ..Output::default()
         },
     };
-    // A closed pipe (`virt-hook list | head`) is not worth a panic or a message.
-    let _ = std::io::stdout().lock().write_all(&out.stdout);
-    let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
-    ExitCode::from(out.code)
+    write_out(&out)
 }
