@@ -100,9 +100,18 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
     }
 }
 
-/// When argv\[0\]'s file name is a driver's (libvirt running `<hooks dir>/<driver>`, a symlink
-/// to virt-hook): that driver, the hooks directory (argv\[0\]'s directory) and the arguments.
-fn called_as_hook() -> Option<Result<(&'static str, PathBuf, Vec<String>), String>> {
+/// libvirt running `<hooks dir>/<driver>`, a symlink to virt-hook.
+struct HookCall {
+    /// The driver named by argv\[0\]'s file name.
+    driver: &'static str,
+    /// argv\[0\]'s directory.
+    dir: PathBuf,
+    /// The arguments after argv\[0\].
+    args: Vec<String>,
+}
+
+/// When argv\[0\]'s file name is a driver's: the call; `Err` when an argument is not UTF-8.
+fn called_as_hook() -> Option<Result<HookCall, String>> {
     let mut args = std::env::args_os();
     let argv0 = PathBuf::from(args.next()?);
     let name = argv0.file_name()?.to_str()?;
@@ -124,7 +133,11 @@ fn called_as_hook() -> Option<Result<(&'static str, PathBuf, Vec<String>), Strin
             }
         }
     }
-    Some(Ok((driver, dir, words)))
+    Some(Ok(HookCall {
+        driver,
+        dir,
+        args: words,
+    }))
 }
 
 fn write_out(out: &Output) -> ExitCode {
@@ -137,7 +150,7 @@ fn write_out(out: &Output) -> ExitCode {
 fn main() -> ExitCode {
     if let Some(called) = called_as_hook() {
         let out = match called {
-            Ok((driver, dir, args)) => dispatch::dispatch(&dir, driver, &args),
+            Ok(call) => dispatch::dispatch(&call.dir, call.driver, &call.args),
             Err(msg) => Output {
                 stderr: format!("virt-hook: {msg}\n"),
                 code: 2,
