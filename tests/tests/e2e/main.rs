@@ -3,6 +3,7 @@
 
 mod cli;
 mod dispatch;
+mod dispatcher;
 mod drivers;
 mod layout;
 mod reliability;
