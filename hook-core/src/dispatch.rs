@@ -18,6 +18,7 @@ use crate::env::ScriptEnv;
 use crate::error::HookError;
 use crate::report::Report;
 use crate::runner::{Invocation, Limits, Runner};
+use crate::version::LibvirtVersion;
 
 const ABSENT: u8 = 0;
 const PRESENT: u8 = 1;
@@ -53,6 +54,7 @@ pub struct HooksBuilder {
     limits: Limits,
     env: Option<ScriptEnv>,
     strict_trust: bool,
+    libvirt_version: LibvirtVersion,
 }
 
 impl HooksBuilder {
@@ -91,6 +93,16 @@ impl HooksBuilder {
         self
     }
 
+    /// The libvirt release whose hook calls this stack makes (default
+    /// [`LibvirtVersion::NEWEST`]). The driver crates follow it where libvirt releases differ:
+    /// before 10.5.0, qemu's and lxc's `release` pass `-` instead of the shutoff reason. Choose
+    /// the release the administrators' scripts were written for, e.g. the distribution's libvirt
+    /// the stack replaces.
+    pub fn libvirt_version(mut self, version: LibvirtVersion) -> Self {
+        self.libvirt_version = version;
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -125,6 +137,7 @@ impl HooksBuilder {
             runner: Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits),
             rescan_lock: Mutex::new(()),
             strict_trust: self.strict_trust,
+            libvirt_version: self.libvirt_version,
         };
         let _ = hooks.rescan();
         Ok(hooks)
@@ -139,6 +152,7 @@ pub struct Hooks {
     runner: Runner,
     rescan_lock: Mutex<()>,
     strict_trust: bool,
+    libvirt_version: LibvirtVersion,
 }
 
 impl fmt::Debug for Hooks {
@@ -150,6 +164,7 @@ impl fmt::Debug for Hooks {
                 &self.slots.iter().map(|s| &*s.name).collect::<Vec<_>>(),
             )
             .field("strict_trust", &self.strict_trust)
+            .field("libvirt_version", &self.libvirt_version)
             .finish_non_exhaustive()
     }
 }
@@ -269,6 +284,7 @@ impl Hooks {
             limits: Limits::default(),
             env: None,
             strict_trust: false,
+            libvirt_version: LibvirtVersion::NEWEST,
         }
     }
 
@@ -280,6 +296,11 @@ impl Hooks {
     /// The runner (environment and default limits) used for every script.
     pub fn runner(&self) -> &Runner {
         &self.runner
+    }
+
+    /// The libvirt release whose hook calls this stack makes ([`HooksBuilder::libvirt_version`]).
+    pub fn libvirt_version(&self) -> LibvirtVersion {
+        self.libvirt_version
     }
 
     /// Whether strict trust mode is on ([`HooksBuilder::strict_trust`]).

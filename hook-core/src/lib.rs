@@ -42,6 +42,7 @@ mod spawn;
 mod sys;
 #[doc(hidden)]
 pub mod testing;
+mod version;
 pub mod xml;
 
 pub use call::Filtered;
@@ -52,3 +53,4 @@ pub use error::{Args, HookError, SpawnFailure};
 pub use report::{Ending, Report};
 pub use runner::{Invocation, Limits, Runner};
 pub use shutoff::ShutoffReason;
+pub use version::{BadVersion, LibvirtVersion};
