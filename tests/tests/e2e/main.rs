@@ -5,4 +5,5 @@ mod cli;
 mod dispatch;
 mod drivers;
 mod reliability;
+mod recorded;
 mod runner;
