@@ -76,20 +76,19 @@ fn version_in(text: &str) -> LibvirtVersion {
         .split([' ', '-'])
         .find(|w| w.starts_with(|c: char| c.is_ascii_digit()))
         .unwrap_or_else(|| panic!("no libvirt version in {text:?}"));
-    word.parse()
-        .unwrap_or_else(|e| panic!("{text:?}: {e}"))
+    word.parse().unwrap_or_else(|e| panic!("{text:?}: {e}"))
 }
 
 /// Every call of one folder, in the order they happened.
 pub fn calls(folder: &'static str) -> Vec<Call> {
     let base = dir().join(folder);
     let tsv = base.join("calls.tsv");
-    let text =
-        fs::read_to_string(&tsv).unwrap_or_else(|e| panic!("{}: {e}", tsv.display()));
+    let text = fs::read_to_string(&tsv).unwrap_or_else(|e| panic!("{}: {e}", tsv.display()));
     let mut lines = text.lines();
     let header: Vec<&str> = lines.next().expect("a header line").split('\t').collect();
     let col = |name: &str| header.iter().position(|h| *h == name);
-    let need = |name: &str| col(name).unwrap_or_else(|| panic!("{}: no column {name}", tsv.display()));
+    let need =
+        |name: &str| col(name).unwrap_or_else(|| panic!("{}: no column {name}", tsv.display()));
     let (seq, scenario, driver, object, op, subop, extra, stdin, sha, notes) = (
         need("seq"),
         need("scenario"),

@@ -4,6 +4,6 @@
 mod cli;
 mod dispatch;
 mod drivers;
-mod reliability;
 mod recorded;
+mod reliability;
 mod runner;

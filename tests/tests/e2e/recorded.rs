@@ -77,10 +77,9 @@ fn map(call: &Call) -> Mapped {
             if !matches!(event, hook_qemu::Event::Release(_)) {
                 return Mapped::Qemu(event, None);
             }
-            let noted: Option<ShutoffReason> = call.note("reason").map(|r| {
-                r.parse()
-                    .unwrap_or_else(|e| panic!("{label}: notes: {e}"))
-            });
+            let noted: Option<ShutoffReason> = call
+                .note("reason")
+                .map(|r| r.parse().unwrap_or_else(|e| panic!("{label}: notes: {e}")));
             let reason = match call.args[3].as_str() {
                 "-" => {
                     assert!(
@@ -233,9 +232,15 @@ fn call_library(hooks: &Hooks, call: &Call, mapped: Mapped) -> Result<(), Box<Fa
 /// in the mapping snapshot (paths left out).
 fn call_cli(rec: &Recorder, call: &Call, tmp: &Path, options: &[&str]) -> String {
     let hooks_dir = rec.hooks_dir().display().to_string();
-    let mut args: Vec<String> = ["--hooks-dir", &hooks_dir, "run", &call.driver, &call.args[1]]
-        .map(str::to_owned)
-        .to_vec();
+    let mut args: Vec<String> = [
+        "--hooks-dir",
+        &hooks_dir,
+        "run",
+        &call.driver,
+        &call.args[1],
+    ]
+    .map(str::to_owned)
+    .to_vec();
     let mut shown = format!("virt-hook run {} {}", call.driver, call.args[1]);
     if call.driver == hook_qemu::NAME {
         let file = call.stdin_file.as_ref().expect("a domain");
@@ -410,7 +415,11 @@ fn recorded_documents_are_as_the_docs_describe() {
         for call in recorded::calls(folder) {
             let label = call.label();
             let Some(stdin) = call.stdin() else {
-                assert_eq!(call.driver, hook_daemon::NAME, "{label}: only daemon gets nothing");
+                assert_eq!(
+                    call.driver,
+                    hook_daemon::NAME,
+                    "{label}: only daemon gets nothing"
+                );
                 continue;
             };
             let doc = String::from_utf8(stdin).unwrap();
@@ -450,7 +459,10 @@ fn recorded_documents_are_as_the_docs_describe() {
                 ("network", _) => {}
                 (driver, op) => panic!("{label}: unexpected {driver} {op}"),
             }
-            if matches!(call.args[1].as_str(), "prepare" | "start" | "started" | "stopped") {
+            if matches!(
+                call.args[1].as_str(),
+                "prepare" | "start" | "started" | "stopped"
+            ) {
                 assert!(!has("passwd="), "{label}: no secrets");
             }
         }
@@ -473,7 +485,12 @@ fn recorded_calls_come_in_the_documented_order() {
         for (name, want) in [
             (
                 "qemu-start-with-port",
-                &["qemu prepare", "network port-created", "qemu start", "qemu started"][..],
+                &[
+                    "qemu prepare",
+                    "network port-created",
+                    "qemu start",
+                    "qemu started",
+                ][..],
             ),
             (
                 "qemu-destroy-with-port",
@@ -491,7 +508,10 @@ fn recorded_calls_come_in_the_documented_order() {
                 "qemu-managedsave-start",
                 &["qemu restore", "qemu prepare", "qemu start", "qemu started"],
             ),
-            ("qemu-fail-prepare", &["qemu prepare", "qemu stopped", "qemu release"]),
+            (
+                "qemu-fail-prepare",
+                &["qemu prepare", "qemu stopped", "qemu release"],
+            ),
             (
                 "qemu-fail-start",
                 &["qemu prepare", "qemu start", "qemu stopped", "qemu release"],
@@ -513,7 +533,12 @@ fn recorded_calls_come_in_the_documented_order() {
             "{folder}"
         );
         for c in calls.iter().filter(|c| c.args[1] == "release") {
-            assert_eq!(c.args[3] != "-", c.version.passes_release_reason(), "{}", c.label());
+            assert_eq!(
+                c.args[3] != "-",
+                c.version.passes_release_reason(),
+                "{}",
+                c.label()
+            );
         }
     }
     // An incoming migration: the destination's migrate, prepare, start, started, then the
@@ -576,7 +601,11 @@ fn a_stack_chooses_the_release_it_emulates() {
         assert_eq!(hooks.libvirt_version(), version);
         settle(|| hook_qemu::release(&hooks, &domain, ShutoffReason::Crashed)).unwrap();
         let seen = rec.take().unwrap();
-        assert_eq!(seen.args, ["hookguest", "release", "end", extra], "{version}");
+        assert_eq!(
+            seen.args,
+            ["hookguest", "release", "end", extra],
+            "{version}"
+        );
     }
     // The default is the newest release.
     assert_eq!(rec.hooks().libvirt_version(), LibvirtVersion::NEWEST);
