@@ -737,5 +737,20 @@ fn fixture_copies_match_the_shared_originals_when_present() {
             copy.display(),
             entry.path().display()
         );
+    } // The recorded calls: every file of every folder, copied as it is.
+    for folder in tests::recorded::FOLDERS {
+        let Ok(entries) = fs::read_dir(shared.join("libvirt-recorded").join(folder)) else {
+            continue;
+        };
+        for entry in entries {
+            let entry = entry.unwrap();
+            let copy = tests::recorded::dir().join(folder).join(entry.file_name());
+            assert!(
+                fs::read(entry.path()).unwrap() == fs::read(&copy).unwrap_or_default(),
+                "{} differs from {}",
+                copy.display(),
+                entry.path().display()
+            );
+        }
     }
 }
