@@ -23,6 +23,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! `release` passes the shutoff reason as libvirt 10.5.0 and later do; a stack whose
+//! administrators' scripts expect an older libvirt's `release end -` builds its `Hooks` with
+//! `.libvirt_version(hook_core::LibvirtVersion::new(9, 0, 0))` (or the release it stands in
+//! for), and its call sites stay the same.
+//!
 //! Building the XML only to find that no hook is installed is wasted work; as libvirt's callers
 //! check `virHookPresent`, check `hooks.is_present(hook_qemu::NAME)` first when that matters.
 

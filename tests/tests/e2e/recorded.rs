@@ -449,7 +449,8 @@ fn recorded_documents_are_as_the_docs_describe() {
                     assert!(!root.contains(" id='"), "{label}: no longer live");
                     assert!(!has("passwd="), "{label}: no secrets");
                     if call.args[1] == "release" && !failed_prepare {
-                        assert!(has("<seclabel type='dynamic' model='dac' relabel='yes'/>"));
+                        let emptied = "<seclabel type='dynamic' model='dac' relabel='yes'/>";
+                        assert!(has(emptied), "{label}: the seclabel emptied");
                         assert!(!has("<label>"), "{label}: the label is released");
                     }
                 }
