@@ -141,9 +141,9 @@ pub(crate) struct LifecycleArgs {
     /// The domain XML file (or - for stdin), fed unchanged to every step.
     #[arg(long, value_name = "FILE|-")]
     pub(crate) domain: String,
-    /// How the guest ends, the shutoff reason release gets: shutdown, destroyed, crashed,
-    /// saved, migrated, failed, daemon, unknown, "from snapshot" [default: shutdown; failed
-    /// when a start hook aborts the start].
+    /// How the guest ends, the shutoff reason qemu's and lxc's release get (libxl and bhyve
+    /// pass -): shutdown, destroyed, crashed, saved, migrated, failed, daemon, unknown,
+    /// "from snapshot" [default: shutdown; failed when a start hook aborts the start].
     #[arg(long, value_name = "REASON")]
     pub(crate) end: Option<String>,
     /// Call the hooks as this libvirt release does (e.g. 9.0: release passes - instead of the
