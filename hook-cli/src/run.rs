@@ -14,7 +14,7 @@ use std::io::Read as _;
 use std::time::Duration;
 
 use hook_core::xml::{Document, ObjectDocument, Root};
-use hook_core::{HookError, Hooks, Limits};
+use hook_core::{HookError, Hooks, LibvirtVersion, Limits};
 
 use crate::cli::RunArgs;
 use crate::event::{AnyEvent, Fire, Kind};
@@ -54,11 +54,25 @@ pub(crate) fn limits(timeout: Option<f64>) -> Result<Limits, InputError> {
     })
 }
 
-/// Builds the [`Hooks`] for one driver in the hooks directory.
-pub(crate) fn hooks_for(ctx: &Ctx, driver: &str, limits: Limits) -> Result<Hooks, InputError> {
+/// `--libvirt VERSION`, or the newest release the driver crates know.
+pub(crate) fn libvirt(version: Option<&str>) -> Result<LibvirtVersion, InputError> {
+    version.map_or(Ok(LibvirtVersion::NEWEST), |v| {
+        v.parse()
+            .map_err(|e: hook_core::BadVersion| InputError(format!("--libvirt: {e}")))
+    })
+}
+
+/// Builds the [`Hooks`] for one driver in the hooks directory, emulating `libvirt`.
+pub(crate) fn hooks_for(
+    ctx: &Ctx,
+    driver: &str,
+    limits: Limits,
+    libvirt: LibvirtVersion,
+) -> Result<Hooks, InputError> {
     Hooks::builder(&ctx.hooks_dir)
         .driver(driver)
         .limits(limits)
+        .libvirt_version(libvirt)
         .build()
         .map_err(|e| InputError(e.to_string()))
 }
@@ -267,7 +281,8 @@ fn filter<R: Root>(
 
 /// Runs `run`.
 pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
-    let event = AnyEvent::parse(&args.driver, &args.op, args.extra.as_deref())?;
+    let libvirt = libvirt(args.libvirt.as_deref())?;
+    let event = AnyEvent::parse(&args.driver, &args.op, args.extra.as_deref(), libvirt)?;
     let fire = Fire {
         event,
         extra: if event.takes_reason() {
@@ -278,7 +293,7 @@ pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
     };
     let limits = limits(args.timeout)?;
     let input = input(args, event)?;
-    let hooks = hooks_for(ctx, event.driver(), limits)?;
+    let hooks = hooks_for(ctx, event.driver(), limits, libvirt)?;
     let fired = fire_event(&hooks, &fire, &input.object, input.stdin.as_deref());
     let code = u8::from(!fired.proceeds());
     if args.json {

@@ -44,6 +44,7 @@ pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, 
 pub use error::{Args, HookError, SpawnFailure};
 pub use hookdir::layout::Layout;
 pub use libvirt::shutoff::ShutoffReason;
+pub use libvirt::version::{BadVersion, LibvirtVersion};
 pub use process::env::{PASS_THROUGH, ScriptEnv};
 pub use process::limits::Limits;
 pub use process::report::{Ending, Report};

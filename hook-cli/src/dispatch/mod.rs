@@ -28,8 +28,8 @@ use std::time::Duration;
 
 use hook_core::xml::{Document, Root};
 use hook_core::{
-    EventSpec, Failure, FailurePolicy, HookError, HookEvent, Hooks, Layout, Limits, Outcome,
-    ScriptRun, SubOp,
+    EventSpec, Failure, FailurePolicy, HookError, HookEvent, Hooks, Layout, LibvirtVersion, Limits,
+    Outcome, ScriptRun, SubOp,
 };
 
 use crate::Output;
@@ -118,8 +118,10 @@ fn dispatch_with(
         Err(e) => return usage(format!("{e}")),
     };
     // An operation the driver crates do not know (a newer libvirt) still runs its scripts;
-    // only known filter events have their output used.
-    let (uses_output, on_failure) = match AnyEvent::parse(driver, op, None) {
+    // only known filter events have their output used. The words go to the scripts exactly as
+    // libvirt sent them, so the release being emulated plays no part here.
+    let (uses_output, on_failure) = match AnyEvent::parse(driver, op, None, LibvirtVersion::NEWEST)
+    {
         Ok(event) => (event.spec().uses_output, event.spec().on_failure),
         Err(_) => (false, FailurePolicy::Abort),
     };
@@ -134,7 +136,11 @@ fn dispatch_with(
     };
     let event_words = format!("{driver} {object} {op} {subop} {extra}");
 
-    let known_op = |d: &str, o: &str| AnyEvent::parse(d, o, None).map(|_| ()).map_err(|e| e.0);
+    let known_op = |d: &str, o: &str| {
+        AnyEvent::parse(d, o, None, LibvirtVersion::NEWEST)
+            .map(|_| ())
+            .map_err(|e| e.0)
+    };
     let settings = match config::load(hooks_dir, driver, op, &known_op) {
         Ok(s) => s,
         Err(e) => {

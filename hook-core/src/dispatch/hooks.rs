@@ -18,6 +18,7 @@ use crate::driver::{EventSpec, FailurePolicy, HookEvent};
 use crate::error::HookError;
 use crate::hookdir::discover::{self, Scan};
 use crate::hookdir::layout::{self, Layout};
+use crate::libvirt::version::LibvirtVersion;
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
 use crate::process::report::Report;
@@ -58,6 +59,7 @@ pub struct HooksBuilder {
     env: Option<ScriptEnv>,
     strict_trust: bool,
     layout: Layout,
+    libvirt_version: LibvirtVersion,
 }
 
 impl HooksBuilder {
@@ -106,6 +108,16 @@ impl HooksBuilder {
         self
     }
 
+    /// The libvirt release whose hook calls this stack makes (default
+    /// [`LibvirtVersion::NEWEST`]). The driver crates follow it where libvirt releases differ:
+    /// before 10.5.0, qemu's and lxc's `release` pass `-` instead of the shutoff reason. Choose
+    /// the release the administrators' scripts were written for, e.g. the distribution's libvirt
+    /// the stack replaces.
+    pub fn libvirt_version(mut self, version: LibvirtVersion) -> Self {
+        self.libvirt_version = version;
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -141,6 +153,7 @@ impl HooksBuilder {
             rescan_lock: Mutex::new(()),
             strict_trust: self.strict_trust,
             layout: self.layout,
+            libvirt_version: self.libvirt_version,
         };
         let _ = hooks.rescan();
         Ok(hooks)
@@ -156,6 +169,7 @@ pub struct Hooks {
     rescan_lock: Mutex<()>,
     strict_trust: bool,
     layout: Layout,
+    libvirt_version: LibvirtVersion,
 }
 
 impl fmt::Debug for Hooks {
@@ -168,6 +182,7 @@ impl fmt::Debug for Hooks {
             )
             .field("strict_trust", &self.strict_trust)
             .field("layout", &self.layout)
+            .field("libvirt_version", &self.libvirt_version)
             .finish_non_exhaustive()
     }
 }
@@ -289,6 +304,7 @@ impl Hooks {
             env: None,
             strict_trust: false,
             layout: Layout::Libvirt,
+            libvirt_version: LibvirtVersion::NEWEST,
         }
     }
 
@@ -300,6 +316,11 @@ impl Hooks {
     /// The runner (environment and default limits) used for every script.
     pub fn runner(&self) -> &Runner {
         &self.runner
+    }
+
+    /// The libvirt release whose hook calls this stack makes ([`HooksBuilder::libvirt_version`]).
+    pub fn libvirt_version(&self) -> LibvirtVersion {
+        self.libvirt_version
     }
 
     /// Whether strict trust mode is on ([`HooksBuilder::strict_trust`]).

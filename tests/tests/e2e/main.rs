@@ -6,5 +6,6 @@ mod dispatch;
 mod dispatcher;
 mod drivers;
 mod layout;
+mod recorded;
 mod reliability;
 mod runner;
