@@ -91,6 +91,11 @@ pub(crate) fn scan(main: &Path, d_dir: &Path) -> Scan {
 
 /// Why a file in the hooks directory does not run.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum SkipReason {
     /// A regular file without any execute bit.
     NotExecutable,
@@ -121,8 +126,13 @@ impl std::fmt::Display for SkipReason {
 
 /// A file that is in the hooks directory but will not run.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Skipped {
     /// Its path.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub path: PathBuf,
     /// Why.
     pub reason: SkipReason,
@@ -130,6 +140,11 @@ pub struct Skipped {
 
 /// A permission problem on a script or a directory it runs from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum WarningKind {
     /// Anyone may change it.
     WorldWritable,
@@ -156,8 +171,13 @@ impl std::fmt::Display for WarningKind {
 
 /// A warning about one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Warning {
     /// The script or directory.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub path: PathBuf,
     /// What is wrong.
     pub kind: WarningKind,
@@ -184,14 +204,27 @@ impl std::fmt::Display for Warning {
 
 /// Everything about one driver's scripts: what runs, in order, what is skipped and why.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Listing {
     /// The driver.
     pub driver: String,
     /// The main script's path (`<dir>/<driver>`), whether or not it exists.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub main: PathBuf,
     /// The `.d` directory's path.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub d_dir: PathBuf,
     /// The scripts that run, in order: the main script first when it is executable.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::paths")
+    )]
     pub scripts: Vec<PathBuf>,
     /// Files present that do not run.
     pub skipped: Vec<Skipped>,

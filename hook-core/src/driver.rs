@@ -51,6 +51,11 @@ impl std::str::FromStr for SubOp {
 
 /// What a failure of an event's hooks means to the caller (libvirt's call sites, spec §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum FailurePolicy {
     /// The operation is aborted (a start, a migration, a restore…).
     Abort,
@@ -122,6 +127,7 @@ pub struct UnknownWord {
 
 /// Everything core needs to call a driver's scripts for one event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EventSpec<'a> {
     /// argv\[2\].
     pub op: &'a str,

@@ -12,6 +12,7 @@ use nix::errno::Errno;
 /// The arguments a script was given after its path (`object op subop extra`), shown
 /// shell-quoted the way libvirt quotes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct Args(pub Box<[String]>);
 
 impl Args {
@@ -215,7 +216,26 @@ impl HookError {
         }
     }
 
-    /// What the script wrote on stderr (the kept head), if this error carries it.
+    /// A short stable name for the variant: `invalid_argument`, `not_started`, `exited`,
+    /// `signaled`, `timed_out`, `output_too_large`, `io`, `dir_unreadable`, `untrusted`,
+    /// `bad_output` (the `kind` of its JSON form).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HookError::InvalidArgument { .. } => "invalid_argument",
+            HookError::NotStarted { .. } => "not_started",
+            HookError::Exited { .. } => "exited",
+            HookError::Signaled { .. } => "signaled",
+            HookError::TimedOut { .. } => "timed_out",
+            HookError::OutputTooLarge { .. } => "output_too_large",
+            HookError::Io { .. } => "io",
+            HookError::DirUnreadable { .. } => "dir_unreadable",
+            HookError::Untrusted { .. } => "untrusted",
+            HookError::BadOutput { .. } => "bad_output",
+        }
+    }
+
+    /// What the script wrote on stderr (as kept: see [`crate::Report::stderr`]), if this error
+    /// carries it.
     pub fn stderr(&self) -> Option<&[u8]> {
         match self {
             HookError::Exited { stderr, .. }

@@ -25,6 +25,7 @@
 #[doc(hidden)]
 pub mod baseline;
 mod call;
+mod capture;
 pub mod dir;
 pub mod discover;
 mod dispatch;
@@ -37,6 +38,8 @@ mod operations;
 mod pump;
 mod report;
 mod runner;
+#[cfg(feature = "serde")]
+mod serde_support;
 mod shutoff;
 mod spawn;
 mod sys;

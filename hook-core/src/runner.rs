@@ -24,8 +24,12 @@ pub struct Limits {
     /// Most stdout bytes kept when the output is wanted; more is [`HookError::OutputTooLarge`].
     /// Default: 16 MiB.
     pub stdout_cap: usize,
-    /// Most stderr bytes kept; the rest is counted and dropped. Default: 64 KiB.
+    /// Most stderr bytes kept: its first half and its last half, with the bytes between
+    /// counted and dropped ([`Report::stderr`]). Default: 64 KiB.
     pub stderr_cap: usize,
+    /// Most bytes kept of the end of stdout in [`Report::stdout_tail`], whether or not stdout
+    /// is captured, so a failing script's reason printed on stdout can be shown. Default: 4 KiB.
+    pub stdout_tail: usize,
 }
 
 impl Default for Limits {
@@ -36,6 +40,7 @@ impl Default for Limits {
             drain: Duration::from_millis(200),
             stdout_cap: 16 * 1024 * 1024,
             stderr_cap: 64 * 1024,
+            stdout_tail: 4 * 1024,
         }
     }
 }
@@ -126,6 +131,7 @@ impl Runner {
             tracing::warn!(error = %err, "I/O error");
             return Err(err);
         }
+        let (stderr, stderr_dropped) = p.stderr.into_marked("stderr");
         let report = Report {
             script: inv.script.to_owned(),
             args,
@@ -134,8 +140,9 @@ impl Runner {
             stdout: p.stdout,
             stdout_len: p.stdout_len,
             stdout_too_large: p.stdout_too_large,
-            stderr: p.stderr,
-            stderr_dropped: p.stderr_dropped,
+            stdout_tail: p.stdout_tail.into_bytes(),
+            stderr,
+            stderr_dropped,
             stdin_unread: p.stdin_unread,
             duration,
             timed_out: p.timed_out,
@@ -153,7 +160,10 @@ impl Runner {
             );
         }
         if report.stderr_dropped > 0 {
-            tracing::debug!(dropped = report.stderr_dropped, "stderr cut at its cap");
+            tracing::debug!(
+                dropped = report.stderr_dropped,
+                "stderr over its cap: head and tail kept"
+            );
         }
         if report.pipes_held_open && report.timed_out.is_some() {
             tracing::warn!(
