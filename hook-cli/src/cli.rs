@@ -36,7 +36,7 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) user: bool,
 
-    /// Show what the hook library does on stderr (-v debug, -vv trace).
+    /// Show what the hook library does on stderr (-v debug, -vv trace; RUST_LOG overrides).
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub(crate) verbose: u8,
 

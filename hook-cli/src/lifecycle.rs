@@ -8,10 +8,22 @@
 use hook_core::{FailurePolicy, ShutoffReason};
 
 use crate::cli::LifecycleArgs;
-use crate::json::Value;
+use serde::Serialize;
+
 use crate::render::{self, Fired};
 use crate::style::Style;
 use crate::{Ctx, InputError, Output, event, run};
+
+/// `lifecycle --json` (schema: docs/json.md).
+#[derive(Serialize)]
+struct LifecycleJson<'a> {
+    driver: &'a str,
+    object: &'a str,
+    aborted_at: Option<&'a str>,
+    skipped: &'a [String],
+    ok: bool,
+    events: Vec<render::FiredJson<'a>>,
+}
 
 /// Runs `lifecycle`.
 pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, InputError> {
@@ -50,15 +62,16 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     let code = u8::from(failed);
 
     if args.json {
-        let v = Value::obj()
-            .with("driver", driver)
-            .with("object", object.as_str())
-            .with("aborted_at", aborted_at.clone())
-            .with("skipped", skipped.clone())
-            .with("ok", !failed)
-            .with("events", fired.iter().map(render::json).collect::<Vec<_>>());
+        let v = LifecycleJson {
+            driver,
+            object: &object,
+            aborted_at: aborted_at.as_deref(),
+            skipped: &skipped,
+            ok: !failed,
+            events: fired.iter().map(render::json).collect(),
+        };
         return Ok(Output {
-            stdout: (v.to_string() + "\n").into_bytes(),
+            stdout: render::to_json(&v).into_bytes(),
             code,
             ..Output::default()
         });

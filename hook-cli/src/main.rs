@@ -14,13 +14,12 @@ mod check;
 mod cli;
 mod drivers;
 mod event;
-mod json;
 mod lifecycle;
 mod list;
+mod logging;
 mod render;
 mod run;
 mod style;
-mod trace;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -95,7 +94,7 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    trace::init(cli.verbose);
+    logging::init(cli.verbose);
     let out = match execute(&cli) {
         Ok(out) => out,
         Err(InputError(msg)) => Output {

@@ -232,9 +232,11 @@ fn filter<R: Root>(
         Some(doc) if doc.name() == object => match hooks.run_filter(fire, &doc) {
             Ok(filtered) => {
                 let by = filtered.replaced_by().map(ToOwned::to_owned);
+                let changed_by = filtered.outcome.changed_by.clone();
                 let result = match (filtered.replacement, by) {
                     (Some(new), Some(by)) => FilterResult::Replaced {
                         by,
+                        changed_by,
                         xml: new.into_bytes(),
                     },
                     _ => FilterResult::Unchanged,
@@ -248,7 +250,15 @@ fn filter<R: Root>(
         _ => match hooks.run(fire, object, || stdin.map(Cow::Borrowed)) {
             Ok(mut outcome) => match (outcome.output.take(), outcome.output_from.clone()) {
                 (Some(xml), Some(by)) => match Document::<R>::parse(xml.as_slice()) {
-                    Ok(_) => (Ok(outcome), Some(FilterResult::Replaced { by, xml }), None),
+                    Ok(_) => {
+                        let changed_by = outcome.changed_by.clone();
+                        let replaced = FilterResult::Replaced {
+                            by,
+                            changed_by,
+                            xml,
+                        };
+                        (Ok(outcome), Some(replaced), None)
+                    }
                     Err(e) => {
                         let error = HookError::BadOutput {
                             script: by,
@@ -283,7 +293,7 @@ pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
     let code = u8::from(!fired.proceeds());
     if args.json {
         return Ok(Output {
-            stdout: (render::json(&fired).to_string() + "\n").into_bytes(),
+            stdout: render::to_json(&render::json(&fired)).into_bytes(),
             code,
             ..Output::default()
         });

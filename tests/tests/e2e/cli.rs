@@ -498,7 +498,7 @@ fn run_verbose_traces_on_stderr() {
     assert_eq!(run.code, 0);
     assert!(
         run.stderr
-            .contains("DEBUG hook_event{driver=qemu op=prepare object=test}"),
+            .contains("DEBUG hook_event{driver=\"qemu\" op=\"prepare\" object=\"test\"}"),
         "{}",
         run.stderr
     );

@@ -2,6 +2,7 @@
 //! `hook-core`, with insta snapshots of what the script saw and what the caller got.
 
 mod cli;
+mod cli_reports;
 mod dispatch;
 mod drivers;
 mod reliability;
