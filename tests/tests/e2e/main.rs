@@ -7,3 +7,4 @@ mod dispatch;
 mod drivers;
 mod reliability;
 mod runner;
+mod serde_schema;
