@@ -3,8 +3,9 @@
 //! the binary parses with (`src/cli.rs`, compiled into both). Everything else lives in the
 //! binary (`src/main.rs`).
 
-// The binary reads the parsed fields; here only the definition is used.
-#[allow(dead_code)]
+// The binary reads the parsed fields; here only the definition is used. The doc comments are
+// the command's help text (plain text: `--help`, the man page), not Markdown.
+#[allow(dead_code, rustdoc::invalid_html_tags)]
 mod cli;
 
 /// clap's `Command` for `virt-hook`: every subcommand, option and help text.

@@ -11,6 +11,9 @@
 //! (one line on stderr naming the problem).
 
 mod check;
+// Its doc comments are the command's help text (plain text: `--help`, the man page), not
+// Markdown: `<driver>.d` there is not an HTML tag.
+#[allow(rustdoc::invalid_html_tags)]
 mod cli;
 mod drivers;
 mod event;

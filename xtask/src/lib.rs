@@ -8,6 +8,7 @@ pub mod docgen;
 pub mod install_samples;
 pub mod man;
 pub mod soak;
+pub mod tidy;
 
 use std::path::PathBuf;
 

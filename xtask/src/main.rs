@@ -9,7 +9,7 @@ tasks:
   bench [--quick]       measure the cost model, write docs/performance.md
   docgen [--check]      write docs/invocations.md from the driver crates
                         (--check: only fail if the committed file is stale)
-  ci                    run .ci/run: fmt, clippy, tests, bench build, stray snapshots
+  ci                    run .ci/run: fmt, clippy, tests, docs, bench build, stray snapshots
   install-samples DIR   write the example hooks (examples/hooks) into DIR, with their modes
   man [--check]         write virt-hook's man pages (docs/man) and shell completions
                         (completions/) from its clap definition

@@ -407,21 +407,11 @@ fn run_network_port_created() {
         "<networkport>\n  <uuid>5d4b5f5e-2a5b-4c7e-9b1a-0c2f3e4d5a6b</uuid>\n  <owner>\n    <name>test</name>\n  </owner>\n</networkport>\n",
         0o644,
     );
+    // What `virsh net-dumpxml default` prints (tests/fixtures/README.md).
     let network = workspace_root()
-        .join("../shared/fixtures/network-default.xml")
+        .join("tests/fixtures/network-default.xml")
         .display()
         .to_string();
-    let network = if std::path::Path::new(&network).is_file() {
-        network
-    } else {
-        t.file(
-            "network.xml",
-            "<network>\n  <name>default</name>\n  <bridge name='virbr0'/>\n</network>\n",
-            0o644,
-        )
-        .display()
-        .to_string()
-    };
     let run = t.run(&[
         "run",
         "network",
