@@ -34,10 +34,11 @@ fn a_failure_serializes_every_run() {
     let d = HookDir::new();
     d.script(
         "qemu",
-        "echo 'Allocating hugepages'; echo 'Not able to allocate all hugepages' >&2; exit 3",
+        "cat >/dev/null; echo 'Allocating hugepages'; echo 'Not able to allocate all hugepages' >&2; exit 3",
     );
     d.mkdir("qemu.d");
-    d.script("qemu.d/10-killed", "kill -9 $$");
+    // Each reads its stdin first, so `stdin_unread` does not depend on timing.
+    d.script("qemu.d/10-killed", "cat >/dev/null; kill -9 $$");
     d.file("qemu.d/20-crlf", "#!/bin/sh\r\nexit 0\r\n", 0o755);
     d.script("qemu.d/30-ok", "cat >/dev/null");
     let hooks = Hooks::builder(d.hooks()).driver("qemu").build().unwrap();
