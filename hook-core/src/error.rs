@@ -28,7 +28,7 @@ impl fmt::Display for Args {
             if i > 0 {
                 f.write_str(" ")?;
             }
-            f.write_str(&crate::libvirt::shell_quote(a))?;
+            f.write_str(&crate::quote::shell_quote(a))?;
         }
         Ok(())
     }
@@ -184,7 +184,7 @@ pub enum HookError {
         /// The script itself or the directory with the problem.
         path: PathBuf,
         /// What is wrong with it.
-        problem: crate::discover::WarningKind,
+        problem: WarningKind,
         /// What to run to fix it.
         fix: String,
     },
@@ -274,5 +274,49 @@ impl fmt::Display for Stderr<'_> {
         } else {
             write!(f, ": {text}")
         }
+    }
+}
+
+/// A permission problem on a script or a directory it runs from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
+pub enum WarningKind {
+    /// Anyone may change it.
+    WorldWritable,
+    /// Its group may change it.
+    GroupWritable,
+    /// Owned by neither root nor the current user.
+    ForeignOwner {
+        /// The owner's uid.
+        uid: u32,
+    },
+}
+
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WarningKind::WorldWritable => f.write_str("world-writable"),
+            WarningKind::GroupWritable => f.write_str("group-writable"),
+            WarningKind::ForeignOwner { uid } => {
+                write!(f, "owned by uid {uid}, neither root nor the current user")
+            }
+        }
+    }
+}
+
+/// `{ "kind": "exited", "message": "hook script … exited with code 3: …" }`: a stable,
+/// snake_case name for the variant ([`HookError::kind`]) and the error's one-line text.
+#[cfg(feature = "serde")]
+impl serde::Serialize for HookError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("HookError", 2)?;
+        st.serialize_field("kind", self.kind())?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
     }
 }

@@ -1,16 +1,13 @@
-//! The `serde` feature's helpers: how the report types' fields that have no natural JSON form
-//! are written (bytes as lossily decoded text, paths as text, durations as milliseconds), and
-//! [`HookError`]'s `{ kind, message }` form. The schema is documented in `docs/json.md` and
-//! snapshot-tested; a change here is a change of that schema.
+//! Leaf: the `serde` feature's field helpers, how the report types' fields that have no natural
+//! JSON form are written (bytes as lossily decoded text, paths as text, durations as
+//! milliseconds). The types' `Serialize` impls sit next to them (`HookError` and `SubOp` by
+//! hand, the rest derived). The schema is documented in `docs/json.md` and snapshot-tested; a
+//! change here is a change of that schema.
 
 use std::path::Path;
 use std::time::Duration;
 
-use serde::Serialize;
-use serde::ser::{SerializeStruct, Serializer};
-
-use crate::driver::SubOp;
-use crate::error::HookError;
+use serde::ser::Serializer;
 
 /// Bytes as text, invalid UTF-8 replaced by U+FFFD.
 pub(crate) fn lossy<S: Serializer>(bytes: &[u8], s: S) -> Result<S::Ok, S::Error> {
@@ -61,22 +58,4 @@ pub(crate) fn opt_ms<S: Serializer>(d: &Option<Duration>, s: S) -> Result<S::Ok,
 
 fn millis(d: Duration) -> f64 {
     (d.as_micros() as f64) / 1000.0
-}
-
-/// `{ "kind": "exited", "message": "hook script … exited with code 3: …" }`: a stable,
-/// snake_case name for the variant and the error's one-line text.
-impl Serialize for HookError {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        let mut st = s.serialize_struct("HookError", 2)?;
-        st.serialize_field("kind", self.kind())?;
-        st.serialize_field("message", &self.to_string())?;
-        st.end()
-    }
-}
-
-/// argv\[3\] as the scripts see it: `-`, `begin` or `end`.
-impl Serialize for SubOp {
-    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(self.as_str())
-    }
 }

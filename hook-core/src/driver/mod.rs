@@ -3,6 +3,9 @@
 //! needs to call the scripts (sub-op, extra, whether output is used, what a failure means, whether
 //! to rescan first). Core itself names no driver and no operation.
 
+pub mod matrix;
+mod operations;
+
 use std::fmt;
 
 /// argv\[3\]: libvirt's sub-operation, shared by all drivers.
@@ -14,6 +17,14 @@ pub enum SubOp {
     Begin,
     /// `end`
     End,
+}
+
+/// argv\[3\] as the scripts see it: `-`, `begin` or `end`.
+#[cfg(feature = "serde")]
+impl serde::Serialize for SubOp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
 }
 
 impl SubOp {
