@@ -71,8 +71,8 @@ pub(crate) enum Command {
     Lifecycle(LifecycleArgs),
     /// Check the hooks directory for common mistakes; exit status 1 when an error is found.
     ///
-    /// Errors: executable backups or dotfiles (libvirt runs them), missing or CRLF #! line,
-    /// missing interpreter, world-writable script or directory, subdirectories of <driver>.d
+    /// Errors: executable backups or dotfiles (libvirt runs them), missing, indented or CRLF #!
+    /// line, missing interpreter, world-writable script or directory, subdirectories of <driver>.d
     /// holding scripts (libvirt ignores them), a <driver>.d that is not a readable directory.
     /// Warnings: non-executable files, group-writable or foreign-owned files, scripts calling
     /// virsh (deadlock), `env` interpreters not on PATH, files libvirt never looks at.

@@ -18,7 +18,9 @@ const BIN: &str = "virt-hook";
 /// Every generated file: its path relative to the workspace root, and its content.
 pub fn render() -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
     let mut files = Vec::new();
-    let cmd = hook_cli::command();
+    let mut cmd = hook_cli::command();
+    // Built, the command has what the binary shows: the `help` subcommand, propagated globals.
+    cmd.build();
     files.push((
         Path::new(MAN_DIR).join(format!("{BIN}.1")),
         man_page(cmd.clone())?,
