@@ -102,9 +102,10 @@ pub(crate) struct RunArgs {
     /// The fifth argument (e.g. a release shutoff reason) [default: what the daemon passes].
     #[arg(long, value_name = "VALUE")]
     pub(crate) extra: Option<String>,
-    /// Kill a script (and its process group) that runs longer than this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub(crate) timeout: Option<f64>,
+    /// Kill a script (and its process group) that runs longer than this many seconds
+    /// (0.001 to 86400) [default: no timeout, as libvirt].
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub(crate) timeout: Option<String>,
     /// Print JSON instead of text (the filtered XML is then a field of it).
     #[arg(long)]
     pub(crate) json: bool,
@@ -132,9 +133,10 @@ pub(crate) struct LifecycleArgs {
     /// The domain XML file (or - for stdin).
     #[arg(long, value_name = "FILE|-")]
     pub(crate) domain: String,
-    /// Kill a script (and its process group) that runs longer than this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub(crate) timeout: Option<f64>,
+    /// Kill a script (and its process group) that runs longer than this many seconds
+    /// (0.001 to 86400) [default: no timeout, as libvirt].
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub(crate) timeout: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,

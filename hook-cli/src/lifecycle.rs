@@ -16,7 +16,7 @@ use crate::{Ctx, InputError, Output, event, run};
 /// Runs `lifecycle`.
 pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, InputError> {
     let (start, _) = event::lifecycle(&args.driver, ShutoffReason::Shutdown)?;
-    let limits = run::limits(args.timeout)?;
+    let limits = run::limits(args.timeout.as_deref())?;
     let doc = run::domain_doc(&args.domain)?;
     let object = doc.name().unwrap_or_default().to_owned();
     let xml = doc.into_bytes();

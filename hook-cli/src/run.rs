@@ -37,16 +37,28 @@ pub(crate) fn read_source(what: &str, source: &str) -> Result<Vec<u8>, InputErro
     })
 }
 
-/// `--timeout SECS` as limits.
-pub(crate) fn limits(timeout: Option<f64>) -> Result<Limits, InputError> {
+/// The shortest `--timeout`, in seconds: 1 ms (a shorter one kills every script at once).
+const MIN_TIMEOUT_SECS: f64 = 0.001;
+/// The longest `--timeout`, in seconds: 24 hours. Without `--timeout` there is none at all.
+const MAX_TIMEOUT_SECS: f64 = 86_400.0;
+
+/// `--timeout SECS` as limits: a number of seconds from [`MIN_TIMEOUT_SECS`] to
+/// [`MAX_TIMEOUT_SECS`]; anything else (negative, NaN, infinite, not a number) is an input
+/// error stating the bounds, quoting what was given rather than printing a parsed float.
+pub(crate) fn limits(timeout: Option<&str>) -> Result<Limits, InputError> {
     let timeout = match timeout {
         None => None,
-        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Some(Duration::from_secs_f64(s)),
-        Some(s) => {
-            return Err(InputError(format!(
-                "--timeout {s}: give a positive number of seconds"
-            )));
-        }
+        Some(text) => match text.trim().parse::<f64>() {
+            Ok(s) if (MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&s) => {
+                Some(Duration::from_secs_f64(s))
+            }
+            _ => {
+                return Err(InputError(format!(
+                    "--timeout {text:?}: give a number of seconds from {MIN_TIMEOUT_SECS} to \
+                     {MAX_TIMEOUT_SECS} (24 hours), or leave --timeout out for no timeout"
+                )));
+            }
+        },
     };
     Ok(Limits {
         timeout,
@@ -276,7 +288,7 @@ pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
             args.extra.as_deref()
         },
     };
-    let limits = limits(args.timeout)?;
+    let limits = limits(args.timeout.as_deref())?;
     let input = input(args, event)?;
     let hooks = hooks_for(ctx, event.driver(), limits)?;
     let fired = fire_event(&hooks, &fire, &input.object, input.stdin.as_deref());

@@ -696,3 +696,36 @@ fn virt_hook_with_closed_standard_fds() {
         );
     }
 }
+
+/// `--timeout` outside its bounds (1 ms to 24 h; a number) is one short line stating the
+/// bounds, never the number as f64 prints it (`1e300` was 300 digits).
+#[test]
+fn bad_input_timeouts_state_the_bounds() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", SH_OK, 0o755);
+    let d = domain_xml();
+    for value in [
+        "1e300", "86401", "-1", "-0", "0", "1e-300", "0.0009", "NaN", "inf", "-inf", "ten", "",
+    ] {
+        for cmd in [
+            vec!["run", "qemu", "prepare", "--domain", &d],
+            vec!["lifecycle", "qemu", "--domain", &d],
+        ] {
+            let timeout = format!("--timeout={value}");
+            let mut args = cmd.clone();
+            args.push(&timeout);
+            let run = t.run(&args);
+            bad(&run);
+            assert!(
+                run.stderr.contains("from 0.001 to 86400 (24 hours)"),
+                "{value}: {}",
+                run.stderr
+            );
+            assert!(run.stderr.len() < 200, "{value}: {}", run.stderr);
+        }
+    }
+    for value in ["86400", "0.001", "1e3"] {
+        let run = t.run(&["run", "qemu", "prepare", "--domain", &d, "--timeout", value]);
+        assert_eq!(run.code, 0, "{value}: {run:?}");
+    }
+}
