@@ -729,3 +729,50 @@ fn bad_input_timeouts_state_the_bounds() {
         assert_eq!(run.code, 0, "{value}: {run:?}");
     }
 }
+
+/// A relative `--hooks-dir` is made absolute once: scripts see an absolute `$0`, as libvirt
+/// always gives them, and `list` shows absolute paths, symlinks in the path kept as given.
+#[test]
+fn a_relative_hooks_dir_gives_scripts_an_absolute_dollar_zero() {
+    use hook_core::libvirt::shell_quote;
+    use hook_core::{Ending, Invocation, Runner};
+    use tests::write_script;
+
+    let t = HooksTree::new();
+    t.file(
+        "hooks/daemon",
+        "#!/bin/sh\necho \"dollar0=$0\" >&2\n",
+        0o755,
+    );
+    t.symlink("via-link", "hooks");
+    let bin = tests::cli_support::virt_hook();
+    let wrapper = format!(
+        "#!/bin/sh\ncd {} || exit 99\nexec {} --hooks-dir \"$1\" run daemon start\n",
+        shell_quote(&t.root().display().to_string()),
+        shell_quote(&bin.display().to_string()),
+    );
+    let wrapper = write_script(t.root(), "wrapper", wrapper.as_bytes(), 0o755).unwrap();
+    for (given, expected) in [
+        ("hooks", t.hooks()),
+        ("./hooks/", t.hooks()),
+        ("via-link", t.root().join("via-link")),
+    ] {
+        let r = tests::run(
+            &Runner::default(),
+            &Invocation {
+                script: &wrapper,
+                args: &[given],
+                stdin: None,
+                capture_stdout: true,
+            },
+        )
+        .unwrap();
+        let out = String::from_utf8_lossy(&r.stdout);
+        assert_eq!(r.ending, Ending::Exited(0), "{given}: {out}");
+        let want = format!("dollar0={}", expected.join("daemon").display());
+        assert!(
+            out.contains(&format!("stderr: {want}\n")),
+            "{given}: expected {want:?} in:\n{out}"
+        );
+    }
+}
