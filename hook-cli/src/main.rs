@@ -14,6 +14,7 @@ mod check;
 mod cli;
 mod drivers;
 mod event;
+mod input;
 mod json;
 mod lifecycle;
 mod list;

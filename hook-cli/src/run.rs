@@ -10,7 +10,6 @@
 //! so), 2 for bad input.
 
 use std::borrow::Cow;
-use std::io::Read as _;
 use std::time::Duration;
 
 use hook_core::xml::{Document, ObjectDocument, Root};
@@ -20,22 +19,7 @@ use crate::cli::RunArgs;
 use crate::event::{AnyEvent, Fire, Kind};
 use crate::render::{self, FilterResult, Fired};
 use crate::style::Style;
-use crate::{Ctx, InputError, Output};
-
-/// Reads `FILE`, or all of stdin for `-`.
-pub(crate) fn read_source(what: &str, source: &str) -> Result<Vec<u8>, InputError> {
-    if source == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| InputError(format!("{what} -: cannot read stdin: {e}")))?;
-        return Ok(buf);
-    }
-    std::fs::read(source).map_err(|e| {
-        let e = e.to_string();
-        InputError(format!("{what} {source}: {}", crate::list::io_text(&e)))
-    })
-}
+use crate::{Ctx, InputError, Output, input};
 
 /// The shortest `--timeout`, in seconds: 1 ms (a shorter one kills every script at once).
 const MIN_TIMEOUT_SECS: f64 = 0.001;
@@ -83,7 +67,7 @@ struct Input {
 
 /// A checked domain document, for `--domain`.
 pub(crate) fn domain_doc(source: &str) -> Result<ObjectDocument, InputError> {
-    let bytes = read_source("--domain", source)?;
+    let bytes = input::read("--domain", source)?;
     ObjectDocument::parse(bytes, "domain")
         .map_err(|e| InputError(format!("--domain {source}: {e}")))
 }
@@ -93,7 +77,7 @@ fn input(args: &RunArgs, event: AnyEvent) -> Result<Input, InputError> {
     let op = event.spec().op;
     let doc = &args.doc;
     if let Some(source) = &args.input {
-        let bytes = read_source("--input", source)?;
+        let bytes = input::read("--input", source)?;
         let object = match (&args.object, event.kind()) {
             (Some(o), _) => o.clone(),
             (None, Kind::Nothing) => "-".to_owned(),
@@ -160,11 +144,11 @@ fn input(args: &RunArgs, event: AnyEvent) -> Result<Input, InputError> {
                     "network {op} needs the network's XML: --network FILE (e.g. from virsh net-dumpxml) or --input FILE"
                 )));
             };
-            let network = hook_network::Network::parse(read_source("--network", source)?)
+            let network = hook_network::Network::parse(input::read("--network", source)?)
                 .map_err(|e| InputError(format!("--network {source}: {e}")))?;
             let port = match (&doc.port, event.has_port()) {
                 (Some(p), true) => Some(
-                    hook_network::Port::parse(read_source("--port", p)?)
+                    hook_network::Port::parse(input::read("--port", p)?)
                         .map_err(|e| InputError(format!("--port {p}: {e}")))?,
                 ),
                 (None, true) => {

@@ -776,3 +776,135 @@ fn a_relative_hooks_dir_gives_scripts_an_absolute_dollar_zero() {
         );
     }
 }
+
+/// Every document option refuses what is not a regular file, naming the option, the path and
+/// what it is, without waiting: a FIFO without a writer (which used to block forever), a
+/// character device that never ends (`/dev/zero` used to fill the memory), a directory.
+#[test]
+fn bad_input_documents_that_never_open_or_never_end() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", SH_OK, 0o755);
+    t.file("hooks/network", SH_OK, 0o755);
+    let fifo = t.root().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fifo.display().to_string();
+    let dir = t.dir("a-dir", 0o755).display().to_string();
+    let net = t.file("net.xml", "<network><name>n</name></network>", 0o644);
+    let net = net.display().to_string();
+    let d = domain_xml();
+    for (path, what) in [
+        (fifo.as_str(), "a FIFO (named pipe)"),
+        ("/dev/zero", "a character device"),
+        (dir.as_str(), "a directory"),
+    ] {
+        let cases: Vec<(&str, Vec<&str>)> = vec![
+            ("--domain", vec!["run", "qemu", "prepare", "--domain", path]),
+            ("--domain", vec!["lifecycle", "qemu", "--domain", path]),
+            (
+                "--input",
+                vec!["run", "qemu", "prepare", "--input", path, "--object", "x"],
+            ),
+            (
+                "--network",
+                vec!["run", "network", "start", "--network", path],
+            ),
+            (
+                "--port",
+                vec![
+                    "run",
+                    "network",
+                    "port-created",
+                    "--network",
+                    &net,
+                    "--port",
+                    path,
+                ],
+            ),
+        ];
+        for (option, args) in cases {
+            let run = t.run(&args);
+            bad(&run);
+            assert_eq!(
+                run.stderr,
+                format!(
+                    "virt-hook: {option} {path}: {what}, not a regular file (give a file, or - for stdin)\n"
+                ),
+                "{args:?}"
+            );
+        }
+    }
+    // The check is on the open file, so a symlink to a regular file is fine.
+    let link = t.symlink("domain-link.xml", &d).display().to_string();
+    let run = t.run(&["run", "qemu", "prepare", "--domain", &link]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// A document larger than the library's output cap (16 MiB) is refused in one line, from a
+/// file or from stdin, even an endless one; exactly the cap is accepted.
+#[test]
+fn bad_input_documents_over_the_cap() {
+    use hook_core::libvirt::shell_quote;
+    use hook_core::{Ending, Invocation, Runner};
+
+    let cap = hook_core::Limits::default().stdout_cap;
+    let t = HooksTree::new();
+    t.file("hooks/bhyve", "#!/bin/sh\ncat >/dev/null\n", 0o755);
+    let exact = t.root().join("exact");
+    std::fs::write(&exact, vec![b'x'; cap]).unwrap();
+    let over = t.root().join("over");
+    std::fs::write(&over, vec![b'x'; cap + 1]).unwrap();
+    let (exact, over) = (exact.display().to_string(), over.display().to_string());
+    let raw = |source: &str| {
+        vec!["run", "bhyve", "start", "--input", source, "--object", "vm"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let args = raw(&exact);
+    let run = t.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, 0, "exactly the cap is accepted: {run:?}");
+
+    let args = raw(&over);
+    let run = t.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    bad(&run);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "virt-hook: --input {over}: larger than 16 MiB, the most a document may have (the hook library's output cap)\n"
+        )
+    );
+    let big_stdin = vec![b' '; cap + 1];
+    let run = t.run_with(
+        &["run", "qemu", "prepare", "--domain", "-"],
+        Some(&big_stdin),
+    );
+    bad(&run);
+    assert!(
+        run.stderr.contains("--domain -: larger than 16 MiB"),
+        "{run:?}"
+    );
+
+    // Endless stdin: /dev/zero through a wrapper.
+    let bin = tests::cli_support::virt_hook();
+    let wrapper = format!(
+        "#!/bin/sh\nexec {} --hooks-dir {} run bhyve start --input - --object vm < /dev/zero\n",
+        shell_quote(&bin.display().to_string()),
+        shell_quote(&t.hooks_arg()),
+    );
+    let wrapper = tests::write_script(t.root(), "wrapper", wrapper.as_bytes(), 0o755).unwrap();
+    let r = tests::run(
+        &Runner::default(),
+        &Invocation {
+            script: &wrapper,
+            args: &[],
+            stdin: None,
+            capture_stdout: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(r.ending, Ending::Exited(2));
+    assert_eq!(
+        String::from_utf8_lossy(&r.stderr),
+        "virt-hook: --input -: larger than 16 MiB, the most a document may have (the hook library's output cap)\n"
+    );
+}
