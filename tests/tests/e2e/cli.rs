@@ -908,3 +908,35 @@ fn bad_input_documents_over_the_cap() {
         "virt-hook: --input -: larger than 16 MiB, the most a document may have (the hook library's output cap)\n"
     );
 }
+
+/// `check` follows a symlinked script to its target's directories: one anyone can write is an
+/// error naming it, as strict trust mode refuses it; a sticky one (like /tmp) is not.
+#[test]
+fn check_judges_the_directory_of_a_symlinks_target() {
+    let t = HooksTree::new();
+    t.dir("hooks/qemu.d", 0o755);
+    let open = t.dir("elsewhere", 0o777);
+    let target = t.file("elsewhere/real", SH_OK, 0o755);
+    t.symlink("hooks/qemu.d/10-link", &target.display().to_string());
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&open.display().to_string()))
+        .unwrap_or_else(|| panic!("{} is not named:\n{}", open.display(), run.stdout));
+    assert!(
+        line.starts_with("error") && line.contains("world-writable"),
+        "{line}"
+    );
+    let list = t.run(&["list", "qemu"]);
+    assert!(
+        list.stdout.contains(&open.display().to_string()),
+        "{}",
+        list.stdout
+    );
+
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
