@@ -72,7 +72,7 @@ pub(crate) fn domain_doc(source: &str) -> Result<ObjectDocument, InputError> {
         .map_err(|e| InputError(format!("--domain {source}: {e}")))
 }
 
-fn input(args: &RunArgs, event: AnyEvent) -> Result<Input, InputError> {
+fn script_input(args: &RunArgs, event: AnyEvent) -> Result<Input, InputError> {
     let driver = event.driver();
     let op = event.spec().op;
     let doc = &args.doc;
@@ -273,7 +273,7 @@ pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
         },
     };
     let limits = limits(args.timeout.as_deref())?;
-    let input = input(args, event)?;
+    let input = script_input(args, event)?;
     let hooks = hooks_for(ctx, event.driver(), limits)?;
     let fired = fire_event(&hooks, &fire, &input.object, input.stdin.as_deref());
     let code = u8::from(!fired.proceeds());

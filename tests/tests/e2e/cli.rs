@@ -731,7 +731,7 @@ fn bad_input_timeouts_state_the_bounds() {
 }
 
 /// A relative `--hooks-dir` is made absolute once: scripts see an absolute `$0`, as libvirt
-/// always gives them, and `list` shows absolute paths, symlinks in the path kept as given.
+/// always gives them, with a symlink in the path kept as given (not canonicalized).
 #[test]
 fn a_relative_hooks_dir_gives_scripts_an_absolute_dollar_zero() {
     use hook_core::libvirt::shell_quote;
