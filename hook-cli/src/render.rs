@@ -45,6 +45,8 @@ pub(crate) struct Fired {
     pub(crate) failed: bool,
     /// For filter events that succeeded.
     pub(crate) filter: Option<FilterResult>,
+    /// Which document the scripts were fed, in words, when the caller says (`lifecycle`).
+    pub(crate) document: Option<String>,
 }
 
 impl Fired {
@@ -67,6 +69,7 @@ impl Fired {
             other_errors: Vec::new(),
             failed: false,
             filter: None,
+            document: None,
         };
         match result {
             Ok(outcome) => fired.runs = outcome.runs,
@@ -159,6 +162,9 @@ pub(crate) fn text(f: &Fired, hooks_dir: &Path, st: Style) -> String {
             argv_line(&f.args)
         ))
     );
+    if let Some(document) = &f.document {
+        out.push_str(&format!("  {}\n", st.dim(&format!("stdin: {document}"))));
+    }
     let paths: Vec<String> = f
         .runs
         .iter()
@@ -312,24 +318,27 @@ pub(crate) fn json(f: &Fired) -> Value {
     } else {
         "ok"
     };
-    Value::obj()
-        .with("driver", f.driver)
-        .with(
-            "args",
-            f.args.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-        )
-        .with("stdin_bytes", f.stdin_len)
-        .with("scripts", scripts)
-        .with(
-            "errors",
-            f.other_errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .with("result", result)
-        .with("proceeds", f.proceeds())
-        .with("on_failure", f.policy.as_str())
-        .with("libvirt_on_failure", f.on_failure)
-        .with("output", output)
+    let v = Value::obj().with("driver", f.driver);
+    let v = match &f.document {
+        Some(document) => v.with("document", document.as_str()),
+        None => v,
+    };
+    v.with(
+        "args",
+        f.args.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
+    )
+    .with("stdin_bytes", f.stdin_len)
+    .with("scripts", scripts)
+    .with(
+        "errors",
+        f.other_errors
+            .iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>(),
+    )
+    .with("result", result)
+    .with("proceeds", f.proceeds())
+    .with("on_failure", f.policy.as_str())
+    .with("libvirt_on_failure", f.on_failure)
+    .with("output", output)
 }

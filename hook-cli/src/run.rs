@@ -13,7 +13,7 @@ use std::borrow::Cow;
 use std::time::Duration;
 
 use hook_core::xml::{Document, ObjectDocument, Root};
-use hook_core::{HookError, Hooks, Limits};
+use hook_core::{HookError, Hooks, LibvirtVersion, Limits};
 
 use crate::cli::RunArgs;
 use crate::event::{AnyEvent, Fire, Kind};
@@ -50,11 +50,25 @@ pub(crate) fn limits(timeout: Option<&str>) -> Result<Limits, InputError> {
     })
 }
 
-/// Builds the [`Hooks`] for one driver in the hooks directory.
-pub(crate) fn hooks_for(ctx: &Ctx, driver: &str, limits: Limits) -> Result<Hooks, InputError> {
+/// `--libvirt VERSION`, or the newest release the driver crates know.
+pub(crate) fn libvirt(version: Option<&str>) -> Result<LibvirtVersion, InputError> {
+    version.map_or(Ok(LibvirtVersion::NEWEST), |v| {
+        v.parse()
+            .map_err(|e: hook_core::BadVersion| InputError(format!("--libvirt: {e}")))
+    })
+}
+
+/// Builds the [`Hooks`] for one driver in the hooks directory, emulating `libvirt`.
+pub(crate) fn hooks_for(
+    ctx: &Ctx,
+    driver: &str,
+    limits: Limits,
+    libvirt: LibvirtVersion,
+) -> Result<Hooks, InputError> {
     Hooks::builder(&ctx.hooks_dir)
         .driver(driver)
         .limits(limits)
+        .libvirt_version(libvirt)
         .build()
         .map_err(|e| InputError(e.to_string()))
 }
@@ -263,7 +277,8 @@ fn filter<R: Root>(
 
 /// Runs `run`.
 pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
-    let event = AnyEvent::parse(&args.driver, &args.op, args.extra.as_deref())?;
+    let libvirt = libvirt(args.libvirt.as_deref())?;
+    let event = AnyEvent::parse(&args.driver, &args.op, args.extra.as_deref(), libvirt)?;
     let fire = Fire {
         event,
         extra: if event.takes_reason() {
@@ -274,7 +289,7 @@ pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
     };
     let limits = limits(args.timeout.as_deref())?;
     let input = script_input(args, event)?;
-    let hooks = hooks_for(ctx, event.driver(), limits)?;
+    let hooks = hooks_for(ctx, event.driver(), limits, libvirt)?;
     let fired = fire_event(&hooks, &fire, &input.object, input.stdin.as_deref());
     let code = u8::from(!fired.proceeds());
     if args.json {

@@ -537,6 +537,81 @@ fn lifecycle_stops_at_an_aborting_failure() {
     assert_snapshot!(run.snapshot(t.root()));
 }
 
+/// `--end` chooses release's reason; `--libvirt 9.0` makes it `-`, as libvirt before 10.5.
+#[test]
+fn lifecycle_ends_as_told_and_emulates_an_older_libvirt() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", "#!/bin/sh\necho \"$*\" >&2\n", 0o755);
+    let d = domain_xml();
+    let run = t.run(&["lifecycle", "qemu", "--domain", &d, "--end", "destroyed"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains("stderr: test release end destroyed"),
+        "{}",
+        run.stdout
+    );
+    let run = t.run(&[
+        "lifecycle",
+        "qemu",
+        "--domain",
+        &d,
+        "--end",
+        "crashed",
+        "--libvirt",
+        "9.0",
+    ]);
+    assert_eq!(run.code, 0);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+/// `run … release --extra -` makes the call every libvirt before 10.5 makes; so does
+/// `--libvirt 10.4` whatever the reason.
+#[test]
+fn run_release_without_a_reason() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", "#!/bin/sh\necho \"$*\" >&2\n", 0o755);
+    let d = domain_xml();
+    for args in [
+        &["run", "qemu", "release", "--domain", &d, "--extra", "-"][..],
+        &[
+            "run",
+            "qemu",
+            "release",
+            "--domain",
+            &d,
+            "--libvirt",
+            "10.4",
+            "--extra",
+            "saved",
+        ],
+    ] {
+        let run = t.run(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("`<script> test release end -`")
+                && run.stdout.contains("stderr: test release end -"),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+    let run = t.run(&[
+        "run",
+        "qemu",
+        "release",
+        "--domain",
+        &d,
+        "--libvirt",
+        "10.5",
+        "--extra",
+        "saved",
+    ]);
+    assert!(
+        run.stdout.contains("stderr: test release end saved"),
+        "{}",
+        run.stdout
+    );
+}
+
 #[test]
 fn lifecycle_json() {
     let t = HooksTree::new();
@@ -591,6 +666,17 @@ fn bad_input_run_and_lifecycle() {
         vec!["run", "qemu", "prepare", "--domain", &d, "--timeout=0"],
         vec!["lifecycle", "network", "--domain", &d],
         vec!["lifecycle", "qemu", "--domain", &malformed],
+        vec!["lifecycle", "qemu", "--domain", &d, "--end", "poweroff"],
+        vec!["lifecycle", "qemu", "--domain", &d, "--libvirt", "9"],
+        vec![
+            "run",
+            "qemu",
+            "release",
+            "--domain",
+            &d,
+            "--libvirt",
+            "v10.5",
+        ],
     ];
     let mut text = String::new();
     for args in cases {

@@ -4,5 +4,6 @@
 mod cli;
 mod dispatch;
 mod drivers;
+mod recorded;
 mod reliability;
 mod runner;
