@@ -6,8 +6,9 @@
 //! differently or refuse is refused too, with its position: `]]>` in text, a second or
 //! lowercase `<!DOCTYPE`, an encoding declaration other than UTF-8 (the bytes are read as
 //! UTF-8), and a `<name>` or `<uuid>` in a default namespace (libvirt's XPath `./name` matches
-//! only elements in no namespace; a prefixed `<x:name>` is some other element, as for libvirt). The original bytes are kept untouched, so scripts
-//! receive them byte-identical. Parsing never panics, whatever the input.
+//! only elements in no namespace; a prefixed `<x:name>` is some other element, as for libvirt).
+//! The original bytes are kept untouched, so scripts receive them byte-identical. Parsing never
+//! panics, whatever the input.
 //!
 //! A driver crate names its root element once, with [`Root`], and uses [`Document`]:
 //!
@@ -724,7 +725,10 @@ fn scan(bytes: &[u8], expected_root: &str) -> Result<Scan, XmlError> {
                     ));
                 }
                 // quick-xml also takes `<!doctype`; XML (and libxml2) want it in capitals.
-                if !text[start..].starts_with("<!DOCTYPE") {
+                if !bytes
+                    .get(start..)
+                    .is_some_and(|b| b.starts_with(b"<!DOCTYPE"))
+                {
                     return Err(malformed(
                         start as u64,
                         "a document type declaration is spelt <!DOCTYPE, in capitals".to_owned(),
