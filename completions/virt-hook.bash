@@ -173,13 +173,21 @@ _virt__hook() {
             return 0
             ;;
         virt__subcmd__hook__subcmd__lifecycle)
-            opts="-v -h --domain --timeout --json --hooks-dir --user --verbose --help"
+            opts="-v -h --domain --end --libvirt --timeout --json --hooks-dir --user --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
             fi
             case "${prev}" in
                 --domain)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --end)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --libvirt)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
@@ -217,7 +225,7 @@ _virt__hook() {
             return 0
             ;;
         virt__subcmd__hook__subcmd__run)
-            opts="-v -h --domain --network --port --object --input --extra --timeout --json --hooks-dir --user --verbose --help"
+            opts="-v -h --domain --network --port --object --input --extra --libvirt --timeout --json --hooks-dir --user --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -244,6 +252,10 @@ _virt__hook() {
                     return 0
                     ;;
                 --extra)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --libvirt)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

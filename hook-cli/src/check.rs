@@ -4,9 +4,11 @@
 //! Errors are what breaks hook calls or runs something nobody meant to run: an executable
 //! editor backup or dotfile (`qemu.d/10-net~`, `.10-net.swp`: libvirt runs those too), a `#!`
 //! line missing or ending in CR, an interpreter that does not exist or cannot run, a
-//! world-writable script or directory, a `<driver>.d` subdirectory holding scripts (per-guest
-//! layouts: libvirt never looks inside), a main-script path that is a directory holding
-//! scripts, a `<driver>.d` that is not a readable directory (libvirt then fails every call).
+//! world-writable script or directory (a symlink's target directories included, as
+//! `discover::list` and strict trust mode judge them), a `<driver>.d` subdirectory holding
+//! scripts (per-guest layouts: libvirt never looks inside), a main-script path that is a
+//! directory holding scripts, a `<driver>.d` that is not a readable directory (libvirt then
+//! fails every call).
 //! Warnings are what may be intended or is only guessed: a file without the execute bit, a
 //! group-writable or foreign-owned file, a script that seems to call `virsh` (libvirt waits
 //! for the script while holding the guest's lock), an `env` interpreter not on this `PATH`, an

@@ -17,6 +17,7 @@ mod check;
 mod cli;
 mod drivers;
 mod event;
+mod input;
 mod lifecycle;
 mod list;
 mod logging;
@@ -25,7 +26,7 @@ mod run;
 mod style;
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -45,7 +46,9 @@ impl<T: std::fmt::Display> From<T> for InputError {
 /// What every command needs: the hooks directory and where it came from.
 #[derive(Debug)]
 pub(crate) struct Ctx {
-    /// The hooks directory. One named with `--hooks-dir` exists; the default ones need not.
+    /// The hooks directory, absolute (scripts get an absolute `$0`, as libvirt always gives
+    /// them), symlinks kept as given. One named with `--hooks-dir` exists; the default ones
+    /// need not.
     pub(crate) hooks_dir: PathBuf,
 }
 
@@ -65,7 +68,7 @@ impl Ctx {
                 }
             }
             return Ok(Ctx {
-                hooks_dir: dir.clone(),
+                hooks_dir: absolute("--hooks-dir", dir)?,
             });
         }
         let hooks_dir = if cli.user {
@@ -73,8 +76,21 @@ impl Ctx {
         } else {
             hook_core::dir::system_dir()
         };
+        // Absolute already unless the build's sysconfdir was relative; made sure of here.
+        let hooks_dir = absolute("the hooks directory", &hooks_dir)?;
         Ok(Ctx { hooks_dir })
     }
+}
+
+/// `dir` made absolute once, lexically (`std::path::absolute`): not canonicalized, so a
+/// symlinked directory stays as given, like the path libvirt is configured with.
+fn absolute(what: &str, dir: &Path) -> Result<PathBuf, InputError> {
+    std::path::absolute(dir).map_err(|e| {
+        InputError(format!(
+            "{what} {}: cannot make it an absolute path: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// What a command prints: its stdout text and stderr text, and its exit status.

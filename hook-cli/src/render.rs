@@ -49,6 +49,8 @@ pub(crate) struct Fired {
     pub(crate) failed: bool,
     /// For filter events that succeeded.
     pub(crate) filter: Option<FilterResult>,
+    /// Which document the scripts were fed, in words, when the caller says (`lifecycle`).
+    pub(crate) document: Option<String>,
 }
 
 impl Fired {
@@ -71,6 +73,7 @@ impl Fired {
             other_errors: Vec::new(),
             failed: false,
             filter: None,
+            document: None,
         };
         match result {
             Ok(outcome) => fired.runs = outcome.runs,
@@ -186,6 +189,9 @@ pub(crate) fn text(f: &Fired, hooks_dir: &Path, st: Style) -> String {
             argv_line(&f.args)
         ))
     );
+    if let Some(document) = &f.document {
+        out.push_str(&format!("  {}\n", st.dim(&format!("stdin: {document}"))));
+    }
     let paths: Vec<String> = f
         .runs
         .iter()
@@ -316,6 +322,9 @@ pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
 #[derive(Serialize)]
 pub(crate) struct FiredJson<'a> {
     driver: &'a str,
+    /// Which document the scripts were fed, in words (`lifecycle` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document: Option<&'a str>,
     args: &'a [String; 4],
     stdin_bytes: Option<usize>,
     scripts: Vec<ScriptJson>,
@@ -411,6 +420,7 @@ pub(crate) fn json(f: &Fired) -> FiredJson<'_> {
     };
     FiredJson {
         driver: f.driver,
+        document: f.document.as_deref(),
         args: &f.args,
         stdin_bytes: f.stdin_len,
         scripts,

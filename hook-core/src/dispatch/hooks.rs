@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use crate::driver::{EventSpec, FailurePolicy, HookEvent};
 use crate::error::HookError;
 use crate::hookdir::discover::{self, Scan};
+use crate::libvirt::version::LibvirtVersion;
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
 use crate::process::report::Report;
@@ -54,6 +55,7 @@ pub struct HooksBuilder {
     limits: Limits,
     env: Option<ScriptEnv>,
     strict_trust: bool,
+    libvirt_version: LibvirtVersion,
 }
 
 impl HooksBuilder {
@@ -92,6 +94,16 @@ impl HooksBuilder {
         self
     }
 
+    /// The libvirt release whose hook calls this stack makes (default
+    /// [`LibvirtVersion::NEWEST`]). The driver crates follow it where libvirt releases differ:
+    /// before 10.5.0, qemu's and lxc's `release` pass `-` instead of the shutoff reason. Choose
+    /// the release the administrators' scripts were written for, e.g. the distribution's libvirt
+    /// the stack replaces.
+    pub fn libvirt_version(mut self, version: LibvirtVersion) -> Self {
+        self.libvirt_version = version;
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -126,6 +138,7 @@ impl HooksBuilder {
             runner: Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits),
             rescan_lock: Mutex::new(()),
             strict_trust: self.strict_trust,
+            libvirt_version: self.libvirt_version,
         };
         let _ = hooks.rescan();
         Ok(hooks)
@@ -140,6 +153,7 @@ pub struct Hooks {
     runner: Runner,
     rescan_lock: Mutex<()>,
     strict_trust: bool,
+    libvirt_version: LibvirtVersion,
 }
 
 impl fmt::Debug for Hooks {
@@ -151,6 +165,7 @@ impl fmt::Debug for Hooks {
                 &self.slots.iter().map(|s| &*s.name).collect::<Vec<_>>(),
             )
             .field("strict_trust", &self.strict_trust)
+            .field("libvirt_version", &self.libvirt_version)
             .finish_non_exhaustive()
     }
 }
@@ -298,6 +313,7 @@ impl Hooks {
             limits: Limits::default(),
             env: None,
             strict_trust: false,
+            libvirt_version: LibvirtVersion::NEWEST,
         }
     }
 
@@ -309,6 +325,11 @@ impl Hooks {
     /// The runner (environment and default limits) used for every script.
     pub fn runner(&self) -> &Runner {
         &self.runner
+    }
+
+    /// The libvirt release whose hook calls this stack makes ([`HooksBuilder::libvirt_version`]).
+    pub fn libvirt_version(&self) -> LibvirtVersion {
+        self.libvirt_version
     }
 
     /// Whether strict trust mode is on ([`HooksBuilder::strict_trust`]).

@@ -8,7 +8,7 @@ use std::path::Path;
 
 use hook_core::matrix::{CallSite, Stdin};
 use hook_core::xml::ObjectDocument;
-use hook_core::{Failure, HookError, Hooks, Operation, ShutoffReason};
+use hook_core::{Failure, HookError, Hooks, LibvirtVersion, Operation, ShutoffReason};
 use tests::TempDir;
 use tests::drivers_support::{Recorder, Seen, fixture, settle, sh_quote, write_script};
 
@@ -115,6 +115,7 @@ fn qemu_invocation_matrix() {
     use hook_qemu::Event;
     let rec = Recorder::new(hook_qemu::NAME);
     let hooks = rec.hooks();
+    let old = rec.hooks_as(LibvirtVersion::new(9, 0, 0));
     let domain = hook_qemu::Domain::parse(fixture("domain-test.xml")).unwrap();
     let call = |e: Event| -> CallResult {
         let (h, d) = (&hooks, &domain);
@@ -123,7 +124,9 @@ fn qemu_invocation_matrix() {
             Event::Start => hook_qemu::start(h, d).map(drop),
             Event::Started => hook_qemu::started(h, d).map(drop),
             Event::Stopped => hook_qemu::stopped(h, d).map(drop),
-            Event::Release(r) => hook_qemu::release(h, d, r).map(drop),
+            Event::Release(Some(r)) => hook_qemu::release(h, d, r).map(drop),
+            // A stack emulating libvirt before 10.5 gives the reason; `-` is sent.
+            Event::Release(None) => hook_qemu::release(&old, d, ShutoffReason::Destroyed).map(drop),
             Event::Reconnect => hook_qemu::reconnect(h, d).map(drop),
             Event::Migrate => hook_qemu::migrate(h, d).map(drop),
             Event::Restore => hook_qemu::restore(h, d).map(drop),
@@ -144,6 +147,7 @@ fn lxc_invocation_matrix() {
     use hook_lxc::Event;
     let rec = Recorder::new(hook_lxc::NAME);
     let hooks = rec.hooks();
+    let old = rec.hooks_as(LibvirtVersion::new(10, 4, 0));
     let domain = hook_lxc::Domain::parse(fixture("domain-test.xml")).unwrap();
     let call = |e: Event| -> CallResult {
         let (h, d) = (&hooks, &domain);
@@ -152,7 +156,8 @@ fn lxc_invocation_matrix() {
             Event::Start => hook_lxc::start(h, d),
             Event::Started => hook_lxc::started(h, d),
             Event::Stopped => hook_lxc::stopped(h, d),
-            Event::Release(r) => hook_lxc::release(h, d, r),
+            Event::Release(Some(r)) => hook_lxc::release(h, d, r),
+            Event::Release(None) => hook_lxc::release(&old, d, ShutoffReason::Crashed),
             Event::Reconnect => hook_lxc::reconnect(h, d),
         }
         .map(drop)

@@ -5,6 +5,7 @@ mod cli;
 mod cli_reports;
 mod dispatch;
 mod drivers;
+mod recorded;
 mod reliability;
 mod runner;
 mod serde_schema;
