@@ -53,7 +53,27 @@ fn man_page(cmd: clap::Command) -> Result<Vec<u8>, String> {
     clap_mangen::Man::new(cmd)
         .render(&mut out)
         .map_err(|e| format!("man: cannot render the man page: {e}"))?;
-    Ok(out)
+    let page = String::from_utf8(out).map_err(|e| format!("man: not UTF-8: {e}"))?;
+    Ok(preformat_extra(&page).into_bytes())
+}
+
+/// clap_mangen puts `after_help` (the examples, aligned in columns, and the exit status) in a
+/// filled `EXTRA` section, where man re-wraps the columns into a jumble. Shown as written
+/// (`.nf` … `.fi`) under the heading `EXAMPLES` instead.
+fn preformat_extra(page: &str) -> String {
+    let Some(start) = page.find(".SH EXTRA\n") else {
+        return page.to_owned();
+    };
+    let body = start + ".SH EXTRA\n".len();
+    let end = page[body..]
+        .find("\n.SH ")
+        .map_or(page.len(), |i| body + i + 1);
+    format!(
+        "{}.SH EXAMPLES\n.nf\n{}.fi\n{}",
+        &page[..start],
+        &page[body..end],
+        &page[end..]
+    )
 }
 
 /// The generated files that differ from the committed ones under `root` (missing included).
@@ -115,6 +135,16 @@ mod tests {
             stale.is_empty(),
             "stale or missing: {stale:?}; run `cargo xtask man` and commit the result"
         );
+    }
+
+    #[test]
+    fn the_examples_are_shown_as_written() {
+        let page = "x\n.SH EXTRA\nExamples:\n  a    b\n.SH VERSION\nv1\n";
+        assert_eq!(
+            preformat_extra(page),
+            "x\n.SH EXAMPLES\n.nf\nExamples:\n  a    b\n.fi\n.SH VERSION\nv1\n"
+        );
+        assert_eq!(preformat_extra("no extra\n"), "no extra\n");
     }
 
     #[test]
