@@ -40,7 +40,7 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) user: bool,
 
-    /// Show what the hook library does on stderr (-v debug, -vv trace).
+    /// Show what the hook library does on stderr (-v debug, -vv trace; RUST_LOG overrides).
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub(crate) verbose: u8,
 
@@ -77,8 +77,8 @@ pub(crate) enum Command {
     Lifecycle(LifecycleArgs),
     /// Check the hooks directory for common mistakes; exit status 1 when an error is found.
     ///
-    /// Errors: executable backups or dotfiles (libvirt runs them), missing or CRLF #! line,
-    /// missing interpreter, world-writable script or directory, subdirectories of <driver>.d
+    /// Errors: executable backups or dotfiles (libvirt runs them), missing, indented or CRLF #!
+    /// line, missing interpreter, world-writable script or directory, subdirectories of <driver>.d
     /// holding scripts (libvirt ignores them), a <driver>.d that is not a readable directory.
     /// Warnings: non-executable files, group-writable or foreign-owned files, scripts calling
     /// virsh (deadlock), `env` interpreters not on PATH, files libvirt never looks at.
@@ -131,9 +131,10 @@ pub(crate) struct RunArgs {
     /// shutoff reason) [default: the newest known, 11.3].
     #[arg(long, value_name = "VERSION")]
     pub(crate) libvirt: Option<String>,
-    /// Kill a script (and its process group) that runs longer than this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub(crate) timeout: Option<f64>,
+    /// Kill a script (and its process group) that runs longer than this many seconds
+    /// (0.001 to 86400) [default: no timeout, as libvirt].
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub(crate) timeout: Option<String>,
     /// Print JSON instead of text (the filtered XML is then a field of it).
     #[arg(long)]
     pub(crate) json: bool,
@@ -170,9 +171,10 @@ pub(crate) struct LifecycleArgs {
     /// shutoff reason) [default: the newest known, 11.3].
     #[arg(long, value_name = "VERSION")]
     pub(crate) libvirt: Option<String>,
-    /// Kill a script (and its process group) that runs longer than this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub(crate) timeout: Option<f64>,
+    /// Kill a script (and its process group) that runs longer than this many seconds
+    /// (0.001 to 86400) [default: no timeout, as libvirt].
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub(crate) timeout: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,

@@ -11,10 +11,24 @@ use hook_core::matrix::Stdin;
 use hook_core::{FailurePolicy, ShutoffReason};
 
 use crate::cli::LifecycleArgs;
-use crate::json::Value;
+use serde::Serialize;
+
 use crate::render::{self, Fired};
 use crate::style::Style;
 use crate::{Ctx, InputError, Output, event, run};
+
+/// `lifecycle --json` (schema: docs/json.md).
+#[derive(Serialize)]
+struct LifecycleJson<'a> {
+    driver: &'a str,
+    object: &'a str,
+    libvirt: String,
+    end: &'static str,
+    aborted_at: Option<&'a str>,
+    skipped: &'a [String],
+    ok: bool,
+    events: Vec<render::FiredJson<'a>>,
+}
 
 /// Runs `lifecycle`.
 pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, InputError> {
@@ -26,7 +40,7 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
             .map_err(|e: hook_core::UnknownWord| InputError(format!("--end: {e}")))?,
     };
     let (start, _) = event::lifecycle(&args.driver, end, libvirt)?;
-    let limits = run::limits(args.timeout)?;
+    let limits = run::limits(args.timeout.as_deref())?;
     let doc = run::domain_doc(&args.domain)?;
     let object = doc.name().unwrap_or_default().to_owned();
     let xml = doc.into_bytes();
@@ -71,17 +85,18 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     let code = u8::from(failed);
 
     if args.json {
-        let v = Value::obj()
-            .with("driver", driver)
-            .with("object", object.as_str())
-            .with("libvirt", libvirt.to_string())
-            .with("end", reason.as_str())
-            .with("aborted_at", aborted_at.clone())
-            .with("skipped", skipped.clone())
-            .with("ok", !failed)
-            .with("events", fired.iter().map(render::json).collect::<Vec<_>>());
+        let v = LifecycleJson {
+            driver,
+            object: &object,
+            libvirt: libvirt.to_string(),
+            end: reason.as_str(),
+            aborted_at: aborted_at.as_deref(),
+            skipped: &skipped,
+            ok: !failed,
+            events: fired.iter().map(render::json).collect(),
+        };
         return Ok(Output {
-            stdout: (v.to_string() + "\n").into_bytes(),
+            stdout: render::to_json(&v).into_bytes(),
             code,
             ..Output::default()
         });

@@ -16,20 +16,23 @@
 //! (one line on stderr naming the problem).
 
 mod check;
+// Its doc comments are the command's help text (plain text: `--help`, the man page), not
+// Markdown: `<driver>.d` there is not an HTML tag.
+#[allow(rustdoc::invalid_html_tags)]
 mod cli;
 mod dispatch;
 mod drivers;
 mod event;
-mod json;
+mod input;
 mod lifecycle;
 mod list;
+mod logging;
 mod render;
 mod run;
 mod style;
-mod trace;
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -49,7 +52,9 @@ impl<T: std::fmt::Display> From<T> for InputError {
 /// What every command needs: the hooks directory and where it came from.
 #[derive(Debug)]
 pub(crate) struct Ctx {
-    /// The hooks directory. One named with `--hooks-dir` exists; the default ones need not.
+    /// The hooks directory, absolute (scripts get an absolute `$0`, as libvirt always gives
+    /// them), symlinks kept as given. One named with `--hooks-dir` exists; the default ones
+    /// need not.
     pub(crate) hooks_dir: PathBuf,
 }
 
@@ -69,7 +74,7 @@ impl Ctx {
                 }
             }
             return Ok(Ctx {
-                hooks_dir: dir.clone(),
+                hooks_dir: absolute("--hooks-dir", dir)?,
             });
         }
         let hooks_dir = if cli.user {
@@ -77,8 +82,21 @@ impl Ctx {
         } else {
             hook_core::dir::system_dir()
         };
+        // Absolute already unless the build's sysconfdir was relative; made sure of here.
+        let hooks_dir = absolute("the hooks directory", &hooks_dir)?;
         Ok(Ctx { hooks_dir })
     }
+}
+
+/// `dir` made absolute once, lexically (`std::path::absolute`): not canonicalized, so a
+/// symlinked directory stays as given, like the path libvirt is configured with.
+fn absolute(what: &str, dir: &Path) -> Result<PathBuf, InputError> {
+    std::path::absolute(dir).map_err(|e| {
+        InputError(format!(
+            "{what} {}: cannot make it an absolute path: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// What a command prints: its stdout text and stderr text, and its exit status.
@@ -160,7 +178,7 @@ fn main() -> ExitCode {
         return write_out(&out);
     }
     let cli = Cli::parse();
-    trace::init(cli.verbose);
+    logging::init(cli.verbose);
     let out = match execute(&cli) {
         Ok(out) => out,
         Err(InputError(msg)) => Output {

@@ -31,6 +31,8 @@ mod hookdir; // the hooks directory: dir, discover, layout
 pub mod libvirt; // libvirt's vocabulary and wording: shutoff reasons, messages
 mod process; // one script: env, spawn, pump, limits, report, runner
 mod quote; // leaf: libvirt's shell quoting
+#[cfg(feature = "serde")]
+mod serde_support; // leaf: how the report types' fields serialize
 pub mod xml; // leaf: documents (well-formedness, root, <name>/<uuid>) // a driver's scripts for one event: Hooks, filter chaining
 
 pub use driver::matrix;

@@ -451,3 +451,31 @@ fn each_script_run_is_one_line_in_the_system_log() {
         )]
     );
 }
+
+#[test]
+fn an_oversized_document_runs_nothing() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    d.logging_script(format!("{BASE}/never"));
+    let big = vec![b' '; (16 << 20) + 1];
+    let run = virt_hook_run(
+        &[
+            "--hooks-dir",
+            &d.hooks().to_string_lossy(),
+            "dispatch",
+            "qemu",
+            "test",
+            "prepare",
+            "begin",
+            "-",
+        ],
+        &[],
+        Some(&big),
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "virt-hook: the document on stdin: larger than 16 MiB, the most a document may have \
+         (the hook library's output cap); no script was run\n"
+    );
+    assert!(d.log().is_empty());
+}

@@ -4,15 +4,13 @@
 //! filter output, operation words, and the generated `docs/invocations.md` being current.
 
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use hook_core::matrix::{CallSite, Stdin};
 use hook_core::xml::ObjectDocument;
 use hook_core::{Failure, HookError, Hooks, LibvirtVersion, Operation, ShutoffReason};
 use tests::TempDir;
-use tests::drivers_support::{
-    Recorder, Seen, fixture, fixtures_dir, settle, sh_quote, write_script,
-};
+use tests::drivers_support::{Recorder, Seen, fixture, settle, sh_quote, write_script};
 
 type CallResult = Result<(), Box<Failure>>;
 
@@ -704,7 +702,7 @@ fn operation_words_round_trip_in_libvirts_order() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Generated documentation and fixture copies.
+// Generated documentation.
 
 #[test]
 fn docs_invocations_md_is_current() {
@@ -716,41 +714,4 @@ fn docs_invocations_md_is_current() {
         "{} is stale: run `cargo xtask docgen` and commit the result",
         path.display()
     );
-}
-
-#[test]
-fn fixture_copies_match_the_shared_originals_when_present() {
-    let shared: PathBuf = xtask::workspace_root().join("../shared/fixtures");
-    let Ok(entries) = fs::read_dir(&shared) else {
-        return; // ../shared is not part of the repository; the copies are what the tests use
-    };
-    for entry in entries {
-        let entry = entry.unwrap();
-        let name = entry.file_name();
-        if Path::new(&name).extension().is_none_or(|e| e != "xml") {
-            continue;
-        }
-        let copy = fixtures_dir().join(&name);
-        assert!(
-            fs::read(entry.path()).unwrap() == fs::read(&copy).unwrap_or_default(),
-            "{} differs from {}",
-            copy.display(),
-            entry.path().display()
-        );
-    } // The recorded calls: every file of every folder, copied as it is.
-    for folder in tests::recorded::FOLDERS {
-        let Ok(entries) = fs::read_dir(shared.join("libvirt-recorded").join(folder)) else {
-            continue;
-        };
-        for entry in entries {
-            let entry = entry.unwrap();
-            let copy = tests::recorded::dir().join(folder).join(entry.file_name());
-            assert!(
-                fs::read(entry.path()).unwrap() == fs::read(&copy).unwrap_or_default(),
-                "{} differs from {}",
-                copy.display(),
-                entry.path().display()
-            );
-        }
-    }
 }

@@ -2,6 +2,7 @@
 //! `hook-core`, with insta snapshots of what the script saw and what the caller got.
 
 mod cli;
+mod cli_reports;
 mod dispatch;
 mod dispatcher;
 mod drivers;
@@ -9,3 +10,4 @@ mod layout;
 mod recorded;
 mod reliability;
 mod runner;
+mod serde_schema;
