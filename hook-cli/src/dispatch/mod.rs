@@ -85,6 +85,14 @@ fn failure_line(line: &str) -> Output {
     }
 }
 
+/// Whether driver `d` has an operation named `o` (for the settings file's sections). The
+/// release emulated plays no part: only the operation words are checked.
+fn known_op(d: &str, o: &str) -> Result<(), String> {
+    AnyEvent::parse(d, o, None, LibvirtVersion::NEWEST)
+        .map(|_| ())
+        .map_err(|e| e.0)
+}
+
 /// Runs `driver`'s per-object scripts for the event in `args` (`object op subop extra`, as
 /// libvirt passes them) from `hooks_dir`, reading the document from stdin.
 pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Output {
@@ -122,11 +130,6 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Outpu
     };
     let event_words = format!("{driver} {object} {op} {subop} {extra}");
 
-    let known_op = |d: &str, o: &str| {
-        AnyEvent::parse(d, o, None, LibvirtVersion::NEWEST)
-            .map(|_| ())
-            .map_err(|e| e.0)
-    };
     let settings = match config::load(hooks_dir, driver, op, &known_op) {
         Ok(s) => s,
         Err(e) => {
