@@ -479,3 +479,60 @@ fn an_oversized_document_runs_nothing() {
     );
     assert!(d.log().is_empty());
 }
+
+/// `virt-hook --hooks-dir <hooks> dispatch qemu test <op> begin -` with the fixture on stdin.
+fn dispatch(d: &HookDir, op: &str) -> tests::cli_support::CliRun {
+    virt_hook_run(
+        &[
+            "--hooks-dir",
+            &d.hooks().to_string_lossy(),
+            "dispatch",
+            "qemu",
+            "test",
+            op,
+            "begin",
+            "-",
+        ],
+        &[],
+        Some(&fixture("domain-test.xml")),
+    )
+}
+
+#[test]
+fn every_way_a_script_fails_is_one_line() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    let case = |name: &str, body: &str| {
+        let dir = format!("qemu.d/test/{name}/begin");
+        d.file(format!("{dir}/script"), body, 0o755);
+        let run = dispatch(&d, name);
+        assert_eq!(run.code, 1, "{name}: {run:?}");
+        assert_eq!(run.stdout, "");
+        assert_eq!(run.stderr.lines().count(), 1, "{name}: {:?}", run.stderr);
+        run.stderr
+    };
+    let lines = [
+        case("start", "#!/bin/sh\necho 'no such bridge' >&2\nexit 2\n"),
+        case(
+            "started",
+            "#!/bin/sh\necho 'about to crash' >&2\nkill -SEGV $$\n",
+        ),
+        case("stopped", "#!/bin/sh\r\nexit 0\r\n"),
+        case("reconnect", "#!/nonexistent/interpreter\n"),
+        case("attach", "just text, no #! line\n"),
+    ];
+    assert_snapshot!("every_way_a_script_fails", lines.concat());
+}
+
+#[test]
+fn an_operation_virt_hook_does_not_know_still_runs_its_scripts() {
+    // A newer libvirt may send an operation this version has never heard of.
+    let d = dispatcher_dir("log = \"none\"\n");
+    recording(&d, "qemu.d/test/hibernate/begin/a");
+    let run = dispatch(&d, "hibernate");
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "")
+    );
+    assert_eq!(d.log(), ["a test hibernate begin -"]);
+    assert_eq!(d.read_root("in.a"), fixture("domain-test.xml"));
+}
