@@ -43,6 +43,7 @@ pub use dispatch::hooks::{Failure, Hooks, HooksBuilder, Outcome, Presence, Scrip
 pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};
 pub use error::{Args, HookError, SpawnFailure};
 pub use libvirt::shutoff::ShutoffReason;
+pub use process::cancel::Cancel;
 pub use process::env::{PASS_THROUGH, ScriptEnv};
 pub use process::limits::Limits;
 pub use process::report::{Ending, Report};

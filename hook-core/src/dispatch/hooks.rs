@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use crate::driver::{EventSpec, FailurePolicy, HookEvent};
 use crate::error::HookError;
 use crate::hookdir::discover::{self, Scan};
+use crate::process::cancel::Cancel;
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
 use crate::process::report::Report;
@@ -54,6 +55,7 @@ pub struct HooksBuilder {
     limits: Limits,
     env: Option<ScriptEnv>,
     strict_trust: bool,
+    cancel: Option<Cancel>,
 }
 
 impl HooksBuilder {
@@ -92,6 +94,15 @@ impl HooksBuilder {
         self
     }
 
+    /// Cancels the calls when `cancel` is cancelled (e.g. from a thread that waits for
+    /// SIGINT/SIGTERM, or when the daemon stops): the running script's process group gets the
+    /// signal, the script's run fails with [`HookError::Interrupted`], and no further script
+    /// of the call, or of any later call, is started. See [`Runner::with_cancel`].
+    pub fn cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -120,10 +131,14 @@ impl HooksBuilder {
                 scan_error: Mutex::new(None),
             });
         }
+        let mut runner = Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits);
+        if let Some(cancel) = self.cancel {
+            runner = runner.with_cancel(cancel);
+        }
         let hooks = Hooks {
             dir: self.dir,
             slots: slots.into_boxed_slice(),
-            runner: Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits),
+            runner,
             rescan_lock: Mutex::new(()),
             strict_trust: self.strict_trust,
         };
@@ -270,6 +285,7 @@ impl Hooks {
             limits: Limits::default(),
             env: None,
             strict_trust: false,
+            cancel: None,
         }
     }
 
@@ -425,6 +441,13 @@ impl Hooks {
                        runs: &mut Vec<ScriptRun>,
                        all_ok: &mut bool,
                        output: &mut Option<(Vec<u8>, PathBuf)>| {
+            // Once the call is cancelled and one run says so, nothing more is started.
+            if runs
+                .iter()
+                .any(|r| matches!(r.error, Some(HookError::Interrupted { .. })))
+            {
+                return;
+            }
             // Each filter gets the previous non-empty successful output while nothing has failed,
             // otherwise the original input (virhook.c step 10).
             let chained = if *all_ok && spec.uses_output {

@@ -4,5 +4,6 @@
 mod cli;
 mod dispatch;
 mod drivers;
+mod linking;
 mod reliability;
 mod runner;

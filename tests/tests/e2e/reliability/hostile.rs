@@ -171,7 +171,7 @@ fn setsid_daemon_holding_the_pipes_does_not_hang_the_call() {
     let tmp = TempDir::new("rel-setsid").expect("temp dir");
     let marker = tmp.path().file_name().unwrap().to_str().unwrap().to_owned();
     let script = stray_script(tmp.path(), &marker, "echo started; exit 0");
-    let result = runner().run(&run(&script, None, true));
+    let result = runner().run(&run(&script, None, false));
     // Look before cleaning up: the daemon outlived the call, so the call did not wait for it.
     let strays = marked_processes(&marker);
     kill_marked(&marker);
@@ -182,8 +182,27 @@ fn setsid_daemon_holding_the_pipes_does_not_hang_the_call() {
         "the daemon is still running after the call"
     );
     assert!(report.success(), "{report:?}");
-    assert_eq!(report.stdout, b"started\n");
+    assert_eq!(report.stdout_len, b"started\n".len() as u64);
     assert!(report.pipes_held_open, "the daemon still held the pipes");
+    assert!(marked_processes(&marker).is_empty());
+
+    // As a filter, whose output is used: the daemon still holds stdout, so the output may be
+    // cut. An error naming the script, never a cut document (issue #10, item 4).
+    let tmp = TempDir::new("rel-setsid-filter").expect("temp dir");
+    let marker = tmp.path().file_name().unwrap().to_str().unwrap().to_owned();
+    stray_script(
+        tmp.path(),
+        &marker,
+        "cat >/dev/null; echo '<domain/>'; exit 0",
+    );
+    let result = hooks(tmp.path()).run(&FILTER, "guest", || Some(Cow::Borrowed(b"<domain/>")));
+    kill_marked(&marker);
+    let failure = result.unwrap_err();
+    assert!(
+        matches!(failure.headline(), HookError::OutputIncomplete { script, .. } if script == &tmp.path().join("drv")),
+        "{failure}"
+    );
+    assert_eq!(failure.output, None);
     assert!(marked_processes(&marker).is_empty());
 }
 
