@@ -8,7 +8,14 @@
 //! `hook-core`.
 //!
 //! Exit status: 0 success, 1 a hook failed or `check` found an error, 2 a usage or input error
-//! (one line on stderr naming the problem).
+//! (one line on stderr naming the problem), 128 + the signal number (130 for Ctrl-C's SIGINT,
+//! 143 for SIGTERM) when `run` or `lifecycle` was interrupted.
+//!
+//! Hook scripts run in their own process groups, so the terminal's SIGINT never reaches them:
+//! while `run` and `lifecycle` fire hooks, SIGINT and SIGTERM are caught (the `signal-hook`
+//! crate's safe iterator, on a thread of its own) and forwarded through a `hook_core::Cancel`
+//! to the running script's process group; SIGKILL follows after the kill grace (5 s), and no
+//! further script is started.
 
 mod check;
 mod cli;
@@ -27,6 +34,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::Parser as _;
+use hook_core::Cancel;
+use nix::sys::signal::Signal;
 
 use crate::cli::{Cli, Command};
 
@@ -45,6 +54,8 @@ impl<T: std::fmt::Display> From<T> for InputError {
 pub(crate) struct Ctx {
     /// The hooks directory. One named with `--hooks-dir` exists; the default ones need not.
     pub(crate) hooks_dir: PathBuf,
+    /// Cancelled by SIGINT/SIGTERM while hooks are fired (`run`, `lifecycle`).
+    pub(crate) cancel: Option<Cancel>,
 }
 
 impl Ctx {
@@ -64,6 +75,7 @@ impl Ctx {
             }
             return Ok(Ctx {
                 hooks_dir: dir.clone(),
+                cancel: None,
             });
         }
         let hooks_dir = if cli.user {
@@ -71,8 +83,39 @@ impl Ctx {
         } else {
             hook_core::dir::system_dir()
         };
-        Ok(Ctx { hooks_dir })
+        Ok(Ctx {
+            hooks_dir,
+            cancel: None,
+        })
     }
+}
+
+/// Catches SIGINT and SIGTERM from now on and turns them into a cancellation of the hooks
+/// being fired. `None` (with a warning) when that cannot be set up: the signals then keep their
+/// default action, as before.
+fn forward_interrupts() -> Option<Cancel> {
+    let setup = || -> std::io::Result<Cancel> {
+        let cancel = Cancel::new()?;
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        let forward = cancel.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for raw in signals.forever() {
+                    if let Ok(signal) = Signal::try_from(raw) {
+                        tracing::info!(signal = signal.as_str(), "interrupted");
+                        forward.cancel(signal);
+                    }
+                }
+            })?;
+        Ok(cancel)
+    };
+    setup()
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot forward SIGINT/SIGTERM to hooks"))
+        .ok()
 }
 
 /// What a command prints: its stdout text and stderr text, and its exit status.
@@ -84,13 +127,22 @@ pub(crate) struct Output {
 }
 
 fn execute(cli: &Cli) -> Result<Output, InputError> {
-    let ctx = Ctx::new(cli)?;
-    match &cli.command {
+    let mut ctx = Ctx::new(cli)?;
+    if matches!(cli.command, Command::Run(_) | Command::Lifecycle(_)) {
+        ctx.cancel = forward_interrupts();
+    }
+    let mut out = match &cli.command {
         Command::List { driver, json } => list::list(&ctx, driver.as_deref(), *json),
         Command::Check { json } => check::check(&ctx, *json),
         Command::Run(args) => run::run(&ctx, args),
         Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
+    }?;
+    if let Some(signal) = ctx.cancel.as_ref().and_then(Cancel::requested) {
+        out.code = 128 + signal as u8;
+        out.stderr
+            .push_str(&format!("virt-hook: interrupted by {}\n", signal.as_str()));
     }
+    Ok(out)
 }
 
 fn main() -> ExitCode {

@@ -54,13 +54,22 @@ pub(crate) fn limits(timeout: Option<f64>) -> Result<Limits, InputError> {
     })
 }
 
-/// Builds the [`Hooks`] for one driver in the hooks directory.
+/// Builds the [`Hooks`] for one driver in the hooks directory, cancelled by SIGINT/SIGTERM
+/// when the command forwards them.
 pub(crate) fn hooks_for(ctx: &Ctx, driver: &str, limits: Limits) -> Result<Hooks, InputError> {
-    Hooks::builder(&ctx.hooks_dir)
-        .driver(driver)
-        .limits(limits)
-        .build()
-        .map_err(|e| InputError(e.to_string()))
+    let mut builder = Hooks::builder(&ctx.hooks_dir).driver(driver).limits(limits);
+    if let Some(cancel) = &ctx.cancel {
+        builder = builder.cancel(cancel.clone());
+    }
+    builder.build().map_err(|e| InputError(e.to_string()))
+}
+
+/// Whether the hooks' calls were cancelled (Ctrl-C): nothing more should be fired.
+pub(crate) fn interrupted(hooks: &Hooks) -> bool {
+    hooks
+        .runner()
+        .cancel()
+        .is_some_and(|c| c.requested().is_some())
 }
 
 /// What the scripts get: argv\[1\] and stdin.

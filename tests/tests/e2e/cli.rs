@@ -696,3 +696,77 @@ fn virt_hook_with_closed_standard_fds() {
         );
     }
 }
+
+/// Issue #10, item 8: Ctrl-C on `virt-hook run`. Scripts run in their own process group, so
+/// the terminal's SIGINT reaches only virt-hook; it forwards it to the running script's group
+/// (script and background child both end), starts nothing more, reports the run as
+/// interrupted and exits 130. (Before: virt-hook died of the SIGINT and the script ran on,
+/// reparented to init.)
+#[test]
+fn run_interrupted_by_sigint_forwards_it_to_the_script() {
+    let t = HooksTree::new();
+    let root = t.root().display().to_string();
+    t.file(
+        "hooks/qemu",
+        &format!(
+            "#!/bin/sh\necho working >&2\nsleep 60 &\necho $$ > '{root}/script.pid'\necho $PPID > '{root}/cli.pid'\nexec sleep 60\n"
+        ),
+        0o755,
+    );
+    t.dir("hooks/qemu.d", 0o755);
+    t.file(
+        "hooks/qemu.d/50-after",
+        &format!("#!/bin/sh\n: > '{root}/after-ran'\n"),
+        0o755,
+    );
+    let read = |name: &str| -> Option<i32> {
+        std::fs::read_to_string(t.root().join(name))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let domain = domain_xml();
+    let run = std::thread::scope(|s| {
+        let call = s.spawn(|| t.run(&["run", "qemu", "prepare", "--domain", &domain]));
+        let mut cli = None;
+        for _ in 0..6000 {
+            cli = read("cli.pid");
+            if cli.is_some() || call.is_finished() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let cli = cli.expect("the hook script never started");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(cli),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        call.join().unwrap()
+    });
+    let script = read("script.pid").unwrap();
+    let _cleanup = tests::KillGroupOnDrop(script as u32);
+    assert_eq!(run.code, 130, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("interrupted (SIGINT), killed by SIGINT")
+            && run.stdout.contains("result: interrupted by SIGINT"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("virt-hook: interrupted by SIGINT"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !t.root().join("after-ran").exists(),
+        "a script was started after the interruption"
+    );
+    assert!(
+        tests::wait_group_dead(script, std::time::Duration::from_secs(10)).is_empty(),
+        "the script or its background child is still running"
+    );
+    assert_snapshot!(run.snapshot(t.root()));
+}
