@@ -123,7 +123,11 @@ impl Runner {
             inv.script,
             inv.args,
             inv.stdin.is_some(),
-            self.fallbacks.no_closefrom,
+            if self.fallbacks.no_closefrom {
+                sys::CloseFds::Listed
+            } else {
+                sys::CloseFds::Auto
+            },
         ) {
             Ok(c) => c,
             Err(e) => {

@@ -83,9 +83,22 @@ pub(crate) struct SpawnRequest<'a> {
     pub(crate) stdin: ChildStdin,
     pub(crate) stdout: RawFd,
     pub(crate) stderr: RawFd,
-    /// Close inherited fds with the `/proc/self/fd` fallback even where the C library has
-    /// `posix_spawn_file_actions_addclosefrom_np` (tests force the fallback with it).
-    pub(crate) force_fd_list: bool,
+    /// How inherited fds >= 3 are closed.
+    pub(crate) close_fds: CloseFds,
+}
+
+/// How [`spawn`] closes the fds >= 3 the script would inherit. Every way closes them all; the
+/// choice exists so that the tests run each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseFds {
+    /// glibc's close-from action where the C library has it, else [`CloseFds::Listed`].
+    Auto,
+    /// A close action per fd listed in `/proc/self/fd` (without `/proc`: [`CloseFds::BelowLimit`]).
+    Listed,
+    /// A close action per fd below the soft `RLIMIT_NOFILE` (at most 65,536 of them).
+    #[cfg_attr(not(test), allow(dead_code))]
+    // chosen by `Listed` at run time, by tests directly
+    BelowLimit,
 }
 
 struct FileActions(libc::posix_spawn_file_actions_t);
@@ -135,11 +148,11 @@ impl FileActions {
     }
 
     /// Every fd >= `from` is closed in the child. With glibc's close-from action when there is
-    /// one (and `force_fd_list` is off); otherwise one close action per fd >= `from` that is
-    /// open now: those listed in `/proc/self/fd`, or, without `/proc`, every fd below the
-    /// soft `RLIMIT_NOFILE` (at most 65,536 of them).
+    /// one (and `how` is [`CloseFds::Auto`]); otherwise one close action per fd >= `from` that
+    /// is open now: those listed in `/proc/self/fd`, or, without `/proc`, every fd below the
+    /// soft `RLIMIT_NOFILE` (at most 65,536 of them: an fd above that is not closed).
     ///
-    /// The fallback's limit: an fd that another thread opens *without* `O_CLOEXEC` after the
+    /// The listing's limit: an fd that another thread opens *without* `O_CLOEXEC` after the
     /// listing and before the child execs is not in the list and reaches the script. Rust's
     /// standard library and hook-core open every fd with `O_CLOEXEC`, and an fd opened with it
     /// is closed by the exec anyway; only a host's C code opening fds without it, on another
@@ -147,24 +160,30 @@ impl FileActions {
     /// (`open_fds` checks each); one that another thread closes between that check and the
     /// spawn does, and glibc ignores the `EBADF` (it fails a close action only for an fd out of
     /// range).
-    fn close_fds_from(&mut self, from: RawFd, force_fd_list: bool) -> Result<(), Errno> {
-        if !force_fd_list && let Some(add) = addclosefrom() {
+    fn close_fds_from(&mut self, from: RawFd, how: CloseFds) -> Result<(), Errno> {
+        if how == CloseFds::Auto
+            && let Some(add) = addclosefrom()
+        {
             // SAFETY: self.0 is initialised; `add` is glibc's close-from action (see
             // `addclosefrom`), which only records an integer.
             return Self::check(unsafe { add(&mut self.0, from) });
         }
-        match open_fds() {
+        let listed = match how {
+            CloseFds::BelowLimit => None,
+            _ => open_fds(),
+        };
+        match listed {
             Some(fds) => {
                 for fd in fds.into_iter().filter(|&fd| fd >= from) {
                     self.close(fd)?;
                 }
             }
             None => {
-                let limit =
-                    nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)
-                        .map(|(soft, _)| soft)
-                        .unwrap_or(1024)
-                        .min(65_536) as RawFd;
+                use nix::sys::resource::{Resource, getrlimit};
+                let limit = getrlimit(Resource::RLIMIT_NOFILE)
+                    .map(|(soft, _)| soft)
+                    .unwrap_or(1024)
+                    .min(65_536) as RawFd;
                 for fd in from..limit {
                     self.close(fd)?;
                 }
@@ -248,7 +267,7 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, Errno> {
     }
     actions.dup2(req.stdout, 1)?;
     actions.dup2(req.stderr, 2)?;
-    actions.close_fds_from(3, req.force_fd_list)?;
+    actions.close_fds_from(3, req.close_fds)?;
     let attr = Attr::hook_defaults()?;
 
     let mut argv: Vec<*mut libc::c_char> = Vec::with_capacity(req.argv.len() + 1);
@@ -501,5 +520,50 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
         // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation of this
         // allocator is).
         unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::Mode;
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::pipe2;
+
+    use super::*;
+
+    /// Each way of closing inherited fds closes a host fd opened without `O_CLOEXEC`: the
+    /// script, a shell, looks for it in its own `/proc/self/fd`.
+    #[test]
+    fn every_way_of_closing_inherited_fds_closes_them() {
+        let leaked = open(c"/dev/null", OFlag::O_RDONLY, Mode::empty()).unwrap();
+        let n = leaked.as_raw_fd();
+        assert!(n >= 3);
+        let check = CString::new(format!(
+            "if [ -e /proc/self/fd/{n} ]; then echo leaked; else echo closed; fi"
+        ))
+        .unwrap();
+        let argv = [c"sh".to_owned(), c"-c".to_owned(), check];
+        for how in [CloseFds::Auto, CloseFds::Listed, CloseFds::BelowLimit] {
+            let (r, w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+            let pid = spawn(&SpawnRequest {
+                path: c"/bin/sh",
+                argv: &argv,
+                envp: &[],
+                stdin: ChildStdin::DevNull,
+                stdout: w.as_raw_fd(),
+                stderr: w.as_raw_fd(),
+                close_fds: how,
+            })
+            .unwrap();
+            drop(w);
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut out).unwrap();
+            assert_eq!(waitpid(pid, None).unwrap(), WaitStatus::Exited(pid, 0));
+            assert_eq!(String::from_utf8_lossy(&out), "closed\n", "{how:?}");
+        }
+        drop(leaked);
     }
 }
