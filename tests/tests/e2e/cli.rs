@@ -697,6 +697,35 @@ fn virt_hook_with_closed_standard_fds() {
     }
 }
 
+/// Runs `virt-hook args…` in `t`, sends it `signal` once the hook script has written
+/// `<root>/cli.pid` (its `$PPID`, virt-hook), and returns the run and the script's pid (from
+/// `<root>/script.pid`).
+fn interrupt_cli(t: &HooksTree, args: &[&str], signal: nix::sys::signal::Signal) -> (CliRun, i32) {
+    let read = |name: &str| -> Option<i32> {
+        std::fs::read_to_string(t.root().join(name))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let run = std::thread::scope(|s| {
+        let call = s.spawn(|| t.run(args));
+        let mut cli = None;
+        for _ in 0..6000 {
+            cli = read("cli.pid");
+            if cli.is_some() || call.is_finished() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let cli = cli.expect("the hook script never started");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(cli), signal).unwrap();
+        call.join().unwrap()
+    });
+    let script = read("script.pid").expect("the script wrote its pid");
+    (run, script)
+}
+
 /// Issue #10, item 8: Ctrl-C on `virt-hook run`. Scripts run in their own process group, so
 /// the terminal's SIGINT reaches only virt-hook; it forwards it to the running script's group
 /// (script and background child both end), starts nothing more, reports the run as
@@ -719,33 +748,12 @@ fn run_interrupted_by_sigint_forwards_it_to_the_script() {
         &format!("#!/bin/sh\n: > '{root}/after-ran'\n"),
         0o755,
     );
-    let read = |name: &str| -> Option<i32> {
-        std::fs::read_to_string(t.root().join(name))
-            .ok()?
-            .trim()
-            .parse()
-            .ok()
-    };
     let domain = domain_xml();
-    let run = std::thread::scope(|s| {
-        let call = s.spawn(|| t.run(&["run", "qemu", "prepare", "--domain", &domain]));
-        let mut cli = None;
-        for _ in 0..6000 {
-            cli = read("cli.pid");
-            if cli.is_some() || call.is_finished() {
-                break;
-            }
-            std::thread::sleep(std::time::Duration::from_millis(10));
-        }
-        let cli = cli.expect("the hook script never started");
-        nix::sys::signal::kill(
-            nix::unistd::Pid::from_raw(cli),
-            nix::sys::signal::Signal::SIGINT,
-        )
-        .unwrap();
-        call.join().unwrap()
-    });
-    let script = read("script.pid").unwrap();
+    let (run, script) = interrupt_cli(
+        &t,
+        &["run", "qemu", "prepare", "--domain", &domain],
+        nix::sys::signal::Signal::SIGINT,
+    );
     let _cleanup = tests::KillGroupOnDrop(script as u32);
     assert_eq!(run.code, 130, "{run:?}");
     assert!(
@@ -769,4 +777,39 @@ fn run_interrupted_by_sigint_forwards_it_to_the_script() {
         "the script or its background child is still running"
     );
     assert_snapshot!(run.snapshot(t.root()));
+}
+
+/// SIGTERM to `virt-hook lifecycle` during prepare: forwarded, and no later event of the
+/// sequence (start, started, stopped, release) is fired; exit status 143.
+#[test]
+fn lifecycle_interrupted_by_sigterm_fires_nothing_more() {
+    let t = HooksTree::new();
+    let root = t.root().display().to_string();
+    t.file(
+        "hooks/qemu",
+        &format!(
+            "#!/bin/sh\ncase \"$2\" in\n  prepare) echo $$ > '{root}/script.pid'; echo $PPID > '{root}/cli.pid'; exec sleep 60 ;;\n  *) : > '{root}/ran-'\"$2\" ;;\nesac\n"
+        ),
+        0o755,
+    );
+    let domain = domain_xml();
+    let (run, script) = interrupt_cli(
+        &t,
+        &["lifecycle", "qemu", "--domain", &domain],
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _cleanup = tests::KillGroupOnDrop(script as u32);
+    assert_eq!(run.code, 143, "{run:?}");
+    assert!(
+        run.stdout.contains("result: interrupted by SIGTERM"),
+        "{}",
+        run.stdout
+    );
+    let fired: Vec<_> = std::fs::read_dir(t.root())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("ran-"))
+        .collect();
+    assert!(fired.is_empty(), "fired after the interruption: {fired:?}");
+    assert!(tests::wait_group_dead(script, std::time::Duration::from_secs(10)).is_empty());
 }
