@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
+use hook_core::testing::Fallbacks;
 use hook_core::{HookError, Hooks, Invocation, Limits, Runner, ScriptEnv, SpawnFailure};
 use tests::TempDir;
 use tests::reliability_support::{
@@ -261,16 +262,21 @@ fn plain_timeout_does_not_mention_strays() {
         kill_grace: Duration::from_millis(50),
         ..Limits::default()
     };
-    let report = runner()
-        .run_with(&run(&script, None, false), &limits)
-        .unwrap();
-    // The background child was in the group: killed with it, so nothing holds the pipes.
-    assert!(!report.pipes_held_open);
-    let text = report.error().unwrap().to_string();
-    assert!(
-        text.contains("timed out") && !text.contains("outside"),
-        "{text}"
-    );
+    // Also without pidfds, where the runner's own copies of the pipes' write ends used to stay
+    // open until the call returned, so every timeout claimed strays (issue #10, item 3).
+    for fallbacks in [Fallbacks::default(), Fallbacks::ALL] {
+        let report = runner()
+            .with_fallbacks(fallbacks)
+            .run_with(&run(&script, None, false), &limits)
+            .unwrap();
+        // The background child was in the group: killed with it, so nothing holds the pipes.
+        assert!(!report.pipes_held_open, "{fallbacks:?}");
+        let text = report.error().unwrap().to_string();
+        assert!(
+            text.contains("timed out") && !text.contains("outside"),
+            "{fallbacks:?}: {text}"
+        );
+    }
 }
 
 #[test]
