@@ -18,19 +18,22 @@
 //! further script is started.
 
 mod check;
+// Its doc comments are the command's help text (plain text: `--help`, the man page), not
+// Markdown: `<driver>.d` there is not an HTML tag.
+#[allow(rustdoc::invalid_html_tags)]
 mod cli;
 mod drivers;
 mod event;
-mod json;
+mod input;
 mod lifecycle;
 mod list;
+mod logging;
 mod render;
 mod run;
 mod style;
-mod trace;
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -52,7 +55,9 @@ impl<T: std::fmt::Display> From<T> for InputError {
 /// What every command needs: the hooks directory and where it came from.
 #[derive(Debug)]
 pub(crate) struct Ctx {
-    /// The hooks directory. One named with `--hooks-dir` exists; the default ones need not.
+    /// The hooks directory, absolute (scripts get an absolute `$0`, as libvirt always gives
+    /// them), symlinks kept as given. One named with `--hooks-dir` exists; the default ones
+    /// need not.
     pub(crate) hooks_dir: PathBuf,
     /// Cancelled by SIGINT/SIGTERM while hooks are fired (`run`, `lifecycle`).
     pub(crate) cancel: Option<Cancel>,
@@ -74,7 +79,7 @@ impl Ctx {
                 }
             }
             return Ok(Ctx {
-                hooks_dir: dir.clone(),
+                hooks_dir: absolute("--hooks-dir", dir)?,
                 cancel: None,
             });
         }
@@ -83,6 +88,8 @@ impl Ctx {
         } else {
             hook_core::dir::system_dir()
         };
+        // Absolute already unless the build's sysconfdir was relative; made sure of here.
+        let hooks_dir = absolute("the hooks directory", &hooks_dir)?;
         Ok(Ctx {
             hooks_dir,
             cancel: None,
@@ -118,6 +125,17 @@ fn forward_interrupts() -> Option<Cancel> {
         .ok()
 }
 
+/// `dir` made absolute once, lexically (`std::path::absolute`): not canonicalized, so a
+/// symlinked directory stays as given, like the path libvirt is configured with.
+fn absolute(what: &str, dir: &Path) -> Result<PathBuf, InputError> {
+    std::path::absolute(dir).map_err(|e| {
+        InputError(format!(
+            "{what} {}: cannot make it an absolute path: {e}",
+            dir.display()
+        ))
+    })
+}
+
 /// What a command prints: its stdout text and stderr text, and its exit status.
 #[derive(Debug, Default)]
 pub(crate) struct Output {
@@ -147,7 +165,7 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    trace::init(cli.verbose);
+    logging::init(cli.verbose);
     let out = match execute(&cli) {
         Ok(out) => out,
         Err(InputError(msg)) => Output {

@@ -15,6 +15,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use crate::driver::{EventSpec, FailurePolicy, HookEvent};
 use crate::error::HookError;
 use crate::hookdir::discover::{self, Scan};
+use crate::libvirt::version::LibvirtVersion;
 use crate::process::cancel::Cancel;
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
@@ -56,6 +57,7 @@ pub struct HooksBuilder {
     env: Option<ScriptEnv>,
     strict_trust: bool,
     cancel: Option<Cancel>,
+    libvirt_version: LibvirtVersion,
 }
 
 impl HooksBuilder {
@@ -103,6 +105,16 @@ impl HooksBuilder {
         self
     }
 
+    /// The libvirt release whose hook calls this stack makes (default
+    /// [`LibvirtVersion::NEWEST`]). The driver crates follow it where libvirt releases differ:
+    /// before 10.5.0, qemu's and lxc's `release` pass `-` instead of the shutoff reason. Choose
+    /// the release the administrators' scripts were written for, e.g. the distribution's libvirt
+    /// the stack replaces.
+    pub fn libvirt_version(mut self, version: LibvirtVersion) -> Self {
+        self.libvirt_version = version;
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -141,6 +153,7 @@ impl HooksBuilder {
             runner,
             rescan_lock: Mutex::new(()),
             strict_trust: self.strict_trust,
+            libvirt_version: self.libvirt_version,
         };
         let _ = hooks.rescan();
         Ok(hooks)
@@ -155,6 +168,7 @@ pub struct Hooks {
     runner: Runner,
     rescan_lock: Mutex<()>,
     strict_trust: bool,
+    libvirt_version: LibvirtVersion,
 }
 
 impl fmt::Debug for Hooks {
@@ -166,14 +180,20 @@ impl fmt::Debug for Hooks {
                 &self.slots.iter().map(|s| &*s.name).collect::<Vec<_>>(),
             )
             .field("strict_trust", &self.strict_trust)
+            .field("libvirt_version", &self.libvirt_version)
             .finish_non_exhaustive()
     }
 }
 
 /// One script that ran (or was meant to) for an event.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ScriptRun {
     /// The script.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub script: PathBuf,
     /// The report, when the script was started.
     pub report: Option<Report>,
@@ -190,14 +210,32 @@ impl ScriptRun {
 
 /// A call whose scripts all succeeded, or where nothing ran.
 #[derive(Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Outcome {
     /// One entry per script, in the order they ran; empty when nothing ran.
     pub runs: Vec<ScriptRun>,
     /// For events whose output is used: the last non-empty (not only whitespace) successful
     /// output, i.e. the replacement document. `None` means "unchanged" (no filter printed anything).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::opt_lossy")
+    )]
     pub output: Option<Vec<u8>>,
     /// The script that printed `output`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::opt_path")
+    )]
     pub output_from: Option<PathBuf>,
+    /// For events whose output is used: every script whose output changed the document, in the
+    /// order they ran (each printed a non-blank document that differs from the one it was
+    /// given). A script that printed its input back unchanged is not named here, though its
+    /// output may be `output`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::paths")
+    )]
+    pub changed_by: Vec<PathBuf>,
 }
 
 impl Outcome {
@@ -209,6 +247,7 @@ impl Outcome {
 
 /// A call where at least one script failed, or the `.d` directory could not be read.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Failure {
     /// The driver.
     pub driver: String,
@@ -226,6 +265,10 @@ pub struct Failure {
     /// which is libvirt's `*output` at the end except in one case: libvirt also leaves there
     /// the stdout of a main script that failed (when no later script replaced it); this never
     /// holds a failed script's output. libvirt's callers ignore it on failure.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::opt_lossy")
+    )]
     pub output: Option<Vec<u8>>,
 }
 
@@ -286,6 +329,7 @@ impl Hooks {
             env: None,
             strict_trust: false,
             cancel: None,
+            libvirt_version: LibvirtVersion::NEWEST,
         }
     }
 
@@ -297,6 +341,11 @@ impl Hooks {
     /// The runner (environment and default limits) used for every script.
     pub fn runner(&self) -> &Runner {
         &self.runner
+    }
+
+    /// The libvirt release whose hook calls this stack makes ([`HooksBuilder::libvirt_version`]).
+    pub fn libvirt_version(&self) -> LibvirtVersion {
+        self.libvirt_version
     }
 
     /// Whether strict trust mode is on ([`HooksBuilder::strict_trust`]).
@@ -436,11 +485,12 @@ impl Hooks {
         // libvirt's script_ret: 1 = nothing ran yet, 0 = all succeeded so far, -1 = a failure.
         let mut all_ok = true;
         let mut output: Option<(Vec<u8>, PathBuf)> = None;
+        let mut changed_by: Vec<PathBuf> = Vec::new();
 
-        let run_one = |script: &Path,
-                       runs: &mut Vec<ScriptRun>,
-                       all_ok: &mut bool,
-                       output: &mut Option<(Vec<u8>, PathBuf)>| {
+        let mut run_one = |script: &Path,
+                           runs: &mut Vec<ScriptRun>,
+                           all_ok: &mut bool,
+                           output: &mut Option<(Vec<u8>, PathBuf)>| {
             // Once the call is cancelled and one run says so, nothing more is started.
             if runs
                 .iter()
@@ -488,6 +538,9 @@ impl Hooks {
                         let blank =
                             |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
                         if spec.uses_output && !report.stdout.iter().all(blank) {
+                            if stdin != Some(report.stdout.as_slice()) {
+                                changed_by.push(script.to_owned());
+                            }
                             *output = Some((report.stdout.clone(), script.to_owned()));
                         }
                     } else {
@@ -539,6 +592,7 @@ impl Hooks {
                 runs,
                 output,
                 output_from,
+                changed_by,
             })
         } else {
             let failure = Failure {

@@ -8,6 +8,7 @@
 //! crate's leaves ([`crate::error`], [`crate::quote`]).
 
 pub(crate) mod cancel;
+pub(crate) mod capture;
 pub(crate) mod env;
 pub(crate) mod limits;
 pub(crate) mod pump;

@@ -170,6 +170,7 @@ impl Runner {
             return Err(err);
         };
         let stdout_incomplete = inv.capture_stdout && p.stdout_held_open;
+        let (stderr, stderr_dropped) = p.stderr.into_marked("stderr");
         let report = Report {
             script: inv.script.to_owned(),
             args,
@@ -183,8 +184,9 @@ impl Runner {
             },
             stdout_len: p.stdout_len,
             stdout_too_large: p.stdout_too_large,
-            stderr: p.stderr,
-            stderr_dropped: p.stderr_dropped,
+            stdout_tail: p.stdout_tail.into_bytes(),
+            stderr,
+            stderr_dropped,
             stdin_unread: p.stdin_unread,
             duration,
             timed_out: p.timed_out,
@@ -205,7 +207,10 @@ impl Runner {
             );
         }
         if report.stderr_dropped > 0 {
-            tracing::debug!(dropped = report.stderr_dropped, "stderr cut at its cap");
+            tracing::debug!(
+                dropped = report.stderr_dropped,
+                "stderr over its cap: head and tail kept"
+            );
         }
         if report.pipes_held_open && report.timed_out.is_some() {
             tracing::warn!(
