@@ -69,7 +69,12 @@ fn virt_hook_does_not_import_glibc_2_34_closefrom() {
             .collect::<Vec<_>>()
     });
     eprintln!(
-        "virt-hook needs glibc {} as built here",
-        newest.last().unwrap_or(&"?")
+        "virt-hook needs glibc {} as built here; this process's C library {} the close-from action",
+        newest.last().unwrap_or(&"?"),
+        if hook_core::testing::has_closefrom() {
+            "has"
+        } else {
+            "lacks"
+        }
     );
 }
