@@ -93,9 +93,13 @@ impl Runner {
     /// Runs one script to its end and reports how it went.
     ///
     /// `Err` means no report could be made: an argument holding NUL (nothing was started), a
-    /// script the system refused to execute, or a failing system call (the script, if started,
-    /// was still reaped). A script that ran and failed is an `Ok` report: [`Report::check`]
-    /// turns it into its error.
+    /// script the system refused to execute, a cancelled runner ([`HookError::Interrupted`],
+    /// nothing was started), a failing system call (the script, if started, was still reaped),
+    /// or an exit status that someone else reaped first ([`HookError::StatusLost`]). A script
+    /// that ran and failed is an `Ok` report: [`Report::check`] turns it into its error.
+    ///
+    /// The call never returns, nor unwinds, before the script is reaped; a panic inside it
+    /// (e.g. in the host's tracing subscriber) kills the script's group first.
     pub fn run_with(&self, inv: &Invocation<'_>, limits: &Limits) -> Result<Report, HookError> {
         let argv = spawn::c_argv(inv.script, inv.args)?;
         let span = tracing::debug_span!(
