@@ -35,6 +35,7 @@ mod style;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::Parser as _;
 use hook_core::Cancel;
@@ -59,8 +60,8 @@ pub(crate) struct Ctx {
     /// them), symlinks kept as given. One named with `--hooks-dir` exists; the default ones
     /// need not.
     pub(crate) hooks_dir: PathBuf,
-    /// Cancelled by SIGINT/SIGTERM while hooks are fired (`run`, `lifecycle`).
-    pub(crate) cancel: Option<Cancel>,
+    /// Cancelled by SIGINT/SIGTERM once hooks are about to be fired ([`Ctx::cancel`]).
+    cancel: OnceLock<Option<Cancel>>,
 }
 
 impl Ctx {
@@ -80,7 +81,7 @@ impl Ctx {
             }
             return Ok(Ctx {
                 hooks_dir: absolute("--hooks-dir", dir)?,
-                cancel: None,
+                cancel: OnceLock::new(),
             });
         }
         let hooks_dir = if cli.user {
@@ -92,8 +93,20 @@ impl Ctx {
         let hooks_dir = absolute("the hooks directory", &hooks_dir)?;
         Ok(Ctx {
             hooks_dir,
-            cancel: None,
+            cancel: OnceLock::new(),
         })
+    }
+
+    /// From the first call on, SIGINT and SIGTERM cancel the hooks being fired instead of
+    /// ending virt-hook. Called just before hooks run, not earlier: while a document is still
+    /// read (`--domain -` from a terminal), Ctrl-C keeps its default action and ends virt-hook.
+    pub(crate) fn cancel(&self) -> Option<&Cancel> {
+        self.cancel.get_or_init(forward_interrupts).as_ref()
+    }
+
+    /// The signal that interrupted the hooks, if one did.
+    fn interrupted_by(&self) -> Option<Signal> {
+        self.cancel.get()?.as_ref()?.requested()
     }
 }
 
@@ -145,17 +158,14 @@ pub(crate) struct Output {
 }
 
 fn execute(cli: &Cli) -> Result<Output, InputError> {
-    let mut ctx = Ctx::new(cli)?;
-    if matches!(cli.command, Command::Run(_) | Command::Lifecycle(_)) {
-        ctx.cancel = forward_interrupts();
-    }
+    let ctx = Ctx::new(cli)?;
     let mut out = match &cli.command {
         Command::List { driver, json } => list::list(&ctx, driver.as_deref(), *json),
         Command::Check { json } => check::check(&ctx, *json),
         Command::Run(args) => run::run(&ctx, args),
         Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
     }?;
-    if let Some(signal) = ctx.cancel.as_ref().and_then(Cancel::requested) {
+    if let Some(signal) = ctx.interrupted_by() {
         out.code = 128 + signal as u8;
         out.stderr
             .push_str(&format!("virt-hook: interrupted by {}\n", signal.as_str()));

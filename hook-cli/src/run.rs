@@ -78,7 +78,7 @@ pub(crate) fn hooks_for(
         .driver(driver)
         .limits(limits)
         .libvirt_version(libvirt);
-    if let Some(cancel) = &ctx.cancel {
+    if let Some(cancel) = ctx.cancel() {
         builder = builder.cancel(cancel.clone());
     }
     builder.build().map_err(|e| InputError(e.to_string()))

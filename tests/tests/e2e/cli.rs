@@ -1133,3 +1133,64 @@ fn check_judges_the_directory_of_a_symlinks_target() {
     let run = t.run(&["check"]);
     assert_eq!(run.code, 0, "{run:?}");
 }
+
+/// SIGINT and SIGTERM are caught only once hooks are about to run: while virt-hook still
+/// reads its document (`--domain -` from a pipe that never ends, as from a terminal), a signal
+/// keeps its default action and ends it at once. SIGTERM here, since a background job of a
+/// non-interactive shell starts with SIGINT ignored.
+#[test]
+fn a_signal_while_reading_the_document_ends_virt_hook() {
+    use hook_core::{Invocation, Runner};
+
+    let t = HooksTree::new();
+    t.file("hooks/qemu", SH_OK, 0o755);
+    let wrapper = t.file(
+        "wrapper",
+        "#!/bin/sh\n\
+         sh -c 'echo $$ > \"$1\"; exec sleep 60' sh \"$3.sleep\" |\n\
+         \x20 \"$1\" --hooks-dir \"$2\" run qemu prepare --domain - 2>\"$3\" &\n\
+         vh=$!\n\
+         i=0\n\
+         while :; do\n\
+         \x20 comm=$(cat /proc/$vh/comm 2>/dev/null)\n\
+         \x20 state=$(sed 's/.*) \\(.\\).*/\\1/' /proc/$vh/stat 2>/dev/null)\n\
+         \x20 [ \"$comm\" = virt-hook ] && [ \"$state\" = S ] && break\n\
+         \x20 i=$((i+1)); [ $i -gt 6000 ] && { echo 'never blocked'; exit 3; }\n\
+         \x20 sleep 0.01\n\
+         done\n\
+         kill -TERM $vh\n\
+         i=0\n\
+         while [ \"$(sed 's/.*) \\(.\\).*/\\1/' /proc/$vh/stat 2>/dev/null)\" = S ] && [ $i -lt 1000 ]; do\n\
+         \x20 i=$((i+1)); sleep 0.01\n\
+         done\n\
+         while [ ! -s \"$3.sleep\" ]; do sleep 0.01; done\n\
+         kill $(cat \"$3.sleep\")\n\
+         wait $vh\n\
+         echo \"status=$?\"\n",
+        0o755,
+    );
+    let bin = tests::cli_support::virt_hook();
+    let hooks = t.hooks();
+    let stderr_file = t.root().join("stderr");
+    let args = [
+        bin.to_str().unwrap(),
+        hooks.to_str().unwrap(),
+        stderr_file.to_str().unwrap(),
+    ];
+    let report = tests::run(
+        &Runner::default(),
+        &Invocation {
+            script: &wrapper,
+            args: &args,
+            stdin: None,
+            capture_stdout: true,
+        },
+    )
+    .unwrap();
+    let _cleanup = tests::KillGroupOnDrop(report.pid); // the pipeline's sleep
+    let out = String::from_utf8_lossy(&report.stdout);
+    // 143: the shell's status for a process killed by SIGTERM; virt-hook said nothing.
+    assert_eq!(out, "status=143\n");
+    let stderr = std::fs::read_to_string(&stderr_file).unwrap();
+    assert_eq!(stderr, "", "virt-hook caught the signal while reading");
+}
