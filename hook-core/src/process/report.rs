@@ -78,7 +78,8 @@ pub struct Report {
     pub pid: u32,
     /// How it ended.
     pub ending: Ending,
-    /// Captured stdout when it was asked for and fit under the cap; otherwise empty.
+    /// Captured stdout when it was asked for, fit under the cap and was complete (see
+    /// `stdout_incomplete`); otherwise empty.
     #[cfg_attr(
         feature = "serde",
         serde(serialize_with = "crate::serde_support::lossy")
