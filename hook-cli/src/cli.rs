@@ -25,7 +25,8 @@ Examples:
                                         what libvirt gets when virt-hook is its qemu hook
 
 Exit status: 0 success (for run: the event would proceed), 1 a hook failed or check found an
-error, 2 a usage or input error.";
+error, 2 a usage or input error, 130 (143) when run or lifecycle was interrupted by SIGINT
+(SIGTERM): the signal is forwarded to the running script's process group.";
 
 /// virt-hook: see which libvirt hook scripts would run, fire them without a guest, and check a
 /// hooks directory for common mistakes.

@@ -62,7 +62,7 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     let mut skipped: Vec<String> = Vec::new();
     let mut aborted_at: Option<String> = None;
     for e in start {
-        if aborted_at.is_some() {
+        if aborted_at.is_some() || run::interrupted(&hooks) {
             skipped.push(e.spec().op.to_owned());
             continue;
         }
@@ -79,6 +79,9 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     };
     let (_, stop) = event::lifecycle(driver, reason, libvirt)?;
     for e in stop {
+        if run::interrupted(&hooks) {
+            break; // Ctrl-C: fire nothing more
+        }
         fired.push(fire(e));
     }
     let failed = fired.iter().any(|f| !f.proceeds());

@@ -13,7 +13,14 @@
 //! command-line parsing.
 //!
 //! Exit status: 0 success, 1 a hook failed or `check` found an error, 2 a usage or input error
-//! (one line on stderr naming the problem).
+//! (one line on stderr naming the problem), 128 + the signal number (130 for Ctrl-C's SIGINT,
+//! 143 for SIGTERM) when `run` or `lifecycle` was interrupted.
+//!
+//! Hook scripts run in their own process groups, so the terminal's SIGINT never reaches them:
+//! while `run` and `lifecycle` fire hooks, SIGINT and SIGTERM are caught (the `signal-hook`
+//! crate's safe iterator, on a thread of its own) and forwarded through a `hook_core::Cancel`
+//! to the running script's process group; SIGKILL follows after the kill grace (5 s), and no
+//! further script is started.
 
 mod check;
 // Its doc comments are the command's help text (plain text: `--help`, the man page), not
@@ -34,8 +41,11 @@ mod style;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::Parser as _;
+use hook_core::Cancel;
+use nix::sys::signal::Signal;
 
 use crate::cli::{Cli, Command};
 
@@ -56,6 +66,8 @@ pub(crate) struct Ctx {
     /// them), symlinks kept as given. One named with `--hooks-dir` exists; the default ones
     /// need not.
     pub(crate) hooks_dir: PathBuf,
+    /// Cancelled by SIGINT/SIGTERM once hooks are about to be fired ([`Ctx::cancel`]).
+    cancel: OnceLock<Option<Cancel>>,
 }
 
 impl Ctx {
@@ -75,6 +87,7 @@ impl Ctx {
             }
             return Ok(Ctx {
                 hooks_dir: absolute("--hooks-dir", dir)?,
+                cancel: OnceLock::new(),
             });
         }
         let hooks_dir = if cli.user {
@@ -84,8 +97,51 @@ impl Ctx {
         };
         // Absolute already unless the build's sysconfdir was relative; made sure of here.
         let hooks_dir = absolute("the hooks directory", &hooks_dir)?;
-        Ok(Ctx { hooks_dir })
+        Ok(Ctx {
+            hooks_dir,
+            cancel: OnceLock::new(),
+        })
     }
+
+    /// From the first call on, SIGINT and SIGTERM cancel the hooks being fired instead of
+    /// ending virt-hook. Called just before hooks run, not earlier: while a document is still
+    /// read (`--domain -` from a terminal), Ctrl-C keeps its default action and ends virt-hook.
+    pub(crate) fn cancel(&self) -> Option<&Cancel> {
+        self.cancel.get_or_init(forward_interrupts).as_ref()
+    }
+
+    /// The signal that interrupted the hooks, if one did.
+    fn interrupted_by(&self) -> Option<Signal> {
+        self.cancel.get()?.as_ref()?.requested()
+    }
+}
+
+/// Catches SIGINT and SIGTERM from now on and turns them into a cancellation of the hooks
+/// being fired. `None` (with a warning) when that cannot be set up: the signals then keep their
+/// default action, as before.
+fn forward_interrupts() -> Option<Cancel> {
+    let setup = || -> std::io::Result<Cancel> {
+        let cancel = Cancel::new()?;
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        let forward = cancel.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for raw in signals.forever() {
+                    if let Ok(signal) = Signal::try_from(raw) {
+                        tracing::info!(signal = signal.as_str(), "interrupted");
+                        forward.cancel(signal);
+                    }
+                }
+            })?;
+        Ok(cancel)
+    };
+    setup()
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot forward SIGINT/SIGTERM to hooks"))
+        .ok()
 }
 
 /// `dir` made absolute once, lexically (`std::path::absolute`): not canonicalized, so a
@@ -109,13 +165,19 @@ pub(crate) struct Output {
 
 fn execute(cli: &Cli) -> Result<Output, InputError> {
     let ctx = Ctx::new(cli)?;
-    match &cli.command {
+    let mut out = match &cli.command {
         Command::List { driver, json } => list::list(&ctx, driver.as_deref(), *json),
         Command::Check { json } => check::check(&ctx, *json),
         Command::Run(args) => run::run(&ctx, args),
         Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
         Command::Dispatch { driver, args } => Ok(dispatch::dispatch(&ctx.hooks_dir, driver, args)),
+    }?;
+    if let Some(signal) = ctx.interrupted_by() {
+        out.code = 128 + signal as u8;
+        out.stderr
+            .push_str(&format!("virt-hook: interrupted by {}\n", signal.as_str()));
     }
+    Ok(out)
 }
 
 /// libvirt running `<hooks dir>/<driver>`, a symlink to virt-hook.

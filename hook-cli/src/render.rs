@@ -53,6 +53,14 @@ pub(crate) struct Fired {
     pub(crate) document: Option<String>,
 }
 
+/// The signal that interrupted one of `runs` (Ctrl-C: `SIGINT`), if one did.
+fn interruption(runs: &[ScriptRun]) -> Option<&'static str> {
+    runs.iter().find_map(|r| match &r.error {
+        Some(HookError::Interrupted { name, .. }) => Some(*name),
+        _ => None,
+    })
+}
+
 impl Fired {
     /// Builds a [`Fired`] from a call's result.
     pub(crate) fn new(
@@ -112,8 +120,27 @@ fn ending(run: &ScriptRun) -> String {
     let Some(report) = &run.report else {
         return String::new();
     };
+    if let Some(signal) = report.interrupted {
+        let name = Ending::Signaled {
+            signal,
+            core_dumped: false,
+        };
+        return match report.ending {
+            Ending::Exited(code) => format!("interrupted ({name}), exit {code}"),
+            Ending::Signaled { .. } => format!("interrupted ({name}), killed by {}", report.ending),
+        };
+    }
     if let Some(after) = report.timed_out {
-        return format!("timed out after {}, killed", style::duration(after));
+        // Killed only when a signal ended it: a script may trap SIGTERM and exit.
+        return match report.ending {
+            Ending::Exited(code) => format!(
+                "timed out after {}, exit {code} after SIGTERM",
+                style::duration(after)
+            ),
+            Ending::Signaled { .. } => {
+                format!("timed out after {}, killed", style::duration(after))
+            }
+        };
     }
     let mut text = match report.ending {
         Ending::Exited(code) => format!("exit {code}"),
@@ -128,7 +155,10 @@ fn ending(run: &ScriptRun) -> String {
 /// The explanation for errors that are not "it exited non-zero / was killed / timed out".
 fn error_detail(err: &HookError) -> Option<String> {
     match err {
-        HookError::Exited { .. } | HookError::Signaled { .. } | HookError::TimedOut { .. } => None,
+        HookError::Exited { .. }
+        | HookError::Signaled { .. }
+        | HookError::TimedOut { .. }
+        | HookError::Interrupted { started: true, .. } => None,
         HookError::NotStarted { reason, errno, .. } => Some(format!("{reason} ({errno})")),
         HookError::BadOutput { reason, .. } => Some(format!("printed unusable output: {reason}")),
         other => Some(other.to_string()),
@@ -292,6 +322,14 @@ fn verdict(f: &Fired, st: Style) -> String {
             st.green(&format!("{all} succeeded: the event would proceed"))
         );
     }
+    if let Some(signal) = interruption(&f.runs) {
+        return format!(
+            "  result: {}",
+            st.red(&format!(
+                "interrupted by {signal}: forwarded to the running script's process group; no further script was started"
+            ))
+        );
+    }
     let bad = f.runs.iter().filter(|r| !r.succeeded()).count();
     let what = if n == 1 && bad == 1 {
         "the script failed".to_owned()
@@ -411,7 +449,9 @@ pub(crate) fn json(f: &Fired) -> FiredJson<'_> {
             xml: Some(String::from_utf8_lossy(xml).into_owned()),
         },
     });
-    let result = if f.failed {
+    let result = if interruption(&f.runs).is_some() {
+        "interrupted"
+    } else if f.failed {
         "failed"
     } else if f.runs.is_empty() {
         "nothing-ran"

@@ -50,6 +50,14 @@ pub(crate) fn limits(timeout: Option<&str>) -> Result<Limits, InputError> {
     })
 }
 
+/// Whether the hooks' calls were cancelled (Ctrl-C): nothing more should be fired.
+pub(crate) fn interrupted(hooks: &Hooks) -> bool {
+    hooks
+        .runner()
+        .cancel()
+        .is_some_and(|c| c.requested().is_some())
+}
+
 /// `--libvirt VERSION`, or the newest release the driver crates know.
 pub(crate) fn libvirt(version: Option<&str>) -> Result<LibvirtVersion, InputError> {
     version.map_or(Ok(LibvirtVersion::NEWEST), |v| {
@@ -58,19 +66,22 @@ pub(crate) fn libvirt(version: Option<&str>) -> Result<LibvirtVersion, InputErro
     })
 }
 
-/// Builds the [`Hooks`] for one driver in the hooks directory, emulating `libvirt`.
+/// Builds the [`Hooks`] for one driver in the hooks directory, emulating `libvirt`, cancelled
+/// by SIGINT/SIGTERM when the command forwards them.
 pub(crate) fn hooks_for(
     ctx: &Ctx,
     driver: &str,
     limits: Limits,
     libvirt: LibvirtVersion,
 ) -> Result<Hooks, InputError> {
-    Hooks::builder(&ctx.hooks_dir)
+    let mut builder = Hooks::builder(&ctx.hooks_dir)
         .driver(driver)
         .limits(limits)
-        .libvirt_version(libvirt)
-        .build()
-        .map_err(|e| InputError(e.to_string()))
+        .libvirt_version(libvirt);
+    if let Some(cancel) = ctx.cancel() {
+        builder = builder.cancel(cancel.clone());
+    }
+    builder.build().map_err(|e| InputError(e.to_string()))
 }
 
 /// What the scripts get: argv\[1\] and stdin.

@@ -56,6 +56,7 @@ pub use error::{Args, HookError, SpawnFailure};
 pub use hookdir::layout::Layout;
 pub use libvirt::shutoff::ShutoffReason;
 pub use libvirt::version::{BadVersion, LibvirtVersion};
+pub use process::cancel::Cancel;
 pub use process::env::{PASS_THROUGH, ScriptEnv};
 pub use process::limits::Limits;
 pub use process::report::{Ending, Report};

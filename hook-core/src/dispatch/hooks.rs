@@ -19,6 +19,7 @@ use crate::error::HookError;
 use crate::hookdir::discover::{self, Scan};
 use crate::hookdir::layout::{self, Layout};
 use crate::libvirt::version::LibvirtVersion;
+use crate::process::cancel::Cancel;
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
 use crate::process::report::Report;
@@ -59,6 +60,7 @@ pub struct HooksBuilder {
     env: Option<ScriptEnv>,
     strict_trust: bool,
     layout: Layout,
+    cancel: Option<Cancel>,
     libvirt_version: LibvirtVersion,
 }
 
@@ -108,6 +110,15 @@ impl HooksBuilder {
         self
     }
 
+    /// Cancels the calls when `cancel` is cancelled (e.g. from a thread that waits for
+    /// SIGINT/SIGTERM, or when the daemon stops): the running script's process group gets the
+    /// signal, the script's run fails with [`HookError::Interrupted`], and no further script
+    /// of the call, or of any later call, is started. See [`Runner::with_cancel`].
+    pub fn cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
     /// The libvirt release whose hook calls this stack makes (default
     /// [`LibvirtVersion::NEWEST`]). The driver crates follow it where libvirt releases differ:
     /// before 10.5.0, qemu's and lxc's `release` pass `-` instead of the shutoff reason. Choose
@@ -146,10 +157,14 @@ impl HooksBuilder {
                 scan_error: Mutex::new(None),
             });
         }
+        let mut runner = Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits);
+        if let Some(cancel) = self.cancel {
+            runner = runner.with_cancel(cancel);
+        }
         let hooks = Hooks {
             dir: self.dir,
             slots: slots.into_boxed_slice(),
-            runner: Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits),
+            runner,
             rescan_lock: Mutex::new(()),
             strict_trust: self.strict_trust,
             layout: self.layout,
@@ -332,6 +347,7 @@ impl Hooks {
             env: None,
             strict_trust: false,
             layout: Layout::Libvirt,
+            cancel: None,
             libvirt_version: LibvirtVersion::NEWEST,
         }
     }
@@ -509,6 +525,13 @@ impl Hooks {
                            runs: &mut Vec<ScriptRun>,
                            all_ok: &mut bool,
                            output: &mut Option<(Vec<u8>, PathBuf)>| {
+            // Once the call is cancelled and one run says so, nothing more is started.
+            if runs
+                .iter()
+                .any(|r| matches!(r.error, Some(HookError::Interrupted { .. })))
+            {
+                return;
+            }
             // Each filter gets the previous non-empty successful output while nothing has failed,
             // otherwise the original input (virhook.c step 10).
             let chained = if *all_ok && spec.uses_output {

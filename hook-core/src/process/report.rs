@@ -78,7 +78,8 @@ pub struct Report {
     pub pid: u32,
     /// How it ended.
     pub ending: Ending,
-    /// Captured stdout when it was asked for and fit under the cap; otherwise empty.
+    /// Captured stdout when it was asked for, fit under the cap and was complete (see
+    /// `stdout_incomplete`); otherwise empty.
     #[cfg_attr(
         feature = "serde",
         serde(serialize_with = "crate::serde_support::lossy")
@@ -116,7 +117,8 @@ pub struct Report {
         serde(rename = "duration_ms", serialize_with = "crate::serde_support::ms")
     )]
     pub duration: Duration,
-    /// Set when the script ran past its timeout and was killed: the timeout.
+    /// Set when the script ran past its timeout and was stopped (SIGTERM to its group, SIGKILL
+    /// after the grace): the timeout.
     #[cfg_attr(
         feature = "serde",
         serde(
@@ -125,6 +127,12 @@ pub struct Report {
         )
     )]
     pub timed_out: Option<Duration>,
+    /// Set when the call was cancelled ([`crate::Cancel`]) while the script ran: the signal
+    /// forwarded to its process group.
+    pub interrupted: Option<i32>,
+    /// Its stdout was wanted, and something it left behind still held stdout open when the
+    /// drain ended: `stdout` may be cut, so it was discarded ([`HookError::OutputIncomplete`]).
+    pub stdout_incomplete: bool,
     /// Something the script left behind still held its stdout or stderr open at the end of the
     /// drain: the pipes were closed on it and it was left running. After a normal exit that
     /// may be a plain background child (`daemon &`, which libvirt would wait for). After a
@@ -135,11 +143,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// Exit code 0, no timeout and no stdout overflow.
+    /// Exit code 0, no timeout, no interruption, and wanted stdout complete and under its cap.
     pub fn success(&self) -> bool {
         self.ending == Ending::Exited(0)
             && self.timed_out.is_none()
+            && self.interrupted.is_none()
             && self.stdout_too_large.is_none()
+            && !self.stdout_incomplete
     }
 
     /// `Ok(self)` on success, otherwise the error that names the failure.
@@ -154,23 +164,45 @@ impl Report {
     pub fn error(&self) -> Option<HookError> {
         let script = self.script.clone();
         let args = self.args.clone();
+        if let Some(signal) = self.interrupted {
+            return Some(HookError::Interrupted {
+                script,
+                args,
+                signal,
+                name: signal_name(signal),
+                started: true,
+                stderr: self.stderr.clone(),
+            });
+        }
         if let Some(after) = self.timed_out {
+            let (killed_by, exit_code) = match self.ending {
+                Ending::Exited(code) => (None, Some(code)),
+                Ending::Signaled { signal, .. } => (Some(signal_name(signal)), None),
+            };
             return Some(HookError::TimedOut {
                 script,
                 args,
                 after,
+                killed_by,
+                exit_code,
                 pipes_held_open: self.pipes_held_open,
                 stderr: self.stderr.clone(),
             });
         }
         match self.ending {
-            Ending::Exited(0) => self
-                .stdout_too_large
-                .map(|limit| HookError::OutputTooLarge {
-                    script,
-                    args,
-                    limit,
-                }),
+            Ending::Exited(0) => {
+                if let Some(limit) = self.stdout_too_large {
+                    Some(HookError::OutputTooLarge {
+                        script,
+                        args,
+                        limit,
+                    })
+                } else if self.stdout_incomplete {
+                    Some(HookError::OutputIncomplete { script, args })
+                } else {
+                    None
+                }
+            }
             Ending::Exited(code) => Some(HookError::Exited {
                 script,
                 args,

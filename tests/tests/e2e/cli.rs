@@ -773,6 +773,123 @@ fn virt_hook_with_closed_standard_fds() {
     }
 }
 
+/// Runs `virt-hook args…` in `t`, sends it `signal` once the hook script has written
+/// `<root>/cli.pid` (its `$PPID`, virt-hook), and returns the run and the script's pid (from
+/// `<root>/script.pid`).
+fn interrupt_cli(t: &HooksTree, args: &[&str], signal: nix::sys::signal::Signal) -> (CliRun, i32) {
+    let read = |name: &str| -> Option<i32> {
+        std::fs::read_to_string(t.root().join(name))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let run = std::thread::scope(|s| {
+        let call = s.spawn(|| t.run(args));
+        let mut cli = None;
+        for _ in 0..6000 {
+            cli = read("cli.pid");
+            if cli.is_some() || call.is_finished() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let cli = cli.expect("the hook script never started");
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(cli), signal).unwrap();
+        call.join().unwrap()
+    });
+    let script = read("script.pid").expect("the script wrote its pid");
+    (run, script)
+}
+
+/// Issue #10, item 8: Ctrl-C on `virt-hook run`. Scripts run in their own process group, so
+/// the terminal's SIGINT reaches only virt-hook; it forwards it to the running script's group
+/// (script and background child both end), starts nothing more, reports the run as
+/// interrupted and exits 130. (Before: virt-hook died of the SIGINT and the script ran on,
+/// reparented to init.)
+#[test]
+fn run_interrupted_by_sigint_forwards_it_to_the_script() {
+    let t = HooksTree::new();
+    let root = t.root().display().to_string();
+    t.file(
+        "hooks/qemu",
+        &format!(
+            "#!/bin/sh\necho working >&2\nsleep 60 &\necho $$ > '{root}/script.pid'\necho $PPID > '{root}/cli.pid'\nexec sleep 60\n"
+        ),
+        0o755,
+    );
+    t.dir("hooks/qemu.d", 0o755);
+    t.file(
+        "hooks/qemu.d/50-after",
+        &format!("#!/bin/sh\n: > '{root}/after-ran'\n"),
+        0o755,
+    );
+    let domain = domain_xml();
+    let (run, script) = interrupt_cli(
+        &t,
+        &["run", "qemu", "prepare", "--domain", &domain],
+        nix::sys::signal::Signal::SIGINT,
+    );
+    let _cleanup = tests::KillGroupOnDrop(script as u32);
+    assert_eq!(run.code, 130, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("interrupted (SIGINT), killed by SIGINT")
+            && run.stdout.contains("result: interrupted by SIGINT"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("virt-hook: interrupted by SIGINT"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        !t.root().join("after-ran").exists(),
+        "a script was started after the interruption"
+    );
+    assert!(
+        tests::wait_group_dead(script, std::time::Duration::from_secs(10)).is_empty(),
+        "the script or its background child is still running"
+    );
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+/// SIGTERM to `virt-hook lifecycle` during prepare: forwarded, and no later event of the
+/// sequence (start, started, stopped, release) is fired; exit status 143.
+#[test]
+fn lifecycle_interrupted_by_sigterm_fires_nothing_more() {
+    let t = HooksTree::new();
+    let root = t.root().display().to_string();
+    t.file(
+        "hooks/qemu",
+        &format!(
+            "#!/bin/sh\ncase \"$2\" in\n  prepare) echo $$ > '{root}/script.pid'; echo $PPID > '{root}/cli.pid'; exec sleep 60 ;;\n  *) : > '{root}/ran-'\"$2\" ;;\nesac\n"
+        ),
+        0o755,
+    );
+    let domain = domain_xml();
+    let (run, script) = interrupt_cli(
+        &t,
+        &["lifecycle", "qemu", "--domain", &domain],
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _cleanup = tests::KillGroupOnDrop(script as u32);
+    assert_eq!(run.code, 143, "{run:?}");
+    assert!(
+        run.stdout.contains("result: interrupted by SIGTERM"),
+        "{}",
+        run.stdout
+    );
+    let fired: Vec<_> = std::fs::read_dir(t.root())
+        .unwrap()
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.starts_with("ran-"))
+        .collect();
+    assert!(fired.is_empty(), "fired after the interruption: {fired:?}");
+    assert!(tests::wait_group_dead(script, std::time::Duration::from_secs(10)).is_empty());
+}
+
 /// `--timeout` outside its bounds (1 ms to 24 h; a number) is one short line stating the
 /// bounds, never the number as f64 prints it (`1e300` was 300 digits).
 #[test]
@@ -1015,4 +1132,65 @@ fn check_judges_the_directory_of_a_symlinks_target() {
     std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
     let run = t.run(&["check"]);
     assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// SIGINT and SIGTERM are caught only once hooks are about to run: while virt-hook still
+/// reads its document (`--domain -` from a pipe that never ends, as from a terminal), a signal
+/// keeps its default action and ends it at once. SIGTERM here, since a background job of a
+/// non-interactive shell starts with SIGINT ignored.
+#[test]
+fn a_signal_while_reading_the_document_ends_virt_hook() {
+    use hook_core::{Invocation, Runner};
+
+    let t = HooksTree::new();
+    t.file("hooks/qemu", SH_OK, 0o755);
+    let wrapper = t.file(
+        "wrapper",
+        "#!/bin/sh\n\
+         sh -c 'echo $$ > \"$1\"; exec sleep 60' sh \"$3.sleep\" |\n\
+         \x20 \"$1\" --hooks-dir \"$2\" run qemu prepare --domain - 2>\"$3\" &\n\
+         vh=$!\n\
+         i=0\n\
+         while :; do\n\
+         \x20 comm=$(cat /proc/$vh/comm 2>/dev/null)\n\
+         \x20 state=$(sed 's/.*) \\(.\\).*/\\1/' /proc/$vh/stat 2>/dev/null)\n\
+         \x20 [ \"$comm\" = virt-hook ] && [ \"$state\" = S ] && break\n\
+         \x20 i=$((i+1)); [ $i -gt 6000 ] && { echo 'never blocked'; exit 3; }\n\
+         \x20 sleep 0.01\n\
+         done\n\
+         kill -TERM $vh\n\
+         i=0\n\
+         while [ \"$(sed 's/.*) \\(.\\).*/\\1/' /proc/$vh/stat 2>/dev/null)\" = S ] && [ $i -lt 1000 ]; do\n\
+         \x20 i=$((i+1)); sleep 0.01\n\
+         done\n\
+         while [ ! -s \"$3.sleep\" ]; do sleep 0.01; done\n\
+         kill $(cat \"$3.sleep\")\n\
+         wait $vh\n\
+         echo \"status=$?\"\n",
+        0o755,
+    );
+    let bin = tests::cli_support::virt_hook();
+    let hooks = t.hooks();
+    let stderr_file = t.root().join("stderr");
+    let args = [
+        bin.to_str().unwrap(),
+        hooks.to_str().unwrap(),
+        stderr_file.to_str().unwrap(),
+    ];
+    let report = tests::run(
+        &Runner::default(),
+        &Invocation {
+            script: &wrapper,
+            args: &args,
+            stdin: None,
+            capture_stdout: true,
+        },
+    )
+    .unwrap();
+    let _cleanup = tests::KillGroupOnDrop(report.pid); // the pipeline's sleep
+    let out = String::from_utf8_lossy(&report.stdout);
+    // 143: the shell's status for a process killed by SIGTERM; virt-hook said nothing.
+    assert_eq!(out, "status=143\n");
+    let stderr = std::fs::read_to_string(&stderr_file).unwrap();
+    assert_eq!(stderr, "", "virt-hook caught the signal while reading");
 }

@@ -7,6 +7,7 @@ mod dispatch;
 mod dispatcher;
 mod drivers;
 mod layout;
+mod linking;
 mod recorded;
 mod reliability;
 mod runner;

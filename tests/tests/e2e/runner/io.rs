@@ -8,6 +8,16 @@ use tests::{Recording, TempDir, fnv1a64, link_recorder, pattern, run, run_with, 
 
 use super::{HOOK_ARGS, recorder, runner};
 
+super::also_on_fallbacks!(
+    unread_stdin_is_not_an_error,
+    large_stdin_is_delivered_exactly,
+    ten_mib_out_before_one_mib_in_does_not_deadlock,
+    stdout_and_stderr_flooded_together,
+    stdout_over_its_cap,
+    stderr_over_its_cap_keeps_the_head_and_the_tail,
+    stdout_tail_is_kept_for_the_report,
+);
+
 const MIB: usize = 1024 * 1024;
 
 fn inv<'a>(
