@@ -24,7 +24,11 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hook_core::baseline::{CountingAlloc, raw_spawn_wait};
+use std::ffi::CString;
+
+use hook_core::baseline::{
+    CountingAlloc, Libvirt, PrivateLibvirtHooksDir, bare_spawn_wait, libvirt_driver, raw_spawn_wait,
+};
 use hook_core::{EventSpec, FailurePolicy, HookEvent, Hooks, Invocation, Runner, ScriptEnv, SubOp};
 
 #[global_allocator]
@@ -32,6 +36,9 @@ static ALLOC: CountingAlloc = CountingAlloc;
 
 /// The 50 KB domain libvirt feeds a migrate hook (copied from the project's shared fixtures).
 static DOMAIN_LARGE: &[u8] = include_bytes!("data/domain-large.xml");
+
+/// A small domain (1 KB), the document a `prepare` call feeds its scripts in (b) and (c).
+static DOMAIN_SMALL: &[u8] = include_bytes!("data/domain-test.xml");
 
 /// The arguments every script gets, as a qemu `prepare begin` call would pass them.
 const ARGS: [&str; 4] = ["bench-guest", "prepare", "begin", "-"];
@@ -141,6 +148,22 @@ fn absent_call(hooks: &Hooks) -> bool {
     built
 }
 
+/// `Hooks::run` of the trivial script with the small domain on stdin, as a driver crate's
+/// `prepare` (`Hooks::run_document`) makes it.
+fn hooks_document(fx: &Fixture) {
+    let outcome = fx
+        .hooks
+        .run(&TRIVIAL, "bench-guest", || {
+            Some(Cow::Borrowed(DOMAIN_SMALL))
+        })
+        .expect("trivial hook with a document");
+    assert_eq!(outcome.runs.len(), 1);
+}
+
+fn bare_trivial(script: &Path) {
+    assert_eq!(bare_spawn_wait(script), 0);
+}
+
 fn hooks_trivial(fx: &Fixture) {
     let outcome = fx
         .hooks
@@ -179,6 +202,89 @@ fn hooks_many(fx: &Fixture) {
         .run(&MANY, "bench-guest", || None)
         .expect("many hooks");
     assert_eq!(outcome.runs.len(), 9);
+}
+
+/// libvirt's own `virHookCall` as a peer: the same `#!/bin/sh` exit-0 script installed as
+/// `qemu` in libvirt's compiled-in hooks directory, made private to this process (a mount
+/// namespace; the host's `/etc/libvirt/hooks` is never used or written).
+struct LibvirtPeer {
+    lib: Libvirt,
+    _dir: PrivateLibvirtHooksDir,
+    id: CString,
+    document: CString,
+}
+
+/// `VIR_HOOK_QEMU_OP_PREPARE`, `VIR_HOOK_SUBOP_BEGIN` (virhook.h).
+const VIR_QEMU_PREPARE: i32 = 2;
+const VIR_SUBOP_BEGIN: i32 = 1;
+
+impl LibvirtPeer {
+    /// Sets the peer up, or says why its column is skipped. Must run before any thread starts.
+    fn new() -> Result<LibvirtPeer, String> {
+        let dir = PrivateLibvirtHooksDir::new().map_err(|e| {
+            format!(
+                "no private mount namespace for libvirt's hooks directory ({e}); libvirt reads \
+                 hooks only from {}, and the benchmark never uses the host's",
+                PrivateLibvirtHooksDir::PATH
+            )
+        })?;
+        let lib = Libvirt::load().map_err(|e| {
+            format!("libvirt could not be loaded ({e}); install it with `apt-get install libvirt0`")
+        })?;
+        let script = Path::new(PrivateLibvirtHooksDir::PATH).join("qemu");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n")
+            .and_then(|()| {
+                std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            })
+            .map_err(|e| format!("writing {}: {e}", script.display()))?;
+        let found = lib.hook_initialize();
+        if found != 1 {
+            return Err(format!(
+                "virHookInitialize found {found} drivers in the private hooks directory, not 1"
+            ));
+        }
+        let peer = LibvirtPeer {
+            lib,
+            _dir: dir,
+            id: CString::new("bench-guest").expect("no NUL"),
+            document: CString::new(DOMAIN_SMALL).expect("the domain holds no NUL"),
+        };
+        let (ran, absent) = (peer.call(), peer.absent());
+        if ran != 0 || absent != 1 {
+            return Err(format!(
+                "virHookCall returned {ran} for the installed qemu hook (expected 0) and {absent} \
+                 for the absent lxc driver (expected 1)"
+            ));
+        }
+        Ok(peer)
+    }
+
+    /// `virHookCall(QEMU, "bench-guest", PREPARE, BEGIN, NULL, <domain>, NULL)`.
+    fn call(&self) -> i32 {
+        self.lib.hook_call(
+            libvirt_driver::QEMU,
+            &self.id,
+            VIR_QEMU_PREPARE,
+            VIR_SUBOP_BEGIN,
+            Some(&self.document),
+        )
+    }
+
+    /// The same call for a driver with nothing installed (lxc).
+    #[inline(never)]
+    fn absent(&self) -> i32 {
+        self.lib.hook_call(
+            black_box(libvirt_driver::LXC),
+            black_box(self.id.as_c_str()),
+            VIR_QEMU_PREPARE,
+            VIR_SUBOP_BEGIN,
+            Some(black_box(self.document.as_c_str())),
+        )
+    }
+}
+
+fn libvirt_trivial(peer: &LibvirtPeer) {
+    assert_eq!(peer.call(), 0, "libvirt's virHookCall failed");
 }
 
 /// What hook-core is compared against: `std::process::Command`, with the same arguments and
@@ -368,42 +474,102 @@ struct Strace {
     control: u64,
 }
 
-fn section_absent(fx: &Fixture, samples: usize, strace: Option<&Strace>, rep: &mut Report) {
+fn section_absent(
+    fx: &Fixture,
+    samples: usize,
+    strace: Option<&Strace>,
+    peer: Option<&LibvirtPeer>,
+    rep: &mut Report,
+) {
     progress("(a) absent driver");
     const BATCH: u32 = 1000;
     for _ in 0..BATCH {
         absent_call(&fx.hooks);
+        if let Some(p) = peer {
+            p.absent();
+        }
     }
     let mut s = Samples::default();
+    let mut lv = Samples::default();
     let mut built = 0u64;
+    let mut allocs = 0u64;
     // Reserved first, so recording the samples does not count as the calls' allocations.
     s.0.reserve(samples);
-    let allocs_before = CountingAlloc::allocations();
-    for _ in 0..samples {
-        let t = Instant::now();
-        for _ in 0..BATCH {
-            built += absent_call(black_box(&fx.hooks)) as u64;
+    lv.0.reserve(samples);
+    for i in 0..samples {
+        // Interleaved with libvirt's batches, the first one alternating.
+        for turn in [i % 2, 1 - i % 2] {
+            if turn == 0 {
+                let allocs_before = CountingAlloc::allocations();
+                let t = Instant::now();
+                for _ in 0..BATCH {
+                    built += absent_call(black_box(&fx.hooks)) as u64;
+                }
+                s.0.push(t.elapsed().as_nanos() as f64 / f64::from(BATCH));
+                allocs += CountingAlloc::allocations() - allocs_before;
+            } else if let Some(p) = peer {
+                let t = Instant::now();
+                for _ in 0..BATCH {
+                    assert_eq!(p.absent(), 1);
+                }
+                lv.0.push(t.elapsed().as_nanos() as f64 / f64::from(BATCH));
+            }
         }
-        s.0.push(t.elapsed().as_nanos() as f64 / f64::from(BATCH));
     }
-    let allocs = CountingAlloc::allocations() - allocs_before;
     let calls = samples as u64 * u64::from(BATCH);
     let syscalls = match strace {
         Some(st) => format!("{} syscalls in {} calls (strace)", st.syscalls, st.calls),
         None => "syscalls not counted (run `cargo xtask bench`)".to_owned(),
     };
+    let vs_libvirt = match peer {
+        Some(_) => format!("; {:.2} × libvirt", ratio(&s, &lv)),
+        None => String::new(),
+    };
     rep.rows.push(format!(
-        "| (a) driver with nothing installed | `Hooks::run` (per call; {samples} samples of {BATCH} calls) | {} | {} | {} | {allocs} allocations in {calls} calls; stdin built {built} times; {syscalls} |",
+        "| (a) driver with nothing installed | hook-core `Hooks::run` (per call; {samples} samples of {BATCH} calls) | {} | {} | {} | {allocs} allocations in {calls} calls; stdin built {built} times; {syscalls}{vs_libvirt} |",
         s.len(),
         fmt_ns(s.median()),
         fmt_ns(s.p99()),
     ));
+    match peer {
+        Some(p) => rep.rows.push(format!(
+            "| (a) driver with nothing installed | libvirt {} `virHookCall` (per call; {samples} samples of {BATCH} calls) | {} | {} | {} | 1 (the peer) |",
+            p.lib.version(),
+            lv.len(),
+            fmt_ns(lv.median()),
+            fmt_ns(lv.p99()),
+        )),
+        None => rep.rows.push(
+            "| (a) driver with nothing installed | libvirt `virHookCall` | – | – | – | skipped (see the note) |"
+                .to_owned(),
+        ),
+    }
     rep.target(
         "(a) absent-driver call, median",
         fmt_ns(s.median()),
         "< 100 ns",
         s.median() < 100.0,
     );
+    match peer {
+        Some(p) => rep.target(
+            "(a) absent-driver call / libvirt's `virHookCall`, medians",
+            format!(
+                "{:.2} ({} against {} for libvirt {})",
+                ratio(&s, &lv),
+                fmt_ns(s.median()),
+                fmt_ns(lv.median()),
+                p.lib.version()
+            ),
+            "≤ 1",
+            ratio(&s, &lv) <= 1.0,
+        ),
+        None => rep.target(
+            "(a) absent-driver call / libvirt's `virHookCall`, medians",
+            "skipped: libvirt not measured (see the note)".into(),
+            "≤ 1",
+            false,
+        ),
+    }
     match strace {
         Some(st) => {
             rep.target(
@@ -445,21 +611,40 @@ fn hold_gib() -> (Vec<u8>, String) {
     (black_box(v), rss)
 }
 
-fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
+fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &mut Report) {
     progress("(b) and (c) one trivial script, without and with 1 GiB held");
     let runner = Runner::default();
-    let names = [
-        "hook-core `Hooks::run`",
-        "hook-core `Runner::run`",
-        "raw `posix_spawn` + `waitpid`",
-        "`std::process::Command::status`",
+    let libvirt_name = peer.map(|p| {
+        format!(
+            "libvirt {} `virHookCall` (1 KB domain on stdin)",
+            p.lib.version()
+        )
+    });
+    const BASE: [&str; 6] = [
+        "hook-core `Hooks::run`, 1 KB domain on stdin (as `hook_qemu::prepare`)",
+        "hook-core `Hooks::run`, stdin `/dev/null`",
+        "hook-core `Runner::run`, stdin `/dev/null`",
+        "bare `posix_spawn` + `waitpid` (inherited stdio, no file actions)",
+        "raw `posix_spawn` + `waitpid` (stdio on `/dev/null`)",
+        "`std::process::Command::status` (stdio on `/dev/null`)",
     ];
+    let mut names: Vec<&str> = BASE.to_vec();
+    const OURS: usize = 0;
+    const BARE: usize = 3;
+    const RAW: usize = 4;
+    const LIBVIRT: usize = 6;
     let mut variants: Vec<Variant<'_>> = vec![
-        (names[0], Box::new(|| hooks_trivial(fx))),
-        (names[1], Box::new(|| runner_trivial(&runner, &fx.trivial))),
-        (names[2], Box::new(|| raw_trivial(&fx.trivial))),
-        (names[3], Box::new(|| std_baseline::status(&fx.trivial))),
+        (BASE[0], Box::new(|| hooks_document(fx))),
+        (BASE[1], Box::new(|| hooks_trivial(fx))),
+        (BASE[2], Box::new(|| runner_trivial(&runner, &fx.trivial))),
+        (BASE[3], Box::new(|| bare_trivial(&fx.trivial))),
+        (BASE[4], Box::new(|| raw_trivial(&fx.trivial))),
+        (BASE[5], Box::new(|| std_baseline::status(&fx.trivial))),
     ];
+    if let (Some(p), Some(name)) = (peer, libvirt_name.as_deref()) {
+        names.push(name);
+        variants.push(("libvirt", Box::new(move || libvirt_trivial(p))));
+    }
     warm_up(&mut variants);
     let blocks = 20;
     let per_block = rounds.div_ceil(blocks);
@@ -485,12 +670,23 @@ fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
         }
         progress(&format!("  block {}/{blocks}", b + 1));
     }
-    let raw = &without[2];
+    let vs_libvirt = |set: &[Samples], i: usize| -> String {
+        if peer.is_some() && i != LIBVIRT {
+            format!("; {:.3} × libvirt", ratio(&set[i], &set[LIBVIRT]))
+        } else {
+            String::new()
+        }
+    };
     for (i, name) in names.iter().enumerate() {
-        let r = if i == 2 {
+        let r = if i == BARE {
             "1 (the floor)".to_owned()
         } else {
-            format!("{:.3} × raw", ratio(&without[i], raw))
+            format!(
+                "{:.3} × bare; {:.3} × raw{}",
+                ratio(&without[i], &without[BARE]),
+                ratio(&without[i], &without[RAW]),
+                vs_libvirt(&without, i)
+            )
         };
         rep.row("(b) `#!/bin/sh` exit 0", name, &without[i], &r);
     }
@@ -500,10 +696,16 @@ fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
             name,
             &with[i],
             &format!(
-                "{:.3} × same without; {:.3} × raw with 1 GiB",
+                "{:.3} × same without; {:.3} × bare with 1 GiB{}",
                 ratio(&with[i], &without[i]),
-                ratio(&with[i], &with[2]),
+                ratio(&with[i], &with[BARE]),
+                vs_libvirt(&with, i)
             ),
+        );
+    }
+    if peer.is_none() {
+        rep.rows.push(
+            "| (b), (c) | libvirt `virHookCall` | – | – | – | skipped (see the note) |".to_owned(),
         );
     }
     rep.notes.push(format!(
@@ -512,27 +714,58 @@ fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
          {blocks} blocks each.",
         touch_time.as_secs_f64()
     ));
-    let b = ratio(&without[0], raw);
+    let b = ratio(&without[OURS], &without[BARE]);
     rep.target(
-        "(b) hook-core `Hooks::run` / raw `posix_spawn`",
+        "(b) hook-core `Hooks::run` (1 KB domain) / bare `posix_spawn`",
         format!(
-            "{b:.3} (`Runner::run`: {:.3}; std `Command`: {:.3})",
-            ratio(&without[1], raw),
-            ratio(&without[3], raw)
+            "{b:.3} (stdin `/dev/null`: {:.3}; `Runner::run`: {:.3}; std `Command`: {:.3})",
+            ratio(&without[1], &without[BARE]),
+            ratio(&without[2], &without[BARE]),
+            ratio(&without[5], &without[BARE]),
+        ),
+        "≤ 1.05",
+        b <= 1.05,
+    );
+    let c = ratio(&with[OURS], &with[BARE]);
+    rep.target(
+        "(c) the same with 1 GiB held",
+        format!(
+            "{c:.3} (stdin `/dev/null`: {:.3}; `Runner::run`: {:.3}); with / without 1 GiB: \
+             hook-core {:.3}, bare {:.3}",
+            ratio(&with[1], &with[BARE]),
+            ratio(&with[2], &with[BARE]),
+            ratio(&with[OURS], &without[OURS]),
+            ratio(&with[BARE], &without[BARE]),
         ),
         "≤ 1.10",
-        b <= 1.10,
+        c <= 1.10,
     );
-    let c = ratio(&with[0], &without[0]);
-    rep.target(
-        "(c) hook-core with 1 GiB held / without",
-        format!(
-            "{c:.3} (`Runner::run`: {:.3})",
-            ratio(&with[1], &without[1])
+    match peer {
+        Some(p) => {
+            let (l0, l1) = (
+                ratio(&without[OURS], &without[LIBVIRT]),
+                ratio(&with[OURS], &with[LIBVIRT]),
+            );
+            rep.target(
+                "(b), (c) hook-core / libvirt's `virHookCall`, same script and document",
+                format!(
+                    "{l0:.3} at 0 MiB, {l1:.3} with 1 GiB held (libvirt {}: {:.2} × bare, \
+                     {:.2} × bare with 1 GiB)",
+                    p.lib.version(),
+                    ratio(&without[LIBVIRT], &without[BARE]),
+                    ratio(&with[LIBVIRT], &with[BARE]),
+                ),
+                "≤ 1",
+                l0 <= 1.0 && l1 <= 1.0,
+            );
+        }
+        None => rep.target(
+            "(b), (c) hook-core / libvirt's `virHookCall`, same script and document",
+            "skipped: libvirt not measured (see the note)".into(),
+            "≤ 1",
+            false,
         ),
-        "≤ 1.20",
-        c <= 1.20,
-    );
+    }
 }
 
 fn section_filter(fx: &Fixture, rounds: usize, rep: &mut Report) {
@@ -934,10 +1167,46 @@ fn main() {
         };
 
     let started = Instant::now();
+    // First, while this process has one thread: the mount namespace is per thread.
+    let peer = match LibvirtPeer::new() {
+        Ok(p) => {
+            progress(&format!("libvirt {} measured as a peer", p.lib.version()));
+            Some(p)
+        }
+        Err(why) => {
+            progress(&format!("libvirt's column skipped: {why}"));
+            None
+        }
+    };
     let fx = Fixture::new();
     let mut rep = Report::default();
-    section_absent(&fx, absent_samples, strace.as_ref(), &mut rep);
-    section_spawn(&fx, spawn_rounds, &mut rep);
+    match &peer {
+        Some(p) => rep.notes.push(format!(
+            "libvirt: libvirt {}'s own `virHookCall` and `virHookInitialize` (private symbols of \
+             the installed `libvirt.so.0`, Debian's `libvirt0`, loaded with `dlopen`), called in \
+             this process and interleaved with the other variants. libvirt reads hooks only from \
+             {}: the benchmark moves itself to a private mount namespace (an overlay on `/etc`, \
+             a tmpfs on the hooks directory) and installs the same `#!/bin/sh` exit-0 script \
+             there as `qemu`; the host's directory is never read or written. The absent driver \
+             is `lxc`.",
+            p.lib.version(),
+            PrivateLibvirtHooksDir::PATH
+        )),
+        None => rep.notes.push(
+            "libvirt: **skipped** in this run; its rows and targets are empty. Install \
+             `libvirt0` (`apt-get install libvirt0`) and run as root (a private mount \
+             namespace is needed): the benchmark said why on stderr."
+                .to_owned(),
+        ),
+    }
+    section_absent(
+        &fx,
+        absent_samples,
+        strace.as_ref(),
+        peer.as_ref(),
+        &mut rep,
+    );
+    section_spawn(&fx, spawn_rounds, peer.as_ref(), &mut rep);
     section_filter(&fx, filter_rounds, &mut rep);
     section_many(&fx, many_rounds, &mut rep);
     section_threads(&fx, thread_rounds, round_time, &mut rep);

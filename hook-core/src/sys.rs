@@ -368,3 +368,164 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
         unsafe { std::alloc::System.dealloc(ptr, layout) }
     }
 }
+
+/// The floor without any hygiene at all: `posix_spawn` of `path` (argv `[path]`, environment
+/// `envp`) inheriting the caller's fds 0, 1 and 2 as they are, with no file actions and no
+/// attributes. What a caller that captures nothing and guards against nothing would pay.
+pub(crate) fn spawn_bare(path: &CStr, envp: &[CString]) -> Result<Pid, Errno> {
+    let argv: [*mut libc::c_char; 2] = [path.as_ptr().cast_mut(), ptr::null_mut()];
+    let mut envp_ptrs: Vec<*mut libc::c_char> = Vec::with_capacity(envp.len() + 1);
+    envp_ptrs.extend(envp.iter().map(|e| e.as_ptr().cast_mut()));
+    envp_ptrs.push(ptr::null_mut());
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: the path, argv and envp strings are borrowed for the duration of the call, both
+    // pointer arrays are NULL-terminated, and NULL file actions and attributes are allowed.
+    // posix_spawn keeps none of them.
+    let rc = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            ptr::null(),
+            ptr::null(),
+            argv.as_ptr(),
+            envp_ptrs.as_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::from_raw(rc));
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+/// `int virHookInitialize(void)` (libvirt's src/util/virhook.h).
+type VirHookInitialize = unsafe extern "C" fn() -> libc::c_int;
+/// `int virHookCall(int driver, const char *id, int op, int sub_op, const char *extra,
+/// const char *input, char **output)` (libvirt's src/util/virhook.h, unchanged since 1.0).
+type VirHookCall = unsafe extern "C" fn(
+    libc::c_int,
+    *const libc::c_char,
+    libc::c_int,
+    libc::c_int,
+    *const libc::c_char,
+    *const libc::c_char,
+    *mut *mut libc::c_char,
+) -> libc::c_int;
+
+/// libvirt's own hook entry points, from `libvirt.so.0` loaded at run time (nothing links
+/// against libvirt). The library stays loaded for the life of the process.
+pub(crate) struct LibvirtHooks {
+    hook_initialize: VirHookInitialize,
+    hook_call: VirHookCall,
+    /// `virGetVersion`'s library version: major * 1,000,000 + minor * 1,000 + release.
+    pub(crate) version: u64,
+}
+
+/// The last `dlerror()` message, or `what` when there is none.
+fn dl_error(what: &str) -> String {
+    // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl* call
+    // in this thread; it is copied at once.
+    let msg = unsafe { libc::dlerror() };
+    if msg.is_null() {
+        return what.to_owned();
+    }
+    // SAFETY: non-NULL, so a valid C string (see above).
+    unsafe { CStr::from_ptr(msg) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Loads `libvirt.so.0`, initialises the library (`virInitialize`: error and log machinery)
+/// and looks up `virHookInitialize` and `virHookCall` (private symbols, exported under the
+/// library's `LIBVIRT_PRIVATE_<version>` node; `dlsym` finds the default version).
+pub(crate) fn libvirt_hooks_load() -> Result<LibvirtHooks, String> {
+    // SAFETY: dlopen takes a NUL-terminated name; loading libvirt runs its ELF constructors,
+    // which only set up the library's own global state.
+    let handle = unsafe { libc::dlopen(c"libvirt.so.0".as_ptr(), libc::RTLD_NOW) };
+    if handle.is_null() {
+        return Err(dl_error("dlopen(libvirt.so.0) failed"));
+    }
+    let sym = |name: &CStr| -> Result<*mut libc::c_void, String> {
+        // SAFETY: `handle` is a live handle from dlopen (never closed); the name is
+        // NUL-terminated.
+        let p = unsafe { libc::dlsym(handle, name.as_ptr()) };
+        if p.is_null() {
+            Err(dl_error(&format!("{} not found", name.to_string_lossy())))
+        } else {
+            Ok(p)
+        }
+    };
+    let initialize = sym(c"virInitialize")?;
+    let get_version = sym(c"virGetVersion")?;
+    let hook_initialize = sym(c"virHookInitialize")?;
+    let hook_call = sym(c"virHookCall")?;
+    // SAFETY: each pointer is the address of the libvirt function of that name, whose C
+    // signature (libvirt.h, virhook.h) is the one it is transmuted to; the library is never
+    // unloaded, so the pointers stay valid.
+    let (initialize, get_version, hook_initialize, hook_call) = unsafe {
+        (
+            std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn() -> libc::c_int>(
+                initialize,
+            ),
+            std::mem::transmute::<
+                *mut libc::c_void,
+                unsafe extern "C" fn(
+                    *mut libc::c_ulong,
+                    *const libc::c_char,
+                    *mut libc::c_ulong,
+                ) -> libc::c_int,
+            >(get_version),
+            std::mem::transmute::<*mut libc::c_void, VirHookInitialize>(hook_initialize),
+            std::mem::transmute::<*mut libc::c_void, VirHookCall>(hook_call),
+        )
+    };
+    // SAFETY: virInitialize takes no arguments and may be called more than once.
+    if unsafe { initialize() } != 0 {
+        return Err("virInitialize failed".to_owned());
+    }
+    let mut version: libc::c_ulong = 0;
+    // SAFETY: a valid pointer for the library version; type NULL asks for no driver version,
+    // so the third pointer may be NULL.
+    if unsafe { get_version(&mut version, ptr::null(), ptr::null_mut()) } != 0 {
+        return Err("virGetVersion failed".to_owned());
+    }
+    Ok(LibvirtHooks {
+        hook_initialize,
+        hook_call,
+        version: version as u64,
+    })
+}
+
+impl LibvirtHooks {
+    /// `virHookInitialize()`: scans libvirt's compiled-in hooks directory; returns the number
+    /// of drivers found, or -1.
+    pub(crate) fn initialize(&self) -> i32 {
+        // SAFETY: a function of the loaded library that takes no arguments.
+        unsafe { (self.hook_initialize)() }
+    }
+
+    /// `virHookCall(driver, id, op, sub_op, NULL, input, NULL)`: runs the driver's scripts as
+    /// libvirtd would. Returns 1 (nothing installed), 0 (all succeeded) or -1.
+    pub(crate) fn call(
+        &self,
+        driver: i32,
+        id: &CStr,
+        op: i32,
+        sub_op: i32,
+        input: Option<&CStr>,
+    ) -> i32 {
+        // SAFETY: the strings are NUL-terminated and outlive the call; NULL extra, input and
+        // output are allowed (virhook.c: `-`, /dev/null, no capture); libvirt checks the
+        // driver and op numbers against its tables and keeps no pointer after returning.
+        unsafe {
+            (self.hook_call)(
+                driver,
+                id.as_ptr(),
+                op,
+                sub_op,
+                ptr::null(),
+                input.map_or(ptr::null(), CStr::as_ptr),
+                ptr::null_mut(),
+            )
+        }
+    }
+}
