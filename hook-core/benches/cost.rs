@@ -13,9 +13,9 @@
 //! the syscall count that xtask measured with strace, for the report); `cost absent-only N` makes
 //! N absent-driver calls between two `getppid` marker syscalls, then 10 `stat` calls between two
 //! more markers as a control, for xtask to count under `strace -f`; `cost threads-probe KIND
-//! THREADS SECS` (KIND `hooks`, `runner` or `raw`) runs one (f) configuration alone and prints
-//! its calls/s and CPU use, for profiling it (`perf record`, `strace -c -f`); `cost spawn-probe
-//! ROUNDS` runs (b)'s variants alone and prints their ratios.
+//! THREADS SECS` (KIND `hooks`, `document`, `runner`, `raw` or `bare`) runs one (f) configuration alone and prints
+//! its calls/s and CPU use, for profiling it (`perf record`, `strace -c -f`); `cost absent-probe SAMPLES`
+//! runs (a) alone; `cost spawn-probe ROUNDS [--gib]` runs (b)'s variants alone (with 1 GiB held) and prints their ratios.
 
 use std::borrow::Cow;
 use std::ffi::OsString;
@@ -141,9 +141,9 @@ fn absent_call(hooks: &Hooks) -> bool {
         built = true;
         Some(Cow::Borrowed(DOMAIN_LARGE))
     });
-    match black_box(r) {
-        Ok(outcome) if outcome.nothing_ran() => {}
-        _ => panic!("the absent driver ran something"),
+    // As a call site uses it: the result is looked at, not forced into memory.
+    if !black_box(r.is_ok_and(|outcome| outcome.nothing_ran())) {
+        panic!("the absent driver ran something");
     }
     built
 }
@@ -1059,27 +1059,48 @@ fn absent_only(calls: u64) {
     println!("calls={calls} allocations={allocs} stdin_built={built}");
 }
 
+/// `absent-probe SAMPLES`: (a) alone, hook-core's absent call against libvirt's when it can be
+/// measured, batches of 1000 interleaved; prints the medians. A diagnostic for (a).
+fn absent_probe(samples: usize) {
+    let peer = LibvirtPeer::new()
+        .map_err(|e| eprintln!("libvirt skipped: {e}"))
+        .ok();
+    let fx = Fixture::new();
+    let mut rep = Report::default();
+    section_absent(&fx, samples, None, peer.as_ref(), &mut rep);
+    for r in rep.rows {
+        println!("{r}");
+    }
+}
+
 /// `spawn-probe ROUNDS`: (b)'s four variants alone, interleaved for ROUNDS rounds; prints the
 /// ratios of medians to raw `posix_spawn`. A diagnostic for (b), e.g. under added CPU load.
-fn spawn_probe(rounds: usize) {
+fn spawn_probe(rounds: usize, gib: bool) {
     let fx = Fixture::new();
+    let held = gib.then(hold_gib);
     let runner = Runner::default();
     let mut variants: Vec<Variant<'_>> = vec![
         ("hooks", Box::new(|| hooks_trivial(&fx))),
         ("runner", Box::new(|| runner_trivial(&runner, &fx.trivial))),
         ("raw", Box::new(|| raw_trivial(&fx.trivial))),
         ("std", Box::new(|| std_baseline::status(&fx.trivial))),
+        ("bare", Box::new(|| bare_trivial(&fx.trivial))),
+        ("document", Box::new(|| hooks_document(&fx))),
     ];
     warm_up(&mut variants);
-    let mut s: Vec<Samples> = (0..4).map(|_| Samples::default()).collect();
+    let mut s: Vec<Samples> = (0..6).map(|_| Samples::default()).collect();
     interleave(&mut variants, rounds, &mut s);
     println!(
-        "Hooks::run/raw {:.3} Runner::run/raw {:.3} std/raw {:.3} (raw median {})",
-        ratio(&s[0], &s[2]),
-        ratio(&s[1], &s[2]),
-        ratio(&s[3], &s[2]),
-        fmt_ns(s[2].median())
+        "Hooks::run/bare {:.3} Hooks::run(document)/bare {:.3} Runner::run/bare {:.3} \
+         raw/bare {:.3} std/bare {:.3} (bare median {})",
+        ratio(&s[0], &s[4]),
+        ratio(&s[5], &s[4]),
+        ratio(&s[1], &s[4]),
+        ratio(&s[2], &s[4]),
+        ratio(&s[3], &s[4]),
+        fmt_ns(s[4].median())
     );
+    black_box(held);
 }
 
 /// `threads-probe KIND THREADS SECS`: THREADS threads calling KIND (`hooks`, `runner`, `raw`)
@@ -1099,6 +1120,8 @@ fn threads_probe(kind: &str, threads: usize, dur: Duration) {
                         match kind {
                             "runner" => runner_trivial(&runner, &fx.trivial),
                             "raw" => raw_trivial(&fx.trivial),
+                            "bare" => bare_trivial(&fx.trivial),
+                            "document" => hooks_document(&fx),
                             _ => hooks_trivial(&fx),
                         }
                         n += 1;
@@ -1132,9 +1155,13 @@ fn main() {
         absent_only(n);
         return;
     }
+    if args.first().map(String::as_str) == Some("absent-probe") {
+        absent_probe(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(2000));
+        return;
+    }
     if args.first().map(String::as_str) == Some("spawn-probe") {
         let rounds: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500);
-        spawn_probe(rounds);
+        spawn_probe(rounds, args.iter().any(|a| a == "--gib"));
         return;
     }
     if args.first().map(String::as_str) == Some("threads-probe") {
