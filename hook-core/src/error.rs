@@ -27,7 +27,7 @@ impl fmt::Display for Args {
             if i > 0 {
                 f.write_str(" ")?;
             }
-            f.write_str(&crate::libvirt::shell_quote(a))?;
+            f.write_str(&crate::quote::shell_quote(a))?;
         }
         Ok(())
     }
@@ -183,7 +183,7 @@ pub enum HookError {
         /// The script itself or the directory with the problem.
         path: PathBuf,
         /// What is wrong with it.
-        problem: crate::discover::WarningKind,
+        problem: WarningKind,
         /// What to run to fix it.
         fix: String,
     },
@@ -253,6 +253,32 @@ impl fmt::Display for Stderr<'_> {
             Ok(())
         } else {
             write!(f, ": {text}")
+        }
+    }
+}
+
+/// A permission problem on a script or a directory it runs from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum WarningKind {
+    /// Anyone may change it.
+    WorldWritable,
+    /// Its group may change it.
+    GroupWritable,
+    /// Owned by neither root nor the current user.
+    ForeignOwner {
+        /// The owner's uid.
+        uid: u32,
+    },
+}
+
+impl std::fmt::Display for WarningKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            WarningKind::WorldWritable => f.write_str("world-writable"),
+            WarningKind::GroupWritable => f.write_str("group-writable"),
+            WarningKind::ForeignOwner { uid } => {
+                write!(f, "owned by uid {uid}, neither root nor the current user")
+            }
         }
     }
 }

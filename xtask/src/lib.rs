@@ -7,6 +7,7 @@ pub mod ci;
 pub mod docgen;
 pub mod install_samples;
 pub mod soak;
+pub mod tidy;
 
 use std::path::PathBuf;
 

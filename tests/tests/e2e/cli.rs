@@ -623,7 +623,7 @@ echo "on stderr" >&2
 /// script, with `/dev/null` on its stdin and two pipes of its own (read by virt-hook) on its
 /// stdout and stderr, and exits 0 although it cannot print its report.
 ///
-/// This does not exercise hook-core's `above_stdio` (hook-core/src/spawn.rs): the Rust runtime
+/// This does not exercise hook-core's `above_stdio` (hook-core/src/process/spawn.rs): the Rust runtime
 /// reopens closed standard fds on `/dev/null` before `main`, so virt-hook never runs with them
 /// closed (asserted below, so that a change there is noticed). The isolated binary's
 /// `closed_stdio` test is the host with closed fds that does.

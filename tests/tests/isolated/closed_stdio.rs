@@ -1,6 +1,6 @@
 //! A host running with some or all of its standard fds closed. `pipe2` then hands fds 0, 1 or 2
 //! back to hook-core for a script's pipes. hook-core moves its pipe ends above 2
-//! (hook-core/src/spawn.rs, `above_stdio`), so that the script gets its own pipes and nothing the
+//! (hook-core/src/process/spawn.rs, `above_stdio`), so that the script gets its own pipes and nothing the
 //! host writes to its own fd 1 or 2 during the call (a log line, say) lands in a script's pipe.
 //!
 //! The host is this test process itself: a Rust program cannot be made a host with closed fds

@@ -1,5 +1,5 @@
 //! Starting one script: argv and environment as C strings (a NUL anywhere is rejected before
-//! anything starts), the three pipes, `posix_spawn` through [`crate::sys`], and an explanation
+//! anything starts), the three pipes, `posix_spawn` through [`crate::process::sys`], and an explanation
 //! an administrator can act on when the kernel refuses to execute the file.
 
 use std::ffi::CString;
@@ -11,9 +11,9 @@ use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::unistd::{Pid, pipe2};
 
-use crate::env::ScriptEnv;
 use crate::error::{Args, HookError, SpawnFailure};
-use crate::sys::{self, ChildStdin, SpawnRequest};
+use crate::process::env::ScriptEnv;
+use crate::process::sys::{self, ChildStdin, SpawnRequest};
 
 /// How often a spawn that failed with `ETXTBSY` is retried (after 2, 4, … 64 ms).
 const ETXTBSY_RETRIES: u32 = 6;
@@ -25,7 +25,7 @@ pub(crate) struct Child {
     pub(crate) stdout: OwnedFd,
     pub(crate) stderr: OwnedFd,
     /// The parent's copies of the stdout and stderr write ends (close-on-exec, so nothing the
-    /// host execs gets them). [`crate::pump`] keeps them open until the script has exited, so
+    /// host execs gets them). [`crate::process::pump`] keeps them open until the script has exited, so
     /// the exit is one wakeup, the pidfd's, instead of one per pipe hang-up as well.
     pub(crate) write_ends: (OwnedFd, OwnedFd),
 }

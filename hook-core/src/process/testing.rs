@@ -6,7 +6,7 @@
 use nix::errno::Errno;
 use nix::sys::signal::{SigAction, Signal};
 
-use crate::sys::{self, SignalAction};
+use crate::process::sys::{self, SignalAction};
 
 /// A signal's disposition before a test changed it.
 #[derive(Debug)]

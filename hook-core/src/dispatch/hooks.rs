@@ -15,12 +15,13 @@ use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
-use crate::discover::{self, Scan};
 use crate::driver::{EventSpec, FailurePolicy, HookEvent};
-use crate::env::ScriptEnv;
 use crate::error::HookError;
-use crate::report::Report;
-use crate::runner::{Invocation, Limits, Runner};
+use crate::hookdir::discover::{self, Scan};
+use crate::process::env::ScriptEnv;
+use crate::process::limits::Limits;
+use crate::process::report::Report;
+use crate::process::runner::{Invocation, Runner};
 
 const ABSENT: u8 = 0;
 const PRESENT: u8 = 1;
@@ -97,7 +98,7 @@ impl HooksBuilder {
 
     /// Strict trust mode (default off, as libvirt): refuse to run a script when it, or a
     /// directory between it and the hooks directory, is group- or world-writable or owned by
-    /// anyone but root or the current user ([`crate::discover::list`]'s warnings). A refused
+    /// anyone but root or the current user ([`crate::hookdir::discover::list`]'s warnings). A refused
     /// script fails the call with [`HookError::Untrusted`], which says how to fix it; the
     /// other scripts still run, as after any failure. The check is a `stat` per path just
     /// before each start.
@@ -276,7 +277,7 @@ impl std::error::Error for Failure {
 }
 
 impl Hooks {
-    /// Starts building a [`Hooks`] for this directory (see [`crate::dir`] for the system and
+    /// Starts building a [`Hooks`] for this directory (see [`crate::hookdir::dir`] for the system and
     /// per-user ones).
     pub fn builder(dir: impl Into<PathBuf>) -> HooksBuilder {
         HooksBuilder {

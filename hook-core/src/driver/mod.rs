@@ -3,6 +3,9 @@
 //! needs to call the scripts (sub-op, extra, whether output is used, what a failure means, whether
 //! to rescan first). Core itself names no driver and no operation.
 
+pub mod matrix;
+mod operations;
+
 use std::fmt;
 
 /// argv\[3\]: libvirt's sub-operation, shared by all drivers.

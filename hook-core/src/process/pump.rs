@@ -13,10 +13,10 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, killpg, pthread_sigmask};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
 
-use crate::report::Ending;
-use crate::runner::Limits;
-use crate::spawn::Child;
-use crate::sys;
+use crate::process::limits::Limits;
+use crate::process::report::Ending;
+use crate::process::spawn::Child;
+use crate::process::sys;
 
 /// Size of one read from stdout/stderr.
 const CHUNK: usize = 64 * 1024;

@@ -6,7 +6,7 @@
 //!   and without that action every fd the host opened without `O_CLOEXEC` would reach the script.
 //! * `pidfd_open` (no wrapper in nix).
 //! * consuming a pending `SIGPIPE` with `sigtimedwait` and a zero timeout.
-//! * `sigaction`, for the test-support module [`crate::testing`] only (the workspace's tests
+//! * `sigaction`, for the test-support module [`crate::process::testing`] only (the workspace's tests
 //!   may not use `unsafe` themselves).
 //!
 //! Everything else (pipes, poll, read/write, kill, waitpid, signal masks) goes through nix's safe
@@ -276,7 +276,7 @@ pub(crate) fn set_signal_action(signal: Signal, action: SignalAction) -> Result<
 }
 
 // ---------------------------------------------------------------------------------------------
-// Benchmark support (reached only through the `#[doc(hidden)]` `crate::baseline` module). It
+// Benchmark support (reached only through the `#[doc(hidden)]` `crate::process::baseline` module). It
 // lives here because it needs `unsafe`, and `unsafe` lives in this module only.
 
 impl FileActions {

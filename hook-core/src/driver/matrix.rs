@@ -6,7 +6,7 @@
 use std::fmt;
 
 use crate::driver::EventSpec;
-use crate::libvirt::shell_quote;
+use crate::quote::shell_quote;
 
 /// What the scripts read on stdin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

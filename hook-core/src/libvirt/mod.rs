@@ -2,37 +2,13 @@
 //! `virBufferEscapeShell` and the one-line `Hook script execution failed: …` message that
 //! `virRunScript` raises (spec §1.9, §2.7, §2.9).
 
-use std::borrow::Cow;
 use std::path::Path;
 
-use crate::env::ScriptEnv;
 use crate::error::HookError;
+use crate::process::env::ScriptEnv;
+pub use crate::quote::shell_quote;
 
-/// Quotes `s` as libvirt's `virBufferEscapeShell` does: `''` when empty; unchanged unless it
-/// holds a shell metacharacter; otherwise wrapped in single quotes with each `'` as `'\''`.
-pub fn shell_quote(s: &str) -> Cow<'_, str> {
-    const META: &[char] = &[
-        '\r', '\t', '\n', ' ', '!', '"', '#', '$', '&', '\'', '(', ')', '*', ';', '<', '>', '?',
-        '[', '\\', ']', '^', '`', '{', '|', '}', '~',
-    ];
-    if s.is_empty() {
-        return Cow::Borrowed("''");
-    }
-    if !s.contains(META) {
-        return Cow::Borrowed(s);
-    }
-    let mut out = String::with_capacity(s.len() + 2);
-    out.push('\'');
-    for c in s.chars() {
-        if c == '\'' {
-            out.push_str("'\\''");
-        } else {
-            out.push(c);
-        }
-    }
-    out.push('\'');
-    Cow::Owned(out)
-}
+pub mod shutoff;
 
 /// `virCommandToString`: the environment entries (values quoted), then the script path and its
 /// arguments, space-separated.

@@ -1,44 +1,16 @@
 //! The public entry point for running one script: [`Runner`] (the environment, built once, and
 //! default [`Limits`]), [`Invocation`] (what to run, with what input) and the glue that takes an
-//! invocation through [`crate::spawn`] and [`crate::pump`] into a [`Report`], with one tracing
+//! invocation through [`crate::process::spawn`] and [`crate::process::pump`] into a [`Report`], with one tracing
 //! span per run.
 
 use std::path::Path;
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
-use crate::env::ScriptEnv;
 use crate::error::{Args, HookError};
-use crate::report::Report;
-use crate::{pump, spawn};
-
-/// Bounds on one script run. The defaults are libvirt's behaviour (no timeout) made safe.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Limits {
-    /// Kill the script's process group when it runs longer than this. Default: none, as libvirt.
-    pub timeout: Option<Duration>,
-    /// After SIGTERM at the timeout, SIGKILL follows after this long. Default: 5 s.
-    pub kill_grace: Duration,
-    /// After the script exits, how long its pipes are still read for output that something it
-    /// left behind may hold open. Default: 200 ms.
-    pub drain: Duration,
-    /// Most stdout bytes kept when the output is wanted; more is [`HookError::OutputTooLarge`].
-    /// Default: 16 MiB.
-    pub stdout_cap: usize,
-    /// Most stderr bytes kept; the rest is counted and dropped. Default: 64 KiB.
-    pub stderr_cap: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            timeout: None,
-            kill_grace: Duration::from_secs(5),
-            drain: Duration::from_millis(200),
-            stdout_cap: 16 * 1024 * 1024,
-            stderr_cap: 64 * 1024,
-        }
-    }
-}
+use crate::process::env::ScriptEnv;
+use crate::process::limits::Limits;
+use crate::process::report::Report;
+use crate::process::{pump, spawn};
 
 /// One script to run: argv is `[script, args...]` (for hooks, `object op subop extra`).
 #[derive(Clone, Copy, Debug)]

@@ -18,10 +18,10 @@ use nix::sys::statfs::{OVERLAYFS_SUPER_MAGIC, TMPFS_MAGIC, statfs};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::env::ScriptEnv;
-use crate::sys;
+use crate::process::env::ScriptEnv;
+use crate::process::sys;
 
-pub use crate::sys::CountingAlloc;
+pub use crate::process::sys::CountingAlloc;
 
 /// Starts `path` with `posix_spawn` (argv `[path]`, fds 0/1/2 on `/dev/null`, libvirt's
 /// environment as [`ScriptEnv::libvirt`] builds it, so the script does the same work as under

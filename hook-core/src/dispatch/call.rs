@@ -8,7 +8,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::path::Path;
 
-use crate::dispatch::{Failure, Hooks, Outcome};
+use crate::dispatch::hooks::{Failure, Hooks, Outcome};
 use crate::driver::HookEvent;
 use crate::error::{Args, HookError};
 use crate::xml::{Document, Root};

@@ -128,31 +128,7 @@ pub struct Skipped {
     pub reason: SkipReason,
 }
 
-/// A permission problem on a script or a directory it runs from.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum WarningKind {
-    /// Anyone may change it.
-    WorldWritable,
-    /// Its group may change it.
-    GroupWritable,
-    /// Owned by neither root nor the current user.
-    ForeignOwner {
-        /// The owner's uid.
-        uid: u32,
-    },
-}
-
-impl std::fmt::Display for WarningKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            WarningKind::WorldWritable => f.write_str("world-writable"),
-            WarningKind::GroupWritable => f.write_str("group-writable"),
-            WarningKind::ForeignOwner { uid } => {
-                write!(f, "owned by uid {uid}, neither root nor the current user")
-            }
-        }
-    }
-}
+pub use crate::error::WarningKind;
 
 /// A warning about one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -204,7 +180,7 @@ pub struct Listing {
 impl Warning {
     /// What an administrator runs to fix it, e.g. `chmod go-w /etc/libvirt/hooks/qemu`.
     pub fn fix(&self) -> String {
-        let p = crate::libvirt::shell_quote(&self.path.to_string_lossy()).into_owned();
+        let p = crate::quote::shell_quote(&self.path.to_string_lossy()).into_owned();
         match self.kind {
             WarningKind::WorldWritable => format!("chmod go-w {p}"),
             WarningKind::GroupWritable => format!("chmod g-w {p}"),
