@@ -27,7 +27,8 @@ use std::time::{Duration, Instant};
 use std::ffi::CString;
 
 use hook_core::baseline::{
-    CountingAlloc, Libvirt, PrivateLibvirtHooksDir, bare_spawn_wait, libvirt_driver, raw_spawn_wait,
+    CountingAlloc, Libvirt, PrivateLibvirtHooksDir, bare_spawn_wait, hygiene_spawn_wait,
+    libvirt_driver, piped_spawn_wait, raw_spawn_wait,
 };
 use hook_core::{EventSpec, FailurePolicy, HookEvent, Hooks, Invocation, Runner, ScriptEnv, SubOp};
 
@@ -162,6 +163,26 @@ fn hooks_document(fx: &Fixture) {
 
 fn bare_trivial(script: &Path) {
     assert_eq!(bare_spawn_wait(script), 0);
+}
+
+fn hygiene_trivial(script: &Path) {
+    assert_eq!(hygiene_spawn_wait(script), 0);
+}
+
+fn piped_trivial(script: &Path) {
+    assert_eq!(piped_spawn_wait(script), 0);
+}
+
+fn runner_document(runner: &Runner, script: &Path) {
+    let report = runner
+        .run(&Invocation {
+            script,
+            args: &ARGS,
+            stdin: Some(DOMAIN_SMALL),
+            capture_stdout: false,
+        })
+        .expect("Runner::run");
+    assert!(report.success());
 }
 
 fn hooks_trivial(fx: &Fixture) {
@@ -439,6 +460,8 @@ fn progress(msg: &str) {
 #[derive(Default)]
 struct Report {
     rows: Vec<String>,
+    /// The rungs from the bare floor to hook-core, (b) and (c) side by side.
+    ladder: Vec<String>,
     targets: Vec<String>,
     notes: Vec<String>,
 }
@@ -620,19 +643,43 @@ fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &
             p.lib.version()
         )
     });
-    const BASE: [&str; 6] = [
+    const BASE: [&str; 9] = [
         "hook-core `Hooks::run`, 1 KB domain on stdin (as `hook_qemu::prepare`)",
         "hook-core `Hooks::run`, stdin `/dev/null`",
         "hook-core `Runner::run`, stdin `/dev/null`",
         "bare `posix_spawn` + `waitpid` (inherited stdio, no file actions)",
         "raw `posix_spawn` + `waitpid` (stdio on `/dev/null`)",
         "`std::process::Command::status` (stdio on `/dev/null`)",
+        "hook-core's `posix_spawn` request, no pipes, `waitpid`",
+        "the same with stdout and stderr on pipes, read to EOF, `waitpid`",
+        "hook-core `Runner::run`, 1 KB domain on stdin",
     ];
     let mut names: Vec<&str> = BASE.to_vec();
     const OURS: usize = 0;
     const BARE: usize = 3;
     const RAW: usize = 4;
-    const LIBVIRT: usize = 6;
+    const LIBVIRT: usize = 9;
+    // The ladder from the bare floor to hook-core, one guarantee per rung.
+    const LADDER: [(usize, &str); 6] = [
+        (BARE, "bare `posix_spawn` + `waitpid`"),
+        (
+            6,
+            "+ hygiene: `/dev/null` stdin, fds >= 3 closed, signal mask and dispositions \
+             reset, own process group",
+        ),
+        (7, "+ capture: stdout and stderr on pipes, read to EOF"),
+        (
+            2,
+            "+ no hang: a pidfd and one `poll` loop (wait for the exit, not for EOF), \
+             bounded drain (`Runner::run`)",
+        ),
+        (8, "+ the document on a stdin pipe, SIGPIPE guarded"),
+        (
+            OURS,
+            "+ the hooks directory: `stat` the main script, `opendir` its `.d` (libvirt's \
+             per-call rule), dispatch (`Hooks::run`)",
+        ),
+    ];
     let mut variants: Vec<Variant<'_>> = vec![
         (BASE[0], Box::new(|| hooks_document(fx))),
         (BASE[1], Box::new(|| hooks_trivial(fx))),
@@ -640,6 +687,9 @@ fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &
         (BASE[3], Box::new(|| bare_trivial(&fx.trivial))),
         (BASE[4], Box::new(|| raw_trivial(&fx.trivial))),
         (BASE[5], Box::new(|| std_baseline::status(&fx.trivial))),
+        (BASE[6], Box::new(|| hygiene_trivial(&fx.trivial))),
+        (BASE[7], Box::new(|| piped_trivial(&fx.trivial))),
+        (BASE[8], Box::new(|| runner_document(&runner, &fx.trivial))),
     ];
     if let (Some(p), Some(name)) = (peer, libvirt_name.as_deref()) {
         names.push(name);
@@ -707,6 +757,25 @@ fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &
         rep.rows.push(
             "| (b), (c) | libvirt `virHookCall` | – | – | – | skipped (see the note) |".to_owned(),
         );
+    }
+    for (k, &(i, what)) in LADDER.iter().enumerate() {
+        let step = |set: &[Samples]| -> String {
+            if k == 0 {
+                "the floor".to_owned()
+            } else {
+                let prev = LADDER[k - 1].0;
+                format!("{:+.1} µs", (set[i].median() - set[prev].median()) / 1e3)
+            }
+        };
+        rep.ladder.push(format!(
+            "| {k} | {what} | {} | {} | {:.3} | {} | {} | {:.3} |",
+            fmt_ns(without[i].median()),
+            step(&without),
+            ratio(&without[i], &without[BARE]),
+            fmt_ns(with[i].median()),
+            step(&with),
+            ratio(&with[i], &with[BARE]),
+        ));
     }
     rep.notes.push(format!(
         "(c): the process's VmRSS while the gigabyte was held: {rss} (writing it took {:.2} s). \
@@ -1253,6 +1322,19 @@ fn main() {
     println!("|---|---|---:|---:|---:|---|");
     for r in &rep.rows {
         println!("{r}");
+    }
+    if !rep.ladder.is_empty() {
+        println!("\n## Where the gap to the bare floor goes\n");
+        println!(
+            "The rungs from a bare `posix_spawn` + `waitpid` to a hook-core call, each adding \
+             one guarantee, measured interleaved with (b) and (c) above (the same samples): \
+             median per call, the step from the rung before, and the ratio to the bare floor.\n"
+        );
+        println!("| rung | what it adds | 0 MiB | step | × bare | 1 GiB held | step | × bare |");
+        println!("|---|---|---:|---:|---:|---:|---:|---:|");
+        for r in &rep.ladder {
+            println!("{r}");
+        }
     }
     if !rep.notes.is_empty() {
         println!("\n## Notes\n");

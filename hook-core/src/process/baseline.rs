@@ -19,7 +19,7 @@ use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use crate::process::env::ScriptEnv;
-use crate::process::sys;
+use crate::process::{spawn, sys};
 
 pub use crate::process::sys::CountingAlloc;
 
@@ -39,7 +39,53 @@ pub fn bare_spawn_wait(path: &Path) -> i32 {
     spawn_wait(path, sys::spawn_bare)
 }
 
-fn spawn_wait(path: &Path, spawn: fn(&CStr, &[CString]) -> Result<Pid, Errno>) -> i32 {
+/// The first rung of the ladder from the bare floor to hook-core (the benchmark's "where the
+/// gap goes"): hook-core's own `posix_spawn` request (`/dev/null` on fd 0, fds 1 and 2 passed
+/// through as the caller has them, every fd >= 3 closed, empty signal mask, every signal at
+/// its default disposition, its own process group), then `waitpid`. No pipes, no pidfd.
+pub fn hygiene_spawn_wait(path: &Path) -> i32 {
+    spawn_wait(path, |path, envp| {
+        let argv = [path.to_owned()];
+        sys::spawn(&sys::SpawnRequest {
+            path,
+            argv: &argv,
+            envp,
+            stdin: sys::ChildStdin::DevNull,
+            stdout: 1,
+            stderr: 2,
+        })
+    })
+}
+
+/// The second rung: [`hygiene_spawn_wait`] with stdout and stderr on pipes, as hook-core
+/// creates them, read to EOF (one after the other, blocking), then `waitpid`. This is the
+/// capture without the no-hang guarantee: a script that leaves a child holding a pipe blocks
+/// it until that child exits. Returns the exit code, or a negative errno.
+pub fn piped_spawn_wait(path: &Path) -> i32 {
+    static ENV: OnceLock<ScriptEnv> = OnceLock::new();
+    let env = ENV.get_or_init(ScriptEnv::libvirt);
+    let Ok(argv) = spawn::c_argv(path, &[]) else {
+        return -libc::EINVAL;
+    };
+    let child = match spawn::start(&argv, env, path, &[], false) {
+        Ok(child) => child,
+        Err(_) => return -libc::EIO,
+    };
+    drop(child.write_ends);
+    let mut buf = [0u8; 4096];
+    for fd in [&child.stdout, &child.stderr] {
+        loop {
+            match nix::unistd::read(fd, &mut buf) {
+                Ok(0) => break,
+                Ok(_) | Err(Errno::EINTR) => continue,
+                Err(errno) => return -(errno as i32),
+            }
+        }
+    }
+    wait(child.pid)
+}
+
+fn spawn_wait(path: &Path, spawn: impl Fn(&CStr, &[CString]) -> Result<Pid, Errno>) -> i32 {
     static ENV: OnceLock<ScriptEnv> = OnceLock::new();
     let env = ENV.get_or_init(ScriptEnv::libvirt);
     let Ok(cpath) = CString::new(path.as_os_str().as_bytes()) else {
@@ -49,6 +95,10 @@ fn spawn_wait(path: &Path, spawn: fn(&CStr, &[CString]) -> Result<Pid, Errno>) -
         Ok(pid) => pid,
         Err(errno) => return -(errno as i32),
     };
+    wait(pid)
+}
+
+fn wait(pid: Pid) -> i32 {
     loop {
         match waitpid(pid, None) {
             Ok(WaitStatus::Exited(_, code)) => return code,
