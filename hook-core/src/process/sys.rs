@@ -14,6 +14,7 @@
 #![allow(unsafe_code)]
 #![allow(clippy::disallowed_methods)] // this module is where hook-core starts processes
 
+use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
 use std::os::fd::{FromRawFd, OwnedFd, RawFd};
@@ -157,22 +158,88 @@ impl Drop for Attr {
     }
 }
 
+/// The file actions of one spawn request: which fds go to 0, 1 and 2.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ActionsKey {
+    /// `None`: `/dev/null`.
+    stdin: Option<RawFd>,
+    stdout: RawFd,
+    stderr: RawFd,
+}
+
+impl ActionsKey {
+    fn build(self) -> Result<FileActions, Errno> {
+        let mut actions = FileActions::new()?;
+        match self.stdin {
+            None => actions.open_dev_null(0)?,
+            Some(fd) => actions.dup2(fd, 0)?,
+        }
+        actions.dup2(self.stdout, 1)?;
+        actions.dup2(self.stderr, 2)?;
+        actions.close_from(3)?;
+        Ok(actions)
+    }
+}
+
+/// The last file actions and the attributes this thread spawned with. glibc checks each fd of
+/// a file action against `RLIMIT_NOFILE` when the action is added (a `prlimit64` syscall per
+/// fd: seven per spawn), while `posix_spawn` only reads the actions; and a thread's pipes
+/// usually get the same fd numbers call after call. So the actions are built again only when
+/// the fds change.
+struct SpawnCache {
+    key: ActionsKey,
+    actions: FileActions,
+    attr: Attr,
+}
+
+thread_local! {
+    static SPAWN_CACHE: RefCell<Option<SpawnCache>> = const { RefCell::new(None) };
+}
+
 /// Starts `req.path` with posix_spawn: fds 0/1/2 from the request, every fd >= 3 closed, empty
 /// signal mask, default dispositions, its own process group. Never forks the caller's memory.
 ///
 /// Exec failures (ENOENT, EACCES, ENOEXEC…) come back as the `Err` value: glibc reports them
 /// through the return code of posix_spawn.
 pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, Errno> {
-    let mut actions = FileActions::new()?;
-    match req.stdin {
-        ChildStdin::DevNull => actions.open_dev_null(0)?,
-        ChildStdin::Fd(fd) => actions.dup2(fd, 0)?,
+    let key = ActionsKey {
+        stdin: match req.stdin {
+            ChildStdin::DevNull => None,
+            ChildStdin::Fd(fd) => Some(fd),
+        },
+        stdout: req.stdout,
+        stderr: req.stderr,
+    };
+    let cached = SPAWN_CACHE.try_with(|cell| -> Option<Result<Pid, Errno>> {
+        // A re-entrant call (none exists: nothing between here and posix_spawn calls back)
+        // would find the cell borrowed and build its own below.
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.as_ref().is_none_or(|c| c.key != key) {
+            *slot = None;
+            let built = key.build().and_then(|actions| {
+                Ok(SpawnCache {
+                    key,
+                    actions,
+                    attr: Attr::hook_defaults()?,
+                })
+            });
+            match built {
+                Ok(c) => *slot = Some(c),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        let c = slot.as_ref()?;
+        Some(posix_spawn(req, &c.actions, &c.attr))
+    });
+    match cached {
+        Ok(Some(result)) => result,
+        // No cache (a thread-local destructor is running, or the cell is in use): the actions
+        // and attributes of this call alone.
+        Ok(None) | Err(_) => posix_spawn(req, &key.build()?, &Attr::hook_defaults()?),
     }
-    actions.dup2(req.stdout, 1)?;
-    actions.dup2(req.stderr, 2)?;
-    actions.close_from(3)?;
-    let attr = Attr::hook_defaults()?;
+}
 
+fn posix_spawn(req: &SpawnRequest<'_>, actions: &FileActions, attr: &Attr) -> Result<Pid, Errno> {
     let mut argv: Vec<*mut libc::c_char> = Vec::with_capacity(req.argv.len() + 1);
     argv.extend(req.argv.iter().map(|a| a.as_ptr().cast_mut()));
     argv.push(ptr::null_mut());
@@ -183,8 +250,8 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, Errno> {
     let mut pid: libc::pid_t = 0;
     // SAFETY: every pointer is valid for the duration of the call: the path and the strings
     // behind argv/envp are borrowed from `req`, both arrays are NULL-terminated, and the
-    // actions and attributes are initialised objects owned by this frame. posix_spawn does not
-    // keep any of them after it returns.
+    // actions and attributes are initialised objects borrowed for the call. posix_spawn only
+    // reads them and keeps none of them after it returns.
     let rc = unsafe {
         libc::posix_spawn(
             &mut pid,
