@@ -67,7 +67,7 @@ pub fn piped_spawn_wait(path: &Path) -> i32 {
     let Ok(argv) = spawn::c_argv(path, &[]) else {
         return -libc::EINVAL;
     };
-    let child = match spawn::start(&argv, env, path, &[], false) {
+    let child = match spawn::start(&argv, env, path, &[], None) {
         Ok(child) => child,
         Err(_) => return -libc::EIO,
     };

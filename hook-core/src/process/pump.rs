@@ -20,6 +20,8 @@ use crate::process::sys;
 
 /// Size of one read from stdout/stderr.
 const CHUNK: usize = 64 * 1024;
+/// Size of the first reads, until one fills it.
+const FIRST_CHUNK: usize = 4096;
 /// Poll period when the kernel has no pidfds (< 5.3): exit is then noticed by `waitpid(WNOHANG)`.
 const NO_PIDFD_TICK: Duration = Duration::from_millis(5);
 
@@ -97,7 +99,7 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
     } else {
         None
     };
-    let mut written = 0usize;
+    let mut written = child.stdin_prefilled;
     let mut raised_epipe = false;
 
     let mut out = Pumped {
@@ -118,7 +120,9 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
     let deadline = limits.timeout.map(|t| start + t);
     let mut phase = Phase::Running;
     let mut exited = false;
-    let mut buf = vec![0u8; CHUNK];
+    // Most scripts print little: one page to start with (zeroing 64 KiB on every call showed
+    // in profiles), grown to CHUNK once a read fills it.
+    let mut buf = vec![0u8; FIRST_CHUNK];
 
     loop {
         let now = Instant::now();
@@ -267,6 +271,12 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
                     } else {
                         &mut stderr
                     };
+                    if ev.contains(PollFlags::POLLHUP) && !ev.contains(PollFlags::POLLIN) {
+                        // Every writer is gone and nothing is left to read: EOF, without a
+                        // read to say so.
+                        *slot = None;
+                        continue;
+                    }
                     let fd = slot.as_ref().expect("polled");
                     match nix::unistd::read(fd, &mut buf) {
                         Ok(0) => *slot = None,
@@ -276,6 +286,9 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
                                 keep_stdout(&mut out, data, capture_stdout, limits.stdout_cap);
                             } else {
                                 keep_stderr(&mut out, data, limits.stderr_cap);
+                            }
+                            if n == buf.len() && n < CHUNK {
+                                buf.resize(CHUNK, 0);
                             }
                         }
                         Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
@@ -320,16 +333,20 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
 /// SIGKILL first (while the group id cannot be reused: its leader is still a zombie), so no
 /// grandchild outlives a timed-out hook.
 fn try_reap(pid: Pid, phase: &Phase, known_exited: bool) -> Option<Ending> {
-    // Has it exited? WNOWAIT leaves the zombie in place, which keeps its group id reserved.
-    let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
-    if !known_exited {
-        flags |= WaitPidFlag::WNOHANG;
+    let killing = matches!(phase, Phase::Terminating(_) | Phase::Killed);
+    // Has it exited? WNOWAIT leaves the zombie in place, which keeps its group id reserved
+    // for the kill below. Not needed when the pidfd said so and nothing is to be killed.
+    if killing || !known_exited {
+        let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+        if !known_exited {
+            flags |= WaitPidFlag::WNOHANG;
+        }
+        match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => return None,
+            _ => {}
+        }
     }
-    match waitid(Id::Pid(pid), flags) {
-        Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => return None,
-        _ => {}
-    }
-    if matches!(phase, Phase::Terminating(_) | Phase::Killed) {
+    if killing {
         let _ = killpg(pid, Signal::SIGKILL);
     }
     loop {

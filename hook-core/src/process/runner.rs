@@ -75,8 +75,7 @@ impl Runner {
         );
         let _entered = span.enter();
         let start = Instant::now();
-        let child = match spawn::start(&argv, &self.env, inv.script, inv.args, inv.stdin.is_some())
-        {
+        let child = match spawn::start(&argv, &self.env, inv.script, inv.args, inv.stdin) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "could not start");
