@@ -3,19 +3,25 @@
 //! Every claim is a ratio of medians measured in this one process run, with the variants
 //! interleaved (A B C A B C …, the starting variant rotating each round) so that a noisy,
 //! shared machine slows them all alike. Sections: (a) a call for a driver with nothing
-//! installed; (b) a `#!/bin/sh` exit-0 script through hook-core against a raw `posix_spawn` +
-//! `waitpid` and against `std::process::Command::status`; (c) the same while this process holds
-//! 1 GiB of touched memory; (d) a 50 KB domain through a `cat` filter, against `std::process`
-//! with pipes; (e) a main script plus 8 `.d` scripts; (f) 1, 2, 8 and 32 threads calling a
-//! trivial hook. It prints a markdown report on stdout and progress on stderr.
+//! installed, against libvirt's own `virHookCall`; (b) a `#!/bin/sh` exit-0 script through
+//! hook-core against a bare `posix_spawn` + `waitpid` (inherited stdio), a raw one (stdio on
+//! `/dev/null`), `std::process::Command::status`, libvirt's `virHookCall` with the same 1 KB
+//! domain, and the rungs from the bare floor to hook-core, one guarantee each; (c) the same
+//! while this process holds 1 GiB of touched memory; (d) a 50 KB domain through a `cat` filter,
+//! against `std::process` with pipes; (e) a main script plus 8 `.d` scripts; (f) 1, 2, 8 and 32
+//! threads calling a trivial hook. It prints a markdown report on stdout and progress on
+//! stderr. libvirt is measured when `libvirt.so.0` loads and the process may make a private
+//! mount namespace (it reads hooks only from `/etc/libvirt/hooks`, which the benchmark never
+//! touches on the host); otherwise its column is skipped and the report says why.
 //!
 //! Modes: `cost [--quick] [--strace COUNT/CALLS/CONTROL]` runs everything (`--strace` passes in
 //! the syscall count that xtask measured with strace, for the report); `cost absent-only N` makes
 //! N absent-driver calls between two `getppid` marker syscalls, then 10 `stat` calls between two
 //! more markers as a control, for xtask to count under `strace -f`; `cost threads-probe KIND
-//! THREADS SECS` (KIND `hooks`, `document`, `runner`, `raw` or `bare`) runs one (f) configuration alone and prints
-//! its calls/s and CPU use, for profiling it (`perf record`, `strace -c -f`); `cost absent-probe SAMPLES`
-//! runs (a) alone; `cost spawn-probe ROUNDS [--gib]` runs (b)'s variants alone (with 1 GiB held) and prints their ratios.
+//! THREADS SECS` (KIND `hooks`, `document`, `runner`, `raw` or `bare`) runs one (f)
+//! configuration alone and prints its calls/s and CPU use, for profiling it (`perf record`,
+//! `strace -c -f`); `cost absent-probe SAMPLES` runs (a) alone; `cost spawn-probe ROUNDS
+//! [--gib]` runs (b)'s main variants alone (with 1 GiB held) and prints their ratios.
 
 use std::borrow::Cow;
 use std::ffi::OsString;
@@ -1142,8 +1148,8 @@ fn absent_probe(samples: usize) {
     }
 }
 
-/// `spawn-probe ROUNDS`: (b)'s four variants alone, interleaved for ROUNDS rounds; prints the
-/// ratios of medians to raw `posix_spawn`. A diagnostic for (b), e.g. under added CPU load.
+/// `spawn-probe ROUNDS [--gib]`: (b)'s main variants alone, interleaved for ROUNDS rounds (with
+/// 1 GiB held); prints the ratios of medians to the bare `posix_spawn`. A diagnostic for (b).
 fn spawn_probe(rounds: usize, gib: bool) {
     let fx = Fixture::new();
     let held = gib.then(hold_gib);
@@ -1172,7 +1178,8 @@ fn spawn_probe(rounds: usize, gib: bool) {
     black_box(held);
 }
 
-/// `threads-probe KIND THREADS SECS`: THREADS threads calling KIND (`hooks`, `runner`, `raw`)
+/// `threads-probe KIND THREADS SECS`: THREADS threads calling KIND (`hooks`, `document`,
+/// `runner`, `raw`, `bare`)
 /// for SECS seconds; prints calls/s and CPU busy. A diagnostic for (f).
 fn threads_probe(kind: &str, threads: usize, dur: Duration) {
     let fx = Fixture::new();
