@@ -1,7 +1,7 @@
 //! The cost-model benchmark (`cargo xtask bench` runs it and writes `docs/performance.md`).
 //!
 //! Every claim is a ratio of medians measured in this one process run, with the variants
-//! interleaved (A B C A B C …, the starting variant rotating each round) so that a noisy,
+//! interleaved (each round calls every variant once, in a new pseudo-random order) so that a noisy,
 //! shared machine slows them all alike. Sections: (a) a call for a driver with nothing
 //! installed, against libvirt's own `virHookCall`; (b) a `#!/bin/sh` exit-0 script through
 //! hook-core against a bare `posix_spawn` + `waitpid` (inherited stdio), a raw one (stdio on
@@ -21,7 +21,9 @@
 //! THREADS SECS` (KIND `hooks`, `document`, `runner`, `raw` or `bare`) runs one (f)
 //! configuration alone and prints its calls/s and CPU use, for profiling it (`perf record`,
 //! `strace -c -f`); `cost absent-probe SAMPLES` runs (a) alone; `cost spawn-probe ROUNDS
-//! [--gib]` runs (b)'s main variants alone (with 1 GiB held) and prints their ratios.
+//! [--gib]` runs (b)'s main variants alone (with 1 GiB held) and prints their ratios; `cost
+//! spawn-section ROUNDS` runs (b), (c) and the ladder alone. `--rotate` makes every mode order
+//! its rounds the old way (the same cycle, the first variant rotating), for comparison.
 
 use std::borrow::Cow;
 use std::ffi::OsString;
@@ -436,13 +438,43 @@ fn fmt_ns(ns: f64) -> String {
 /// A named variant: one call per invocation.
 type Variant<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 
-/// Runs `rounds` interleaved rounds: each round calls every variant once, starting with a
-/// different one each round, and records each call's wall time into `out[variant]`.
+/// How rounds order their variants: a fresh pseudo-random order each round (the default), or
+/// the same cyclic order with the first variant rotating (`--rotate`, for comparison). With
+/// rotation every variant always follows the same neighbour, so a variant that leaves a cost
+/// behind for the next call (libvirt's `fork` leaves the caller's pages copy-on-write) charges
+/// it to one variant only.
+static ROTATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The state of the order's xorshift generator (fixed seed: runs are reproducible).
+static ORDER_STATE: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+
+fn next_random() -> u64 {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut x = ORDER_STATE.load(Relaxed);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    ORDER_STATE.store(x, Relaxed);
+    x
+}
+
+/// Runs `rounds` interleaved rounds: each round calls every variant once, in a new order each
+/// round (see [`ROTATE`]), and records each call's wall time into `out[variant]`.
 fn interleave(variants: &mut [Variant<'_>], rounds: usize, out: &mut [Samples]) {
     let n = variants.len();
+    let mut order: Vec<usize> = (0..n).collect();
     for r in 0..rounds {
-        for k in 0..n {
-            let i = (r + k) % n;
+        if ROTATE.load(std::sync::atomic::Ordering::Relaxed) {
+            for (k, o) in order.iter_mut().enumerate() {
+                *o = (r + k) % n;
+            }
+        } else {
+            for k in (1..n).rev() {
+                order.swap(k, (next_random() % (k as u64 + 1)) as usize);
+            }
+        }
+        for &i in &order {
             let t = Instant::now();
             (variants[i].1)();
             out[i].0.push(t.elapsed().as_nanos() as f64);
@@ -1229,6 +1261,23 @@ fn main() {
             .and_then(|n| n.parse().ok())
             .unwrap_or(100_000u64);
         absent_only(n);
+        return;
+    }
+    if args.iter().any(|a| a == "--rotate") {
+        ROTATE.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    if args.first().map(String::as_str) == Some("spawn-section") {
+        // (b), (c) and the ladder alone, libvirt included when it can be measured.
+        let peer = LibvirtPeer::new()
+            .map_err(|e| eprintln!("libvirt skipped: {e}"))
+            .ok();
+        let fx = Fixture::new();
+        let mut rep = Report::default();
+        let rounds = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200);
+        section_spawn(&fx, rounds, peer.as_ref(), &mut rep);
+        for r in rep.rows.iter().chain(&rep.ladder).chain(&rep.targets) {
+            println!("{r}");
+        }
         return;
     }
     if args.first().map(String::as_str) == Some("absent-probe") {

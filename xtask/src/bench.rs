@@ -255,8 +255,9 @@ fn document(
          \"Performance model\"): a call costs one process start, \
          so the floor is `posix_spawn` + `waitpid` of the same script, and a call for a driver \
          with nothing installed costs nothing measurable. Every ratio below is a ratio of \
-         medians measured in one process run with the variants interleaved (A B C A B C …, the \
-         first variant rotating each round), so machine noise falls on all of them alike. The \
+         medians measured in one process run with the variants interleaved (each round calls \
+         every variant once, in a new pseudo-random order), so machine noise falls on all of \
+         them alike. The \
          system users would pick instead, libvirt, is measured in the same run when it is \
          installed (Debian: `apt-get install libvirt0`): its own `virHookCall`, called in this \
          process for the same script and document. This file is generated: run `cargo xtask \
@@ -322,7 +323,12 @@ calling process's kernel (clone, the child's work until exec, pipes, poll, wait)
 and the benchmark's own code were 0.7 %, libc 1.4 %.
 
 Memory held by the caller does not reach the spawn: `posix_spawn` uses `CLONE_VM |
-CLONE_VFORK`, no page table is copied, and (c) shows hook-core and the bare spawn growing alike
-with 1 GiB held. libvirt forks: its `virCommand` copies the caller's page tables, which is its
-(c) column.
+CLONE_VFORK`, no page table is copied. libvirt forks: its `virCommand` copies the caller's
+page tables, which is its (c) column, and leaves the caller's memory copy-on-write, a cost paid
+by whatever the process does next. Rounds used to run their variants in one fixed cycle with
+the first one rotating, so hook-core's `Hooks::run` row always came right after libvirt's and
+paid it: `cost spawn-section 200 --rotate` measured that row at 1.373 × bare with 1 GiB held
+(1.094 without), and the same command in a new random order each round at 1.048 (1.068
+without). That was the \"grows with 1 GiB\" seen when libvirt was first measured beside
+hook-core; rounds are now shuffled, which spreads libvirt's after-cost over every variant.
 ";
