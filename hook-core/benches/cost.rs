@@ -462,6 +462,31 @@ fn next_random() -> u64 {
 /// Runs `rounds` interleaved rounds: each round calls every variant once, in a new order each
 /// round (see [`ROTATE`]), and records each call's wall time into `out[variant]`.
 fn interleave(variants: &mut [Variant<'_>], rounds: usize, out: &mut [Samples]) {
+    interleave_cpu(variants, rounds, out, None);
+}
+
+/// CPU time used so far by this process and its reaped children, in nanoseconds (getrusage;
+/// the kernel derives the totals from its precise run-time accounting, in microseconds).
+fn cpu_used_ns() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let ns = |who| {
+        getrusage(who).map_or(0.0, |u| {
+            let us = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1e6 + t.tv_usec() as f64;
+            (us(u.user_time()) + us(u.system_time())) * 1e3
+        })
+    };
+    ns(UsageWho::RUSAGE_SELF) + ns(UsageWho::RUSAGE_CHILDREN)
+}
+
+/// [`interleave`], also recording into `cpu[variant]` the CPU time each call cost: this
+/// process's (every thread's: call it while the process has one) plus the script's, which is
+/// counted when the call reaps it. Read outside the timed region.
+fn interleave_cpu(
+    variants: &mut [Variant<'_>],
+    rounds: usize,
+    out: &mut [Samples],
+    mut cpu: Option<&mut [Samples]>,
+) {
     let n = variants.len();
     let mut order: Vec<usize> = (0..n).collect();
     for r in 0..rounds {
@@ -475,9 +500,13 @@ fn interleave(variants: &mut [Variant<'_>], rounds: usize, out: &mut [Samples]) 
             }
         }
         for &i in &order {
+            let c0 = if cpu.is_some() { cpu_used_ns() } else { 0.0 };
             let t = Instant::now();
             (variants[i].1)();
             out[i].0.push(t.elapsed().as_nanos() as f64);
+            if let Some(c) = cpu.as_deref_mut() {
+                c[i].0.push(cpu_used_ns() - c0);
+            }
         }
     }
 }
@@ -738,6 +767,8 @@ fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &
     let per_block = rounds.div_ceil(blocks);
     let mut without: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
     let mut with: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
+    let mut cpu_without: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
+    let mut cpu_with: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
     let mut rss = String::new();
     let mut touch_time = Duration::ZERO;
     // Blocks alternate (without, with) and (with, without), so neither condition always
@@ -749,11 +780,16 @@ fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &
                 let (mem, r) = hold_gib();
                 touch_time = t.elapsed();
                 rss = r;
-                interleave(&mut variants, per_block, &mut with);
+                interleave_cpu(&mut variants, per_block, &mut with, Some(&mut cpu_with));
                 black_box(&mem);
                 drop(mem);
             } else {
-                interleave(&mut variants, per_block, &mut without);
+                interleave_cpu(
+                    &mut variants,
+                    per_block,
+                    &mut without,
+                    Some(&mut cpu_without),
+                );
             }
         }
         progress(&format!("  block {}/{blocks}", b + 1));
@@ -796,23 +832,27 @@ fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &
             "| (b), (c) | libvirt `virHookCall` | – | – | – | skipped (see the note) |".to_owned(),
         );
     }
+    // CPU per call: the mean (CPU time is not skewed by waiting, and the getrusage totals
+    // are in whole microseconds, which a mean averages out).
+    let mean = |s: &Samples| s.0.iter().sum::<f64>() / s.0.len().max(1) as f64;
     for (k, &(i, what)) in LADDER.iter().enumerate() {
-        let step = |set: &[Samples]| -> String {
+        let step = |value: &dyn Fn(usize) -> f64| -> String {
             if k == 0 {
-                "the floor".to_owned()
+                "–".to_owned()
             } else {
-                let prev = LADDER[k - 1].0;
-                format!("{:+.1} µs", (set[i].median() - set[prev].median()) / 1e3)
+                format!("{:+.1} µs", (value(i) - value(LADDER[k - 1].0)) / 1e3)
             }
         };
         rep.ladder.push(format!(
-            "| {k} | {what} | {} | {} | {:.3} | {} | {} | {:.3} |",
+            "| {k} | {what} | {} | {} | {:.3} | {} | {} | {:.3} | {:.1} µs | {} |",
             fmt_ns(without[i].median()),
-            step(&without),
+            step(&|j| without[j].median()),
             ratio(&without[i], &without[BARE]),
             fmt_ns(with[i].median()),
-            step(&with),
+            step(&|j| with[j].median()),
             ratio(&with[i], &with[BARE]),
+            mean(&cpu_without[i]) / 1e3,
+            step(&|j| mean(&cpu_without[j])),
         ));
     }
     rep.notes.push(format!(
