@@ -261,7 +261,7 @@ fn document(
          system users would pick instead, libvirt, is measured in the same run when it is \
          installed (Debian: `apt-get install libvirt0`): its own `virHookCall`, called in this \
          process for the same script and document. This file is generated: run `cargo xtask \
-         bench` again to refresh it (about 5 minutes on 2 cores; `strace` must be installed; \
+         bench` again to refresh it (about 4 minutes on 2 cores; `strace` must be installed; \
          root for libvirt's column, which needs a private mount namespace).\n\n",
     );
     doc.push_str(&format!("Measured {date} on:\n\n| | |\n|---|---|\n"));
