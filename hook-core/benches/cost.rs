@@ -740,7 +740,11 @@ fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &
             "+ no hang: a pidfd and one `poll` loop (wait for the exit, not for EOF), \
              bounded drain (`Runner::run`)",
         ),
-        (8, "+ the document on a stdin pipe, SIGPIPE guarded"),
+        (
+            8,
+            "+ the 1 KB document on a stdin pipe (written before the start: at most \
+             `PIPE_BUF` bytes)",
+        ),
         (
             OURS,
             "+ the hooks directory: `stat` the main script, `opendir` its `.d` (libvirt's \
@@ -865,7 +869,8 @@ fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &
     rep.target(
         "(b) hook-core `Hooks::run` (1 KB domain) / bare `posix_spawn`",
         format!(
-            "{b:.3} (stdin `/dev/null`: {:.3}; `Runner::run`: {:.3}; std `Command`: {:.3})",
+            "{b:.3} (stdin `/dev/null`: {:.3}; `Runner::run`: {:.3}; std `Command`: {:.3}); \
+             what each guarantee adds: \"Where the gap to the bare floor goes\"",
             ratio(&without[1], &without[BARE]),
             ratio(&without[2], &without[BARE]),
             ratio(&without[5], &without[BARE]),
