@@ -4,7 +4,8 @@
 
 use hook_core::discover::{self, Listing, SkipReason, WarningKind};
 
-use crate::json::Value;
+use serde::Serialize;
+
 use crate::style::{self, Style};
 use crate::{Ctx, InputError, Output, check, drivers};
 
@@ -20,7 +21,7 @@ pub(crate) fn list(ctx: &Ctx, driver: Option<&str>, json: bool) -> Result<Output
         .map(|d| discover::list(&ctx.hooks_dir, d))
         .collect();
     let stdout = if json {
-        to_json(ctx, exists, &listings).to_string() + "\n"
+        to_json(ctx, exists, &listings)
     } else {
         to_text(
             ctx,
@@ -76,52 +77,73 @@ pub(crate) fn warning_text(kind: &WarningKind) -> String {
     }
 }
 
-fn to_json(ctx: &Ctx, exists: bool, listings: &[Listing]) -> Value {
-    let drivers: Vec<Value> = listings
+/// `list --json`: the hooks directory and one entry per driver (schema: docs/json.md).
+#[derive(Serialize)]
+struct ListJson<'a> {
+    hooks_dir: String,
+    exists: bool,
+    drivers: Vec<DriverJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct DriverJson<'a> {
+    driver: &'a str,
+    main: String,
+    d_dir: String,
+    runs: Vec<String>,
+    skipped: Vec<SkippedJson>,
+    warnings: Vec<WarningJson>,
+    d_error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SkippedJson {
+    path: String,
+    kind: &'static str,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct WarningJson {
+    path: String,
+    kind: &'static str,
+    message: String,
+}
+
+fn to_json(ctx: &Ctx, exists: bool, listings: &[Listing]) -> String {
+    let drivers = listings
         .iter()
-        .map(|l| {
-            Value::obj()
-                .with("driver", l.driver.as_str())
-                .with("main", l.main.display().to_string())
-                .with("d_dir", l.d_dir.display().to_string())
-                .with(
-                    "runs",
-                    l.scripts
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>(),
-                )
-                .with(
-                    "skipped",
-                    l.skipped
-                        .iter()
-                        .map(|s| {
-                            Value::obj()
-                                .with("path", s.path.display().to_string())
-                                .with("kind", skip_kind(&s.reason))
-                                .with("reason", s.reason.to_string())
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .with(
-                    "warnings",
-                    l.warnings
-                        .iter()
-                        .map(|w| {
-                            Value::obj()
-                                .with("path", w.path.display().to_string())
-                                .with("kind", warning_kind(&w.kind))
-                                .with("message", warning_text(&w.kind))
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .with("d_error", l.d_error.clone())
+        .map(|l| DriverJson {
+            driver: &l.driver,
+            main: l.main.display().to_string(),
+            d_dir: l.d_dir.display().to_string(),
+            runs: l.scripts.iter().map(|p| p.display().to_string()).collect(),
+            skipped: l
+                .skipped
+                .iter()
+                .map(|s| SkippedJson {
+                    path: s.path.display().to_string(),
+                    kind: skip_kind(&s.reason),
+                    reason: s.reason.to_string(),
+                })
+                .collect(),
+            warnings: l
+                .warnings
+                .iter()
+                .map(|w| WarningJson {
+                    path: w.path.display().to_string(),
+                    kind: warning_kind(&w.kind),
+                    message: warning_text(&w.kind),
+                })
+                .collect(),
+            d_error: l.d_error.as_deref(),
         })
         .collect();
-    Value::obj()
-        .with("hooks_dir", ctx.hooks_dir.display().to_string())
-        .with("exists", exists)
-        .with("drivers", drivers)
+    crate::render::to_json(&ListJson {
+        hooks_dir: ctx.hooks_dir.display().to_string(),
+        exists,
+        drivers,
+    })
 }
 
 /// One line under a driver: a marker (`1`, `2`… for scripts that run, `-` skipped, `!`

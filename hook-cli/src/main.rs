@@ -8,25 +8,38 @@
 //! `hook-core`.
 //!
 //! Exit status: 0 success, 1 a hook failed or `check` found an error, 2 a usage or input error
-//! (one line on stderr naming the problem).
+//! (one line on stderr naming the problem), 128 + the signal number (130 for Ctrl-C's SIGINT,
+//! 143 for SIGTERM) when `run` or `lifecycle` was interrupted.
+//!
+//! Hook scripts run in their own process groups, so the terminal's SIGINT never reaches them:
+//! while `run` and `lifecycle` fire hooks, SIGINT and SIGTERM are caught (the `signal-hook`
+//! crate's safe iterator, on a thread of its own) and forwarded through a `hook_core::Cancel`
+//! to the running script's process group; SIGKILL follows after the kill grace (5 s), and no
+//! further script is started.
 
 mod check;
+// Its doc comments are the command's help text (plain text: `--help`, the man page), not
+// Markdown: `<driver>.d` there is not an HTML tag.
+#[allow(rustdoc::invalid_html_tags)]
 mod cli;
 mod drivers;
 mod event;
-mod json;
+mod input;
 mod lifecycle;
 mod list;
+mod logging;
 mod render;
 mod run;
 mod style;
-mod trace;
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
+use std::sync::OnceLock;
 
 use clap::Parser as _;
+use hook_core::Cancel;
+use nix::sys::signal::Signal;
 
 use crate::cli::{Cli, Command};
 
@@ -43,8 +56,12 @@ impl<T: std::fmt::Display> From<T> for InputError {
 /// What every command needs: the hooks directory and where it came from.
 #[derive(Debug)]
 pub(crate) struct Ctx {
-    /// The hooks directory. One named with `--hooks-dir` exists; the default ones need not.
+    /// The hooks directory, absolute (scripts get an absolute `$0`, as libvirt always gives
+    /// them), symlinks kept as given. One named with `--hooks-dir` exists; the default ones
+    /// need not.
     pub(crate) hooks_dir: PathBuf,
+    /// Cancelled by SIGINT/SIGTERM once hooks are about to be fired ([`Ctx::cancel`]).
+    cancel: OnceLock<Option<Cancel>>,
 }
 
 impl Ctx {
@@ -63,7 +80,8 @@ impl Ctx {
                 }
             }
             return Ok(Ctx {
-                hooks_dir: dir.clone(),
+                hooks_dir: absolute("--hooks-dir", dir)?,
+                cancel: OnceLock::new(),
             });
         }
         let hooks_dir = if cli.user {
@@ -71,8 +89,64 @@ impl Ctx {
         } else {
             hook_core::dir::system_dir()
         };
-        Ok(Ctx { hooks_dir })
+        // Absolute already unless the build's sysconfdir was relative; made sure of here.
+        let hooks_dir = absolute("the hooks directory", &hooks_dir)?;
+        Ok(Ctx {
+            hooks_dir,
+            cancel: OnceLock::new(),
+        })
     }
+
+    /// From the first call on, SIGINT and SIGTERM cancel the hooks being fired instead of
+    /// ending virt-hook. Called just before hooks run, not earlier: while a document is still
+    /// read (`--domain -` from a terminal), Ctrl-C keeps its default action and ends virt-hook.
+    pub(crate) fn cancel(&self) -> Option<&Cancel> {
+        self.cancel.get_or_init(forward_interrupts).as_ref()
+    }
+
+    /// The signal that interrupted the hooks, if one did.
+    fn interrupted_by(&self) -> Option<Signal> {
+        self.cancel.get()?.as_ref()?.requested()
+    }
+}
+
+/// Catches SIGINT and SIGTERM from now on and turns them into a cancellation of the hooks
+/// being fired. `None` (with a warning) when that cannot be set up: the signals then keep their
+/// default action, as before.
+fn forward_interrupts() -> Option<Cancel> {
+    let setup = || -> std::io::Result<Cancel> {
+        let cancel = Cancel::new()?;
+        let mut signals = signal_hook::iterator::Signals::new([
+            signal_hook::consts::SIGINT,
+            signal_hook::consts::SIGTERM,
+        ])?;
+        let forward = cancel.clone();
+        std::thread::Builder::new()
+            .name("signals".into())
+            .spawn(move || {
+                for raw in signals.forever() {
+                    if let Ok(signal) = Signal::try_from(raw) {
+                        tracing::info!(signal = signal.as_str(), "interrupted");
+                        forward.cancel(signal);
+                    }
+                }
+            })?;
+        Ok(cancel)
+    };
+    setup()
+        .inspect_err(|e| tracing::warn!(error = %e, "cannot forward SIGINT/SIGTERM to hooks"))
+        .ok()
+}
+
+/// `dir` made absolute once, lexically (`std::path::absolute`): not canonicalized, so a
+/// symlinked directory stays as given, like the path libvirt is configured with.
+fn absolute(what: &str, dir: &Path) -> Result<PathBuf, InputError> {
+    std::path::absolute(dir).map_err(|e| {
+        InputError(format!(
+            "{what} {}: cannot make it an absolute path: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// What a command prints: its stdout text and stderr text, and its exit status.
@@ -85,17 +159,23 @@ pub(crate) struct Output {
 
 fn execute(cli: &Cli) -> Result<Output, InputError> {
     let ctx = Ctx::new(cli)?;
-    match &cli.command {
+    let mut out = match &cli.command {
         Command::List { driver, json } => list::list(&ctx, driver.as_deref(), *json),
         Command::Check { json } => check::check(&ctx, *json),
         Command::Run(args) => run::run(&ctx, args),
         Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
+    }?;
+    if let Some(signal) = ctx.interrupted_by() {
+        out.code = 128 + signal as u8;
+        out.stderr
+            .push_str(&format!("virt-hook: interrupted by {}\n", signal.as_str()));
     }
+    Ok(out)
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    trace::init(cli.verbose);
+    logging::init(cli.verbose);
     let out = match execute(&cli) {
         Ok(out) => out,
         Err(InputError(msg)) => Output {

@@ -12,6 +12,7 @@ use nix::errno::Errno;
 /// The arguments a script was given after its path (`object op subop extra`), shown
 /// shell-quoted the way libvirt quotes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct Args(pub Box<[String]>);
 
 impl Args {
@@ -125,8 +126,9 @@ pub enum HookError {
         /// The head of what it wrote on stderr.
         stderr: Vec<u8>,
     },
-    /// The script ran past its timeout and was killed with its process group.
-    #[error("hook script {} ({args}) timed out after {:.3}s and was killed{}{}", script.display(), after.as_secs_f64(), Strays(*pipes_held_open), Stderr(stderr))]
+    /// The script ran past its timeout: its process group (and the script itself, had it left
+    /// the group) got SIGTERM, then SIGKILL after the kill grace.
+    #[error("hook script {} ({args}) timed out after {:.3}s{}{}{}", script.display(), after.as_secs_f64(), StopEnding(*killed_by, *exit_code), Strays(*pipes_held_open), Stderr(stderr))]
     TimedOut {
         /// The script's path.
         script: PathBuf,
@@ -134,12 +136,53 @@ pub enum HookError {
         args: Args,
         /// The timeout that expired.
         after: Duration,
+        /// The signal that ended the script (`SIGTERM`, `SIGKILL`), when one did.
+        killed_by: Option<&'static str>,
+        /// The script's exit code, when it exited after the SIGTERM instead (a `trap`).
+        exit_code: Option<i32>,
         /// After its process group was killed, processes that had left the group (`setsid`,
         /// `setpgid`) still held its stdout or stderr open: they were left running and the
         /// pipes were closed on them ([`crate::Report::pipes_held_open`]).
         pipes_held_open: bool,
         /// The head of what it wrote on stderr.
         stderr: Vec<u8>,
+    },
+    /// The call was cancelled ([`crate::Cancel`], e.g. Ctrl-C on `virt-hook run`): the signal
+    /// was forwarded to the script's process group (SIGKILL followed after the kill grace), or
+    /// the script was not started at all.
+    #[error("hook script {} ({args}) {}{}", script.display(), Interruption(*started, name), Stderr(stderr))]
+    Interrupted {
+        /// The script's path.
+        script: PathBuf,
+        /// Its arguments after the path.
+        args: Args,
+        /// The signal the call was cancelled with.
+        signal: i32,
+        /// Its name, e.g. `SIGINT`.
+        name: &'static str,
+        /// Whether the script had been started (otherwise it was skipped).
+        started: bool,
+        /// The head of what it wrote on stderr.
+        stderr: Vec<u8>,
+    },
+    /// The script's exit status was lost: someone else reaped it before hook-core could.
+    #[error("hook script {} ({args}) ran, but its exit status was lost: {}", script.display(), if *autoreaped { "this process ignores SIGCHLD (SIG_IGN or SA_NOCLDWAIT), so the kernel reaps its children itself and nobody can learn how they ended; give SIGCHLD its default disposition (SIG_DFL) before running hooks" } else { "another part of this process reaped it first (a SIGCHLD handler calling waitpid(-1) or wait())" })]
+    StatusLost {
+        /// The script's path.
+        script: PathBuf,
+        /// Its arguments after the path.
+        args: Args,
+        /// The process ignores SIGCHLD (or set `SA_NOCLDWAIT`): the kernel reaped the script.
+        autoreaped: bool,
+    },
+    /// The script succeeded and its output was wanted, but something it left running still
+    /// held its stdout open when the drain ended: what was read may be cut, so it is not used.
+    #[error("hook script {} ({args}) exited, but a process it left running still held its stdout open when the drain ended; its output may be incomplete and was not used (redirect the background process's output, e.g. `cmd >/dev/null 2>&1 &`)", script.display())]
+    OutputIncomplete {
+        /// The script's path.
+        script: PathBuf,
+        /// Its arguments after the path.
+        args: Args,
     },
     /// The script wrote more on stdout than the cap allows, and its output was wanted.
     #[error("hook script {} ({args}) wrote more than {limit} bytes on stdout; its output was discarded rather than cut", script.display())]
@@ -207,6 +250,9 @@ impl HookError {
             | HookError::Exited { script, .. }
             | HookError::Signaled { script, .. }
             | HookError::TimedOut { script, .. }
+            | HookError::Interrupted { script, .. }
+            | HookError::StatusLost { script, .. }
+            | HookError::OutputIncomplete { script, .. }
             | HookError::OutputTooLarge { script, .. }
             | HookError::Io { script, .. }
             | HookError::BadOutput { script, .. }
@@ -215,13 +261,67 @@ impl HookError {
         }
     }
 
-    /// What the script wrote on stderr (the kept head), if this error carries it.
+    /// A short stable name for the variant: `invalid_argument`, `not_started`, `exited`,
+    /// `signaled`, `timed_out`, `interrupted`, `status_lost`, `output_too_large`,
+    /// `output_incomplete`, `io`, `dir_unreadable`, `untrusted`, `bad_output` (the `kind` of
+    /// its JSON form).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HookError::InvalidArgument { .. } => "invalid_argument",
+            HookError::NotStarted { .. } => "not_started",
+            HookError::Exited { .. } => "exited",
+            HookError::Signaled { .. } => "signaled",
+            HookError::TimedOut { .. } => "timed_out",
+            HookError::Interrupted { .. } => "interrupted",
+            HookError::StatusLost { .. } => "status_lost",
+            HookError::OutputTooLarge { .. } => "output_too_large",
+            HookError::OutputIncomplete { .. } => "output_incomplete",
+            HookError::Io { .. } => "io",
+            HookError::DirUnreadable { .. } => "dir_unreadable",
+            HookError::Untrusted { .. } => "untrusted",
+            HookError::BadOutput { .. } => "bad_output",
+        }
+    }
+
+    /// What the script wrote on stderr (as kept: see [`crate::Report::stderr`]), if this error
+    /// carries it.
     pub fn stderr(&self) -> Option<&[u8]> {
         match self {
             HookError::Exited { stderr, .. }
             | HookError::Signaled { stderr, .. }
-            | HookError::TimedOut { stderr, .. } => Some(stderr),
+            | HookError::TimedOut { stderr, .. }
+            | HookError::Interrupted { stderr, .. } => Some(stderr),
             _ => None,
+        }
+    }
+}
+
+/// How a timed-out script ended, without claiming a kill that did not happen.
+struct StopEnding(Option<&'static str>, Option<i32>);
+
+impl fmt::Display for StopEnding {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match (self.0, self.1) {
+            (Some(signal), _) => write!(f, " and was killed by {signal}"),
+            (None, Some(code)) => write!(f, "; after SIGTERM it exited with code {code}"),
+            (None, None) => f.write_str(" and was sent SIGTERM"),
+        }
+    }
+}
+
+/// Whether an interrupted script had been started.
+struct Interruption<'a>(bool, &'a str);
+
+impl fmt::Display for Interruption<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.0 {
+            write!(
+                f,
+                "was interrupted: {} was forwarded to its process group",
+                self.1
+            )
+        } else {
+            write!(f, "was not started: the call was interrupted ({})", self.1)
         }
     }
 }
@@ -259,6 +359,11 @@ impl fmt::Display for Stderr<'_> {
 
 /// A permission problem on a script or a directory it runs from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum WarningKind {
     /// Anyone may change it.
     WorldWritable,
@@ -280,5 +385,18 @@ impl std::fmt::Display for WarningKind {
                 write!(f, "owned by uid {uid}, neither root nor the current user")
             }
         }
+    }
+}
+
+/// `{ "kind": "exited", "message": "hook script … exited with code 3: …" }`: a stable,
+/// snake_case name for the variant ([`HookError::kind`]) and the error's one-line text.
+#[cfg(feature = "serde")]
+impl serde::Serialize for HookError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("HookError", 2)?;
+        st.serialize_field("kind", self.kind())?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
     }
 }

@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 use crate::driver::{EventSpec, FailurePolicy, HookEvent};
 use crate::error::HookError;
 use crate::hookdir::discover::{self, Scan};
+use crate::libvirt::version::LibvirtVersion;
+use crate::process::cancel::Cancel;
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
 use crate::process::report::Report;
@@ -69,6 +71,8 @@ pub struct HooksBuilder {
     limits: Limits,
     env: Option<ScriptEnv>,
     strict_trust: bool,
+    cancel: Option<Cancel>,
+    libvirt_version: LibvirtVersion,
 }
 
 impl HooksBuilder {
@@ -107,6 +111,25 @@ impl HooksBuilder {
         self
     }
 
+    /// Cancels the calls when `cancel` is cancelled (e.g. from a thread that waits for
+    /// SIGINT/SIGTERM, or when the daemon stops): the running script's process group gets the
+    /// signal, the script's run fails with [`HookError::Interrupted`], and no further script
+    /// of the call, or of any later call, is started. See [`Runner::with_cancel`].
+    pub fn cancel(mut self, cancel: Cancel) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// The libvirt release whose hook calls this stack makes (default
+    /// [`LibvirtVersion::NEWEST`]). The driver crates follow it where libvirt releases differ:
+    /// before 10.5.0, qemu's and lxc's `release` pass `-` instead of the shutoff reason. Choose
+    /// the release the administrators' scripts were written for, e.g. the distribution's libvirt
+    /// the stack replaces.
+    pub fn libvirt_version(mut self, version: LibvirtVersion) -> Self {
+        self.libvirt_version = version;
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -136,12 +159,17 @@ impl HooksBuilder {
                 scan_error: Mutex::new(None),
             });
         }
+        let mut runner = Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits);
+        if let Some(cancel) = self.cancel {
+            runner = runner.with_cancel(cancel);
+        }
         let hooks = Hooks {
             dir: self.dir,
             slots: slots.into_boxed_slice(),
-            runner: Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits),
+            runner,
             rescan_lock: Mutex::new(()),
             strict_trust: self.strict_trust,
+            libvirt_version: self.libvirt_version,
         };
         let _ = hooks.rescan();
         Ok(hooks)
@@ -156,6 +184,7 @@ pub struct Hooks {
     runner: Runner,
     rescan_lock: Mutex<()>,
     strict_trust: bool,
+    libvirt_version: LibvirtVersion,
 }
 
 impl fmt::Debug for Hooks {
@@ -167,14 +196,20 @@ impl fmt::Debug for Hooks {
                 &self.slots.iter().map(|s| &*s.name).collect::<Vec<_>>(),
             )
             .field("strict_trust", &self.strict_trust)
+            .field("libvirt_version", &self.libvirt_version)
             .finish_non_exhaustive()
     }
 }
 
 /// One script that ran (or was meant to) for an event.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ScriptRun {
     /// The script.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub script: PathBuf,
     /// The report, when the script was started.
     pub report: Option<Report>,
@@ -191,14 +226,32 @@ impl ScriptRun {
 
 /// A call whose scripts all succeeded, or where nothing ran.
 #[derive(Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Outcome {
     /// One entry per script, in the order they ran; empty when nothing ran.
     pub runs: Vec<ScriptRun>,
     /// For events whose output is used: the last non-empty (not only whitespace) successful
     /// output, i.e. the replacement document. `None` means "unchanged" (no filter printed anything).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::opt_lossy")
+    )]
     pub output: Option<Vec<u8>>,
     /// The script that printed `output`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::opt_path")
+    )]
     pub output_from: Option<PathBuf>,
+    /// For events whose output is used: every script whose output changed the document, in the
+    /// order they ran (each printed a non-blank document that differs from the one it was
+    /// given). A script that printed its input back unchanged is not named here, though its
+    /// output may be `output`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::paths")
+    )]
+    pub changed_by: Vec<PathBuf>,
 }
 
 impl Outcome {
@@ -210,6 +263,7 @@ impl Outcome {
 
 /// A call where at least one script failed, or the `.d` directory could not be read.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Failure {
     /// The driver.
     pub driver: String,
@@ -227,6 +281,10 @@ pub struct Failure {
     /// which is libvirt's `*output` at the end except in one case: libvirt also leaves there
     /// the stdout of a main script that failed (when no later script replaced it); this never
     /// holds a failed script's output. libvirt's callers ignore it on failure.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::opt_lossy")
+    )]
     pub output: Option<Vec<u8>>,
 }
 
@@ -286,6 +344,8 @@ impl Hooks {
             limits: Limits::default(),
             env: None,
             strict_trust: false,
+            cancel: None,
+            libvirt_version: LibvirtVersion::NEWEST,
         }
     }
 
@@ -297,6 +357,11 @@ impl Hooks {
     /// The runner (environment and default limits) used for every script.
     pub fn runner(&self) -> &Runner {
         &self.runner
+    }
+
+    /// The libvirt release whose hook calls this stack makes ([`HooksBuilder::libvirt_version`]).
+    pub fn libvirt_version(&self) -> LibvirtVersion {
+        self.libvirt_version
     }
 
     /// Whether strict trust mode is on ([`HooksBuilder::strict_trust`]).
@@ -492,11 +557,19 @@ impl Hooks {
         // libvirt's script_ret: 1 = nothing ran yet, 0 = all succeeded so far, -1 = a failure.
         let mut all_ok = true;
         let mut output: Option<(Vec<u8>, PathBuf)> = None;
+        let mut changed_by: Vec<PathBuf> = Vec::new();
 
-        let run_one = |script: &Path,
-                       runs: &mut Vec<ScriptRun>,
-                       all_ok: &mut bool,
-                       output: &mut Option<(Vec<u8>, PathBuf)>| {
+        let mut run_one = |script: &Path,
+                           runs: &mut Vec<ScriptRun>,
+                           all_ok: &mut bool,
+                           output: &mut Option<(Vec<u8>, PathBuf)>| {
+            // Once the call is cancelled and one run says so, nothing more is started.
+            if runs
+                .iter()
+                .any(|r| matches!(r.error, Some(HookError::Interrupted { .. })))
+            {
+                return;
+            }
             // Each filter gets the previous non-empty successful output while nothing has failed,
             // otherwise the original input (virhook.c step 10).
             let chained = if *all_ok && spec.uses_output {
@@ -537,6 +610,9 @@ impl Hooks {
                         let blank =
                             |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
                         if spec.uses_output && !report.stdout.iter().all(blank) {
+                            if stdin != Some(report.stdout.as_slice()) {
+                                changed_by.push(script.to_owned());
+                            }
                             *output = Some((report.stdout.clone(), script.to_owned()));
                         }
                     } else {
@@ -588,6 +664,7 @@ impl Hooks {
                 runs,
                 output,
                 output_from,
+                changed_by,
             })
         } else {
             let failure = Failure {

@@ -53,6 +53,7 @@ pub fn hygiene_spawn_wait(path: &Path) -> i32 {
             stdin: sys::ChildStdin::DevNull,
             stdout: 1,
             stderr: 2,
+            close_fds: sys::CloseFds::Auto,
         })
     })
 }
@@ -67,7 +68,7 @@ pub fn piped_spawn_wait(path: &Path) -> i32 {
     let Ok(argv) = spawn::c_argv(path, &[]) else {
         return -libc::EINVAL;
     };
-    let child = match spawn::start(&argv, env, path, &[], None) {
+    let child = match spawn::start(&argv, env, path, &[], None, sys::CloseFds::Auto) {
         Ok(child) => child,
         Err(_) => return -libc::EIO,
     };

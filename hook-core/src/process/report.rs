@@ -9,6 +9,11 @@ use crate::error::{Args, HookError};
 
 /// How the script's process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Ending {
     /// It exited with this code.
     Exited(i32),
@@ -59,8 +64,13 @@ pub(crate) fn signal_name(signal: i32) -> &'static str {
 
 /// The result of running one script to its end.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     /// The script's path (argv\[0\]).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub script: PathBuf,
     /// The arguments after the path.
     pub args: Args,
@@ -68,24 +78,61 @@ pub struct Report {
     pub pid: u32,
     /// How it ended.
     pub ending: Ending,
-    /// Captured stdout when it was asked for and fit under the cap; otherwise empty.
+    /// Captured stdout when it was asked for, fit under the cap and was complete (see
+    /// `stdout_incomplete`); otherwise empty.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::lossy")
+    )]
     pub stdout: Vec<u8>,
     /// How many bytes the script wrote on stdout in all (captured or not).
     pub stdout_len: u64,
     /// The script's stdout was wanted but it wrote more than the cap (this value): `stdout` was
     /// discarded rather than cut.
     pub stdout_too_large: Option<usize>,
-    /// The head of stderr, at most the stderr cap.
+    /// The last bytes of stdout (at most [`Limits::stdout_tail`](crate::Limits::stdout_tail)),
+    /// kept whether or not stdout was captured: many scripts print their reason for failing on
+    /// stdout, where a hook's output is otherwise not used.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::lossy")
+    )]
+    pub stdout_tail: Vec<u8>,
+    /// What was kept of stderr. All of it when it fit under the stderr cap; otherwise its head
+    /// and its tail (half the cap each) with one line marking the gap between them:
+    /// `[... N bytes of stderr dropped ...]`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::lossy")
+    )]
     pub stderr: Vec<u8>,
-    /// How many bytes of stderr were dropped past the cap.
+    /// How many bytes of stderr were dropped between the head and the tail (0: nothing was).
     pub stderr_dropped: u64,
     /// How many bytes of the stdin document the script did not read (it exited or closed
     /// stdin early; not an error, as in libvirt).
     pub stdin_unread: usize,
     /// From the start to the end of the run (the drain included).
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "duration_ms", serialize_with = "crate::serde_support::ms")
+    )]
     pub duration: Duration,
-    /// Set when the script ran past its timeout and was killed: the timeout.
+    /// Set when the script ran past its timeout and was stopped (SIGTERM to its group, SIGKILL
+    /// after the grace): the timeout.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "timed_out_ms",
+            serialize_with = "crate::serde_support::opt_ms"
+        )
+    )]
     pub timed_out: Option<Duration>,
+    /// Set when the call was cancelled ([`crate::Cancel`]) while the script ran: the signal
+    /// forwarded to its process group.
+    pub interrupted: Option<i32>,
+    /// Its stdout was wanted, and something it left behind still held stdout open when the
+    /// drain ended: `stdout` may be cut, so it was discarded ([`HookError::OutputIncomplete`]).
+    pub stdout_incomplete: bool,
     /// Something the script left behind still held its stdout or stderr open at the end of the
     /// drain: the pipes were closed on it and it was left running. After a normal exit that
     /// may be a plain background child (`daemon &`, which libvirt would wait for). After a
@@ -96,11 +143,13 @@ pub struct Report {
 }
 
 impl Report {
-    /// Exit code 0, no timeout and no stdout overflow.
+    /// Exit code 0, no timeout, no interruption, and wanted stdout complete and under its cap.
     pub fn success(&self) -> bool {
         self.ending == Ending::Exited(0)
             && self.timed_out.is_none()
+            && self.interrupted.is_none()
             && self.stdout_too_large.is_none()
+            && !self.stdout_incomplete
     }
 
     /// `Ok(self)` on success, otherwise the error that names the failure.
@@ -115,23 +164,45 @@ impl Report {
     pub fn error(&self) -> Option<HookError> {
         let script = self.script.clone();
         let args = self.args.clone();
+        if let Some(signal) = self.interrupted {
+            return Some(HookError::Interrupted {
+                script,
+                args,
+                signal,
+                name: signal_name(signal),
+                started: true,
+                stderr: self.stderr.clone(),
+            });
+        }
         if let Some(after) = self.timed_out {
+            let (killed_by, exit_code) = match self.ending {
+                Ending::Exited(code) => (None, Some(code)),
+                Ending::Signaled { signal, .. } => (Some(signal_name(signal)), None),
+            };
             return Some(HookError::TimedOut {
                 script,
                 args,
                 after,
+                killed_by,
+                exit_code,
                 pipes_held_open: self.pipes_held_open,
                 stderr: self.stderr.clone(),
             });
         }
         match self.ending {
-            Ending::Exited(0) => self
-                .stdout_too_large
-                .map(|limit| HookError::OutputTooLarge {
-                    script,
-                    args,
-                    limit,
-                }),
+            Ending::Exited(0) => {
+                if let Some(limit) = self.stdout_too_large {
+                    Some(HookError::OutputTooLarge {
+                        script,
+                        args,
+                        limit,
+                    })
+                } else if self.stdout_incomplete {
+                    Some(HookError::OutputIncomplete { script, args })
+                } else {
+                    None
+                }
+            }
             Ending::Exited(code) => Some(HookError::Exited {
                 script,
                 args,

@@ -7,10 +7,12 @@ use std::path::Path;
 use std::time::Instant;
 
 use crate::error::{Args, HookError};
+use crate::process::cancel::Cancel;
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
-use crate::process::report::Report;
-use crate::process::{pump, spawn};
+use crate::process::report::{Report, signal_name};
+use crate::process::testing::Fallbacks;
+use crate::process::{pump, spawn, sys};
 
 /// One script to run: argv is `[script, args...]` (for hooks, `object op subop extra`).
 #[derive(Clone, Copy, Debug)]
@@ -30,6 +32,8 @@ pub struct Invocation<'a> {
 pub struct Runner {
     env: ScriptEnv,
     limits: Limits,
+    cancel: Option<Cancel>,
+    fallbacks: Fallbacks,
 }
 
 impl Default for Runner {
@@ -41,7 +45,34 @@ impl Default for Runner {
 impl Runner {
     /// A runner with this environment and these default limits.
     pub fn new(env: ScriptEnv, limits: Limits) -> Self {
-        Runner { env, limits }
+        Runner {
+            env,
+            limits,
+            cancel: None,
+            fallbacks: Fallbacks::default(),
+        }
+    }
+
+    /// The same runner, its calls cancelled by `cancel`: a running script's process group gets
+    /// the cancelling signal (SIGKILL after [`Limits::kill_grace`]) and the call reports
+    /// [`HookError::Interrupted`]; once cancelled, calls fail at once without starting anything.
+    pub fn with_cancel(mut self, cancel: Cancel) -> Runner {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// The cancellation token, if any ([`Runner::with_cancel`]).
+    pub fn cancel(&self) -> Option<&Cancel> {
+        self.cancel.as_ref()
+    }
+
+    /// Test support, not part of the supported API: the same runner, taking the fallback
+    /// paths that hosts without pidfds or without glibc's close-from action take, so that the
+    /// tests run them on any machine.
+    #[doc(hidden)]
+    pub fn with_fallbacks(mut self, fallbacks: Fallbacks) -> Runner {
+        self.fallbacks = fallbacks;
+        self
     }
 
     /// The environment every script gets.
@@ -62,9 +93,13 @@ impl Runner {
     /// Runs one script to its end and reports how it went.
     ///
     /// `Err` means no report could be made: an argument holding NUL (nothing was started), a
-    /// script the system refused to execute, or a failing system call (the script, if started,
-    /// was still reaped). A script that ran and failed is an `Ok` report: [`Report::check`]
-    /// turns it into its error.
+    /// script the system refused to execute, a cancelled runner ([`HookError::Interrupted`],
+    /// nothing was started), a failing system call (the script, if started, was still reaped),
+    /// or an exit status that someone else reaped first ([`HookError::StatusLost`]). A script
+    /// that ran and failed is an `Ok` report: [`Report::check`] turns it into its error.
+    ///
+    /// The call never returns, nor unwinds, before the script is reaped; a panic inside it
+    /// (e.g. in the host's tracing subscriber) kills the script's group first.
     pub fn run_with(&self, inv: &Invocation<'_>, limits: &Limits) -> Result<Report, HookError> {
         let argv = spawn::c_argv(inv.script, inv.args)?;
         let span = tracing::debug_span!(
@@ -74,8 +109,30 @@ impl Runner {
             op = inv.args.get(1).copied().unwrap_or(""),
         );
         let _entered = span.enter();
+        if let Some(signal) = self.cancel.as_ref().and_then(Cancel::requested) {
+            tracing::debug!("not started: the call was cancelled");
+            return Err(HookError::Interrupted {
+                script: inv.script.to_owned(),
+                args: Args::new(inv.args),
+                signal: signal as i32,
+                name: signal.as_str(),
+                started: false,
+                stderr: Vec::new(),
+            });
+        }
         let start = Instant::now();
-        let child = match spawn::start(&argv, &self.env, inv.script, inv.args, inv.stdin) {
+        let child = match spawn::start(
+            &argv,
+            &self.env,
+            inv.script,
+            inv.args,
+            inv.stdin,
+            if self.fallbacks.no_closefrom {
+                sys::CloseFds::Listed
+            } else {
+                sys::CloseFds::Auto
+            },
+        ) {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "could not start");
@@ -84,7 +141,17 @@ impl Runner {
         };
         let pid = child.pid;
         tracing::debug!(pid = pid.as_raw(), "started");
-        let p = pump::pump(child, inv.stdin.unwrap_or(&[]), inv.capture_stdout, limits);
+        let ctl = pump::Control {
+            pidfd: !self.fallbacks.no_pidfd,
+            cancel: self.cancel.as_ref(),
+        };
+        let p = pump::pump(
+            child,
+            inv.stdin.unwrap_or(&[]),
+            inv.capture_stdout,
+            limits,
+            &ctl,
+        );
         let duration = start.elapsed();
         let args = Args::new(inv.args);
         if let Some((context, e)) = p.io_error {
@@ -97,19 +164,38 @@ impl Runner {
             tracing::warn!(error = %err, "I/O error");
             return Err(err);
         }
+        let Some(ending) = p.ending else {
+            let err = HookError::StatusLost {
+                script: inv.script.to_owned(),
+                args,
+                autoreaped: sys::children_autoreaped(),
+            };
+            tracing::warn!(error = %err, "exit status lost");
+            return Err(err);
+        };
+        let stdout_incomplete = inv.capture_stdout && p.stdout_held_open;
+        let (stderr, stderr_dropped) = p.stderr.into_marked("stderr");
         let report = Report {
             script: inv.script.to_owned(),
             args,
             pid: pid.as_raw() as u32,
-            ending: p.ending,
-            stdout: p.stdout,
+            ending,
+            // Never hand out output that may be cut.
+            stdout: if stdout_incomplete {
+                Vec::new()
+            } else {
+                p.stdout
+            },
             stdout_len: p.stdout_len,
             stdout_too_large: p.stdout_too_large,
-            stderr: p.stderr,
-            stderr_dropped: p.stderr_dropped,
+            stdout_tail: p.stdout_tail.into_bytes(),
+            stderr,
+            stderr_dropped,
             stdin_unread: p.stdin_unread,
             duration,
             timed_out: p.timed_out,
+            interrupted: p.interrupted.map(|s| s as i32),
+            stdout_incomplete,
             pipes_held_open: p.pipes_held_open,
         };
         if report.success() {
@@ -119,17 +205,26 @@ impl Runner {
                 ending = %report.ending,
                 duration_us = duration.as_micros() as u64,
                 timed_out = report.timed_out.is_some(),
+                interrupted = report.interrupted.map(signal_name),
                 stdout_too_large = report.stdout_too_large.is_some(),
                 "failed"
             );
         }
         if report.stderr_dropped > 0 {
-            tracing::debug!(dropped = report.stderr_dropped, "stderr cut at its cap");
+            tracing::debug!(
+                dropped = report.stderr_dropped,
+                "stderr over its cap: head and tail kept"
+            );
         }
         if report.pipes_held_open && report.timed_out.is_some() {
             tracing::warn!(
                 "processes outside the timed-out script's process group still held its pipes; \
                  closed, and the processes were left running"
+            );
+        } else if report.stdout_incomplete {
+            tracing::warn!(
+                "stdout still held open by a leftover process after the drain; the output may \
+                 be cut and was not used"
             );
         } else if report.pipes_held_open {
             tracing::debug!("pipes still held open by a leftover process after the drain; closed");

@@ -13,7 +13,7 @@ use nix::unistd::{Pid, pipe2};
 
 use crate::error::{Args, HookError, SpawnFailure};
 use crate::process::env::ScriptEnv;
-use crate::process::sys::{self, ChildStdin, SpawnRequest};
+use crate::process::sys::{self, ChildStdin, CloseFds, SpawnRequest};
 
 /// How often a spawn that failed with `ETXTBSY` is retried (after 2, 4, … 64 ms).
 const ETXTBSY_RETRIES: u32 = 6;
@@ -79,6 +79,7 @@ pub(crate) fn start(
     script: &Path,
     args: &[&str],
     stdin: Option<&[u8]>,
+    close_fds: CloseFds,
 ) -> Result<Child, HookError> {
     // No pipe end may stay on fd 0, 1 or 2. A host running with its standard fds closed gets
     // them back from pipe2; the host's own writes to "stdout" would then land in the script's
@@ -129,6 +130,7 @@ pub(crate) fn start(
         },
         stdout: out_w.as_raw_fd(),
         stderr: err_w.as_raw_fd(),
+        close_fds,
     };
     // ETXTBSY: the file is open for writing somewhere, most often because another thread of
     // the host is writing a file while a process it starts has inherited the descriptor for the

@@ -4,8 +4,14 @@
 //! * `posix_spawn` with `posix_spawn_file_actions_addclosefrom_np`: nix's
 //!   `PosixSpawnFileActions` hides its raw pointer, so the close-from action cannot be added to it,
 //!   and without that action every fd the host opened without `O_CLOEXEC` would reach the script.
-//! * `pidfd_open` (no wrapper in nix).
+//!   The function is glibc >= 2.34 only, so it is looked up at run time (`dlsym`, once): a
+//!   binary built against a newer glibc does not import it, and where it is missing each fd
+//!   from 3 up listed in `/proc/self/fd` just before the spawn gets a close action instead
+//!   (`FileActions::close_fds_from` says what that fallback cannot see).
+//! * `pidfd_open` and `pidfd_send_signal` (no wrappers in nix).
 //! * consuming a pending `SIGPIPE` with `sigtimedwait` and a zero timeout.
+//! * reading `SIGCHLD`'s disposition (`sigaction` with no new action), to explain a lost exit
+//!   status.
 //! * `sigaction`, for the test-support module [`crate::process::testing`] only (the workspace's tests
 //!   may not use `unsafe` themselves).
 //!
@@ -17,19 +23,49 @@
 use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
-use std::os::fd::{FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
+use std::sync::OnceLock;
 
 use nix::errno::Errno;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
 use nix::unistd::Pid;
 
-unsafe extern "C" {
-    // glibc >= 2.34. Not (yet) bound by the libc crate for every target.
-    fn posix_spawn_file_actions_addclosefrom_np(
-        actions: *mut libc::posix_spawn_file_actions_t,
-        from: libc::c_int,
-    ) -> libc::c_int;
+/// `posix_spawn_file_actions_addclosefrom_np`'s type (glibc >= 2.34).
+type AddCloseFrom = unsafe extern "C" fn(
+    actions: *mut libc::posix_spawn_file_actions_t,
+    from: libc::c_int,
+) -> libc::c_int;
+
+/// `posix_spawn_file_actions_addclosefrom_np`, when the C library this process runs with has it.
+/// Looked up once, at the first spawn: linking against the symbol would stop the binary from
+/// loading at all on glibc < 2.34 (RHEL 8, Debian 11).
+fn addclosefrom() -> Option<AddCloseFrom> {
+    static FOUND: OnceLock<Option<AddCloseFrom>> = OnceLock::new();
+    *FOUND.get_or_init(|| {
+        // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only reads the loaded
+        // objects' symbol tables; it returns NULL when the name is not found.
+        let sym = unsafe {
+            libc::dlsym(
+                libc::RTLD_DEFAULT,
+                c"posix_spawn_file_actions_addclosefrom_np".as_ptr(),
+            )
+        };
+        if sym.is_null() {
+            None
+        } else {
+            // SAFETY: the symbol is glibc's posix_spawn_file_actions_addclosefrom_np, whose C
+            // prototype is `int (posix_spawn_file_actions_t *, int)`, exactly `AddCloseFrom`;
+            // a non-null data pointer from dlsym is the function's address.
+            Some(unsafe { std::mem::transmute::<*mut libc::c_void, AddCloseFrom>(sym) })
+        }
+    })
+}
+
+/// Whether this process's C library has `posix_spawn_file_actions_addclosefrom_np` (glibc >=
+/// 2.34); without it, [`spawn`] closes the fds listed in `/proc/self/fd` instead.
+pub(crate) fn has_closefrom() -> bool {
+    addclosefrom().is_some()
 }
 
 /// Where the child's fd 0 comes from.
@@ -48,6 +84,22 @@ pub(crate) struct SpawnRequest<'a> {
     pub(crate) stdin: ChildStdin,
     pub(crate) stdout: RawFd,
     pub(crate) stderr: RawFd,
+    /// How inherited fds >= 3 are closed.
+    pub(crate) close_fds: CloseFds,
+}
+
+/// How [`spawn`] closes the fds >= 3 the script would inherit. Every way closes them all; the
+/// choice exists so that the tests run each.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum CloseFds {
+    /// glibc's close-from action where the C library has it, else [`CloseFds::Listed`].
+    Auto,
+    /// A close action per fd listed in `/proc/self/fd` (without `/proc`: [`CloseFds::BelowLimit`]).
+    Listed,
+    /// A close action per fd below the soft `RLIMIT_NOFILE` (at most 65,536 of them).
+    #[cfg_attr(not(test), allow(dead_code))]
+    // chosen by `Listed` at run time, by tests directly
+    BelowLimit,
 }
 
 struct FileActions(libc::posix_spawn_file_actions_t);
@@ -91,9 +143,54 @@ impl FileActions {
         })
     }
 
-    fn close_from(&mut self, from: RawFd) -> Result<(), Errno> {
+    fn close(&mut self, fd: RawFd) -> Result<(), Errno> {
         // SAFETY: self.0 is initialised; the action only records an integer.
-        Self::check(unsafe { posix_spawn_file_actions_addclosefrom_np(&mut self.0, from) })
+        Self::check(unsafe { libc::posix_spawn_file_actions_addclose(&mut self.0, fd) })
+    }
+
+    /// Every fd >= `from` is closed in the child. With glibc's close-from action when there is
+    /// one (and `how` is [`CloseFds::Auto`]); otherwise one close action per fd >= `from` that
+    /// is open now: those listed in `/proc/self/fd`, or, without `/proc`, every fd below the
+    /// soft `RLIMIT_NOFILE` (at most 65,536 of them: an fd above that is not closed).
+    ///
+    /// The listing's limit: an fd that another thread opens *without* `O_CLOEXEC` after the
+    /// listing and before the child execs is not in the list and reaches the script. Rust's
+    /// standard library and hook-core open every fd with `O_CLOEXEC`, and an fd opened with it
+    /// is closed by the exec anyway; only a host's C code opening fds without it, on another
+    /// thread, in that window, is exposed. An fd already closed gets no close action
+    /// (`open_fds` checks each); one that another thread closes between that check and the
+    /// spawn does, and glibc ignores the `EBADF` (it fails a close action only for an fd out of
+    /// range).
+    fn close_fds_from(&mut self, from: RawFd, how: CloseFds) -> Result<(), Errno> {
+        if how == CloseFds::Auto
+            && let Some(add) = addclosefrom()
+        {
+            // SAFETY: self.0 is initialised; `add` is glibc's close-from action (see
+            // `addclosefrom`), which only records an integer.
+            return Self::check(unsafe { add(&mut self.0, from) });
+        }
+        let listed = match how {
+            CloseFds::BelowLimit => None,
+            _ => open_fds(),
+        };
+        match listed {
+            Some(fds) => {
+                for fd in fds.into_iter().filter(|&fd| fd >= from) {
+                    self.close(fd)?;
+                }
+            }
+            None => {
+                use nix::sys::resource::{Resource, getrlimit};
+                let limit = getrlimit(Resource::RLIMIT_NOFILE)
+                    .map(|(soft, _)| soft)
+                    .unwrap_or(1024)
+                    .min(65_536) as RawFd;
+                for fd in from..limit {
+                    self.close(fd)?;
+                }
+            }
+        }
+        Ok(())
     }
 }
 
@@ -158,13 +255,14 @@ impl Drop for Attr {
     }
 }
 
-/// The file actions of one spawn request: which fds go to 0, 1 and 2.
+/// The file actions of one spawn request: which fds go to 0, 1 and 2, and how the rest close.
 #[derive(Clone, Copy, PartialEq, Eq)]
 struct ActionsKey {
     /// `None`: `/dev/null`.
     stdin: Option<RawFd>,
     stdout: RawFd,
     stderr: RawFd,
+    close_fds: CloseFds,
 }
 
 impl ActionsKey {
@@ -176,8 +274,14 @@ impl ActionsKey {
         }
         actions.dup2(self.stdout, 1)?;
         actions.dup2(self.stderr, 2)?;
-        actions.close_from(3)?;
+        actions.close_fds_from(3, self.close_fds)?;
         Ok(actions)
+    }
+
+    /// Whether actions built for this key stay right for later spawns: only with glibc's
+    /// close-from action, which names no fd. The fallbacks list the fds open at the time.
+    fn reusable(self) -> bool {
+        self.close_fds == CloseFds::Auto && has_closefrom()
     }
 }
 
@@ -209,7 +313,11 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, Errno> {
         },
         stdout: req.stdout,
         stderr: req.stderr,
+        close_fds: req.close_fds,
     };
+    if !key.reusable() {
+        return posix_spawn(req, &key.build()?, &Attr::hook_defaults()?);
+    }
     let cached = SPAWN_CACHE.try_with(|cell| -> Option<Result<Pid, Errno>> {
         // A re-entrant call (none exists: nothing between here and posix_spawn calls back)
         // would find the cell borrowed and build its own below.
@@ -280,6 +388,58 @@ pub(crate) fn pidfd_open(pid: Pid) -> Result<OwnedFd, Errno> {
     Ok(unsafe { OwnedFd::from_raw_fd(rc as RawFd) })
 }
 
+/// The fds open in this process now, from `/proc/self/fd`. `None` without `/proc`.
+fn open_fds() -> Option<Vec<RawFd>> {
+    let dir = std::fs::read_dir("/proc/self/fd").ok()?;
+    let mut listed: Vec<RawFd> = Vec::new();
+    for entry in dir {
+        let name = entry.ok()?.file_name();
+        listed.push(name.to_str()?.parse().ok()?);
+    }
+    // The listing's own fd is closed by now, and another thread may have closed one: a close
+    // action for a closed fd would fail the spawn on a C library that reports it (glibc
+    // ignores it), so only fds still open go in.
+    // SAFETY: F_GETFD only reads the fd's flags; on a closed fd it fails with EBADF.
+    listed.retain(|&fd| unsafe { libc::fcntl(fd, libc::F_GETFD) } != -1);
+    Some(listed)
+}
+
+/// `pidfd_send_signal(pidfd, signal, NULL, 0)`: signals exactly the process the pidfd refers to,
+/// never a process that reused its pid.
+pub(crate) fn pidfd_send_signal(pidfd: &OwnedFd, signal: Signal) -> Result<(), Errno> {
+    // SAFETY: the syscall takes an fd (valid: borrowed from an OwnedFd), a signal number, a
+    // NULL siginfo pointer (allowed: the kernel builds one as kill does) and zero flags.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            pidfd.as_raw_fd(),
+            signal as libc::c_int,
+            ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc < 0 {
+        return Err(Errno::last());
+    }
+    Ok(())
+}
+
+/// Whether this process has told the kernel to reap its children itself: `SIGCHLD` at
+/// `SIG_IGN`, or a handler installed with `SA_NOCLDWAIT`. A child's exit status is then lost
+/// (`waitpid` fails with `ECHILD`).
+pub(crate) fn children_autoreaped() -> bool {
+    let mut old = MaybeUninit::<libc::sigaction>::uninit();
+    // SAFETY: a NULL new action only reads the current one into `old`, which is read only
+    // when the call succeeded.
+    unsafe {
+        if libc::sigaction(libc::SIGCHLD, ptr::null(), old.as_mut_ptr()) != 0 {
+            return false;
+        }
+        let old = old.assume_init();
+        old.sa_sigaction == libc::SIG_IGN || old.sa_flags & libc::SA_NOCLDWAIT != 0
+    }
+}
+
 /// Takes a pending, blocked `SIGPIPE` off the calling thread (or the process) without waiting.
 /// Returns whether one was pending.
 pub(crate) fn consume_pending_sigpipe() -> bool {
@@ -314,6 +474,8 @@ pub(crate) fn sigpipe_pending() -> bool {
 pub(crate) enum SignalAction {
     /// `SIG_DFL`.
     Default,
+    /// `SIG_IGN`.
+    Ignore,
     /// A handler that does nothing, installed without `SA_RESTART`: blocking calls in the
     /// thread that takes the signal fail with `EINTR`.
     Noop,
@@ -329,6 +491,9 @@ pub(crate) fn set_signal_action(signal: Signal, action: SignalAction) -> Result<
         SignalAction::Default => {
             SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty())
         }
+        SignalAction::Ignore => {
+            SigAction::new(SigHandler::SigIgn, SaFlags::empty(), SigSet::empty())
+        }
         SignalAction::Noop => SigAction::new(
             SigHandler::Handler(noop_handler),
             SaFlags::empty(),
@@ -336,7 +501,7 @@ pub(crate) fn set_signal_action(signal: Signal, action: SignalAction) -> Result<
         ),
         SignalAction::Restore(previous) => previous,
     };
-    // SAFETY: the action installed is SIG_DFL, a handler that does nothing (trivially
+    // SAFETY: the action installed is SIG_DFL, SIG_IGN, a handler that does nothing (trivially
     // async-signal-safe), or exactly the action the kernel reported as installed before one of
     // ours replaced it; sigaction copies the struct and keeps no pointer to it.
     unsafe { nix::sys::signal::sigaction(signal, &action) }
@@ -594,5 +759,50 @@ impl LibvirtHooks {
                 ptr::null_mut(),
             )
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::os::fd::AsRawFd;
+
+    use nix::fcntl::{OFlag, open};
+    use nix::sys::stat::Mode;
+    use nix::sys::wait::{WaitStatus, waitpid};
+    use nix::unistd::pipe2;
+
+    use super::*;
+
+    /// Each way of closing inherited fds closes a host fd opened without `O_CLOEXEC`: the
+    /// script, a shell, looks for it in its own `/proc/self/fd`.
+    #[test]
+    fn every_way_of_closing_inherited_fds_closes_them() {
+        let leaked = open(c"/dev/null", OFlag::O_RDONLY, Mode::empty()).unwrap();
+        let n = leaked.as_raw_fd();
+        assert!(n >= 3);
+        let check = CString::new(format!(
+            "if [ -e /proc/self/fd/{n} ]; then echo leaked; else echo closed; fi"
+        ))
+        .unwrap();
+        let argv = [c"sh".to_owned(), c"-c".to_owned(), check];
+        for how in [CloseFds::Auto, CloseFds::Listed, CloseFds::BelowLimit] {
+            let (r, w) = pipe2(OFlag::O_CLOEXEC).unwrap();
+            let pid = spawn(&SpawnRequest {
+                path: c"/bin/sh",
+                argv: &argv,
+                envp: &[],
+                stdin: ChildStdin::DevNull,
+                stdout: w.as_raw_fd(),
+                stderr: w.as_raw_fd(),
+                close_fds: how,
+            })
+            .unwrap();
+            drop(w);
+            let mut out = Vec::new();
+            std::io::Read::read_to_end(&mut std::fs::File::from(r), &mut out).unwrap();
+            assert_eq!(waitpid(pid, None).unwrap(), WaitStatus::Exited(pid, 0));
+            assert_eq!(String::from_utf8_lossy(&out), "closed\n", "{how:?}");
+        }
+        drop(leaked);
     }
 }

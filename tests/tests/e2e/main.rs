@@ -2,7 +2,11 @@
 //! `hook-core`, with insta snapshots of what the script saw and what the caller got.
 
 mod cli;
+mod cli_reports;
 mod dispatch;
 mod drivers;
+mod linking;
+mod recorded;
 mod reliability;
 mod runner;
+mod serde_schema;

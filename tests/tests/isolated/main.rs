@@ -14,6 +14,7 @@ mod concurrency;
 mod logs;
 mod signals;
 mod soak;
+mod unwinding;
 
 /// Serialises the tests of this binary (a failed test must not block the others: poisoning is
 /// ignored).

@@ -21,7 +21,7 @@ case "$2" in
   fail) cat >/dev/null; echo failing >&2; exit 3 ;;
   signal) kill -KILL $$ ;;
   timeout) exec sleep 120 ;;
-  linger) STRAY_MARK="$1" sleep 120 & echo done ;;
+  linger) STRAY_MARK="$1" sleep 120 >/dev/null & echo done ;;
   noread) exit 0 ;;
   closein) exec 0<&-; sleep 0.05; echo closed ;;
 esac
@@ -156,6 +156,59 @@ fn host_with_default_sigpipe_survives_scripts_that_do_not_read() {
                 ))
             }
             (op, r) => panic!("{op}: {r:?}"),
+        }
+    }
+}
+
+/// Issue #10, item 6: a host that sets SIGCHLD to SIG_IGN (libvirtd does) has its children
+/// reaped by the kernel, so no exit status can be learnt. The call says so, naming SIGCHLD and
+/// the fix, instead of reporting a meaningless exit code -1 (as it did before). With and
+/// without pidfds; and a timed-out script is still stopped.
+#[test]
+fn host_that_ignores_sigchld_gets_a_clear_error() {
+    let _x = crate::exclusive();
+    let tmp = TempDir::new("rel-sigchld").expect("temp dir");
+    let script = tmp.path().join("drv");
+    write_script(&script, "#!/bin/sh\necho out\nexit 3\n");
+    let sleeper = tmp.path().join("sleeper");
+    write_script(&sleeper, "#!/bin/sh\nexec sleep 60\n");
+    let saved = testing::ignore_signal(Signal::SIGCHLD).unwrap();
+    let mut results = Vec::new();
+    for fallbacks in [testing::Fallbacks::default(), testing::Fallbacks::ALL] {
+        let runner =
+            hook_core::Runner::new(ScriptEnv::libvirt_from(lookup_with(&[])), Limits::default())
+                .with_fallbacks(fallbacks);
+        let inv = |script| hook_core::Invocation {
+            script,
+            args: &["guest", "prepare", "begin", "-"],
+            stdin: None,
+            capture_stdout: true,
+        };
+        results.push((fallbacks, runner.run(&inv(&script))));
+        let limits = Limits {
+            timeout: Some(Duration::from_millis(100)),
+            kill_grace: Duration::from_millis(50),
+            ..Limits::default()
+        };
+        results.push((fallbacks, runner.run_with(&inv(&sleeper), &limits)));
+    }
+    saved.restore().unwrap();
+    for (fallbacks, result) in results {
+        match result {
+            Err(
+                e @ HookError::StatusLost {
+                    autoreaped: true, ..
+                },
+            ) => {
+                let text = e.to_string();
+                assert!(
+                    text.contains("exit status was lost")
+                        && text.contains("ignores SIGCHLD")
+                        && text.contains("SIG_DFL"),
+                    "{text}"
+                );
+            }
+            other => panic!("{fallbacks:?}: expected StatusLost, got {other:?}"),
         }
     }
 }

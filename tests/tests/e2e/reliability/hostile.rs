@@ -5,6 +5,7 @@ use std::borrow::Cow;
 use std::path::Path;
 use std::time::Duration;
 
+use hook_core::testing::Fallbacks;
 use hook_core::{HookError, Hooks, Invocation, Limits, Runner, ScriptEnv, SpawnFailure};
 use tests::TempDir;
 use tests::reliability_support::{
@@ -49,12 +50,19 @@ fn closes_stdout_early_and_keeps_writing_stderr() {
     assert!(report.success(), "{report:?}");
     assert_eq!(report.stdout, b"before\n");
     let total = 5000 * 32;
-    assert_eq!(report.stderr.len() as u64 + report.stderr_dropped, total);
-    assert_eq!(report.stderr.len(), Limits::default().stderr_cap);
+    let cap = Limits::default().stderr_cap;
+    let marker = format!("[... {} bytes of stderr dropped ...]\n", total - cap as u64);
+    assert_eq!(report.stderr_dropped, total - cap as u64);
+    assert_eq!(report.stderr.len(), cap + marker.len());
     assert!(
         report
             .stderr
             .starts_with(b"err line 00000 xxxxxxxxxxxxxxxx\n")
+    );
+    assert!(
+        report
+            .stderr
+            .ends_with(b"err line 04999 xxxxxxxxxxxxxxxx\n")
     );
     assert!(!report.pipes_held_open);
 
@@ -171,7 +179,7 @@ fn setsid_daemon_holding_the_pipes_does_not_hang_the_call() {
     let tmp = TempDir::new("rel-setsid").expect("temp dir");
     let marker = tmp.path().file_name().unwrap().to_str().unwrap().to_owned();
     let script = stray_script(tmp.path(), &marker, "echo started; exit 0");
-    let result = runner().run(&run(&script, None, true));
+    let result = runner().run(&run(&script, None, false));
     // Look before cleaning up: the daemon outlived the call, so the call did not wait for it.
     let strays = marked_processes(&marker);
     kill_marked(&marker);
@@ -182,8 +190,27 @@ fn setsid_daemon_holding_the_pipes_does_not_hang_the_call() {
         "the daemon is still running after the call"
     );
     assert!(report.success(), "{report:?}");
-    assert_eq!(report.stdout, b"started\n");
+    assert_eq!(report.stdout_len, b"started\n".len() as u64);
     assert!(report.pipes_held_open, "the daemon still held the pipes");
+    assert!(marked_processes(&marker).is_empty());
+
+    // As a filter, whose output is used: the daemon still holds stdout, so the output may be
+    // cut. An error naming the script, never a cut document (issue #10, item 4).
+    let tmp = TempDir::new("rel-setsid-filter").expect("temp dir");
+    let marker = tmp.path().file_name().unwrap().to_str().unwrap().to_owned();
+    stray_script(
+        tmp.path(),
+        &marker,
+        "cat >/dev/null; echo '<domain/>'; exit 0",
+    );
+    let result = hooks(tmp.path()).run(&FILTER, "guest", || Some(Cow::Borrowed(b"<domain/>")));
+    kill_marked(&marker);
+    let failure = result.unwrap_err();
+    assert!(
+        matches!(failure.headline(), HookError::OutputIncomplete { script, .. } if script == &tmp.path().join("drv")),
+        "{failure}"
+    );
+    assert_eq!(failure.output, None);
     assert!(marked_processes(&marker).is_empty());
 }
 
@@ -242,16 +269,21 @@ fn plain_timeout_does_not_mention_strays() {
         kill_grace: Duration::from_millis(50),
         ..Limits::default()
     };
-    let report = runner()
-        .run_with(&run(&script, None, false), &limits)
-        .unwrap();
-    // The background child was in the group: killed with it, so nothing holds the pipes.
-    assert!(!report.pipes_held_open);
-    let text = report.error().unwrap().to_string();
-    assert!(
-        text.contains("timed out") && !text.contains("outside"),
-        "{text}"
-    );
+    // Also without pidfds, where the runner's own copies of the pipes' write ends used to stay
+    // open until the call returned, so every timeout claimed strays (issue #10, item 3).
+    for fallbacks in [Fallbacks::default(), Fallbacks::ALL] {
+        let report = runner()
+            .with_fallbacks(fallbacks)
+            .run_with(&run(&script, None, false), &limits)
+            .unwrap();
+        // The background child was in the group: killed with it, so nothing holds the pipes.
+        assert!(!report.pipes_held_open, "{fallbacks:?}");
+        let text = report.error().unwrap().to_string();
+        assert!(
+            text.contains("timed out") && !text.contains("outside"),
+            "{fallbacks:?}: {text}"
+        );
+    }
 }
 
 #[test]

@@ -9,6 +9,13 @@ use tests::{TempDir, redact, run, write_script};
 
 use super::{HOOK_ARGS, controlled_env, runner};
 
+super::also_on_fallbacks!(
+    success_reports_output_and_exit,
+    exit_1_is_an_error_carrying_stderr,
+    killed_by_a_signal,
+    scripts_that_cannot_start,
+);
+
 fn inv<'a>(script: &'a std::path::Path, stdin: Option<&'a [u8]>) -> Invocation<'a> {
     Invocation {
         script,

@@ -16,6 +16,13 @@ use tests::{
 
 use super::{HOOK_ARGS, recorder, runner};
 
+super::also_on_fallbacks!(
+    recorder_sees_the_libvirt_contract,
+    script_leads_its_own_process_group,
+    stdin_is_dev_null_without_input_and_a_pipe_with_empty_input,
+    host_fds_and_signal_state_do_not_reach_the_script,
+);
+
 const NO_SIGNALS: &str = "0000000000000000";
 
 /// Runs the recorder as `<tmp>/qemu guest prepare begin -` and parses what it saw.
