@@ -307,9 +307,9 @@ spawn does not, each the price of a guarantee:
 | 1 `statx`, 1 `openat` | the main script and `<driver>.d` read on every call | libvirt's rule: scripts added or removed take effect at once |
 
 The ladder table above measures what each of these costs in time. On this shared 2-core
-machine the (b) ratio moves by a few hundredths from run to run: the six runs of the
+machine the (b) ratio moves by a few hundredths from run to run: the seven runs of the
 benchmark on 2026-11-30 with these cuts and shuffled rounds measured (b) at 1.056 to 1.085
-(missing its 1.05 goal each time) and (c) at 1.059 to 1.075 (within 1.10 each time); in them,
+(missing its 1.05 goal each time) and (c) at 1.059 to 1.077 (within 1.10 each time); in them,
 `Runner::run` alone (hygiene, capture and the no-hang wait) was at 1.039 to 1.054. Cut on 2026-11-30 (before →
 after, per call): 160.4 → 145.5 syscalls. glibc's `posix_spawn_file_actions_adddup2` checks
 each fd against `RLIMIT_NOFILE` (7 `prlimit64` per call): a thread now keeps its file actions
