@@ -1,21 +1,29 @@
 //! The cost-model benchmark (`cargo xtask bench` runs it and writes `docs/performance.md`).
 //!
 //! Every claim is a ratio of medians measured in this one process run, with the variants
-//! interleaved (A B C A B C …, the starting variant rotating each round) so that a noisy,
+//! interleaved (each round calls every variant once, in a new pseudo-random order) so that a noisy,
 //! shared machine slows them all alike. Sections: (a) a call for a driver with nothing
-//! installed; (b) a `#!/bin/sh` exit-0 script through hook-core against a raw `posix_spawn` +
-//! `waitpid` and against `std::process::Command::status`; (c) the same while this process holds
-//! 1 GiB of touched memory; (d) a 50 KB domain through a `cat` filter, against `std::process`
-//! with pipes; (e) a main script plus 8 `.d` scripts; (f) 1, 2, 8 and 32 threads calling a
-//! trivial hook. It prints a markdown report on stdout and progress on stderr.
+//! installed, against libvirt's own `virHookCall`; (b) a `#!/bin/sh` exit-0 script through
+//! hook-core against a bare `posix_spawn` + `waitpid` (inherited stdio), a raw one (stdio on
+//! `/dev/null`), `std::process::Command::status`, libvirt's `virHookCall` with the same 1 KB
+//! domain, and the rungs from the bare floor to hook-core, one guarantee each; (c) the same
+//! while this process holds 1 GiB of touched memory; (d) a 50 KB domain through a `cat` filter,
+//! against `std::process` with pipes; (e) a main script plus 8 `.d` scripts; (f) 1, 2, 8 and 32
+//! threads calling a trivial hook. It prints a markdown report on stdout and progress on
+//! stderr. libvirt is measured when `libvirt.so.0` loads and the process may make a private
+//! mount namespace (it reads hooks only from `/etc/libvirt/hooks`, which the benchmark never
+//! touches on the host); otherwise its column is skipped and the report says why.
 //!
 //! Modes: `cost [--quick] [--strace COUNT/CALLS/CONTROL]` runs everything (`--strace` passes in
 //! the syscall count that xtask measured with strace, for the report); `cost absent-only N` makes
 //! N absent-driver calls between two `getppid` marker syscalls, then 10 `stat` calls between two
 //! more markers as a control, for xtask to count under `strace -f`; `cost threads-probe KIND
-//! THREADS SECS` (KIND `hooks`, `runner` or `raw`) runs one (f) configuration alone and prints
-//! its calls/s and CPU use, for profiling it (`perf record`, `strace -c -f`); `cost spawn-probe
-//! ROUNDS` runs (b)'s variants alone and prints their ratios.
+//! THREADS SECS` (KIND `hooks`, `document`, `runner`, `raw` or `bare`) runs one (f)
+//! configuration alone and prints its calls/s and CPU use, for profiling it (`perf record`,
+//! `strace -c -f`); `cost absent-probe SAMPLES` runs (a) alone; `cost spawn-probe ROUNDS
+//! [--gib]` runs (b)'s main variants alone (with 1 GiB held) and prints their ratios; `cost
+//! spawn-section ROUNDS` runs (b), (c) and the ladder alone. `--rotate` makes every mode order
+//! its rounds the old way (the same cycle, the first variant rotating), for comparison.
 
 use std::borrow::Cow;
 use std::ffi::OsString;
@@ -24,14 +32,25 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use hook_core::baseline::{CountingAlloc, raw_spawn_wait};
-use hook_core::{EventSpec, FailurePolicy, HookEvent, Hooks, Invocation, Runner, ScriptEnv, SubOp};
+use std::ffi::CString;
+
+use hook_core::baseline::{
+    CountingAlloc, Libvirt, PrivateLibvirtHooksDir, bare_spawn_wait, hygiene_spawn_wait,
+    libvirt_driver, piped_spawn_wait, raw_spawn_wait,
+};
+use hook_core::{
+    EventSpec, Failure, FailurePolicy, HookEvent, Hooks, Invocation, Outcome, Runner, ScriptEnv,
+    SubOp,
+};
 
 #[global_allocator]
 static ALLOC: CountingAlloc = CountingAlloc;
 
 /// The 50 KB domain libvirt feeds a migrate hook (copied from the project's shared fixtures).
 static DOMAIN_LARGE: &[u8] = include_bytes!("data/domain-large.xml");
+
+/// A small domain (1 KB), the document a `prepare` call feeds its scripts in (b) and (c).
+static DOMAIN_SMALL: &[u8] = include_bytes!("data/domain-test.xml");
 
 /// The arguments every script gets, as a qemu `prepare begin` call would pass them.
 const ARGS: [&str; 4] = ["bench-guest", "prepare", "begin", "-"];
@@ -125,20 +144,62 @@ impl Drop for Fixture {
     }
 }
 
-/// One absent-driver call, as a stack's call site makes it. Returns whether the stdin document
-/// was built (it must not be).
+/// A driver crate's call function (such as `hook_qemu::prepare`), which a stack calls across
+/// crates: not inlined into the caller, the whole `Result` returned through memory.
+#[inline(never)]
+fn driver_call(hooks: &Hooks, built: &mut bool) -> Result<Outcome, Box<Failure>> {
+    hooks.run(black_box(&ABSENT), black_box("bench-guest"), || {
+        *built = true;
+        Some(Cow::Borrowed(DOMAIN_LARGE))
+    })
+}
+
+/// One absent-driver call, as a stack's call site makes it: a driver crate's function, its
+/// result looked at. Returns whether the stdin document was built (it must not be).
 #[inline(never)]
 fn absent_call(hooks: &Hooks) -> bool {
     let mut built = false;
-    let r = hooks.run(black_box(&ABSENT), black_box("bench-guest"), || {
-        built = true;
-        Some(Cow::Borrowed(DOMAIN_LARGE))
-    });
-    match black_box(r) {
-        Ok(outcome) if outcome.nothing_ran() => {}
-        _ => panic!("the absent driver ran something"),
+    let r = driver_call(black_box(hooks), &mut built);
+    if !black_box(r.is_ok_and(|outcome| outcome.nothing_ran())) {
+        panic!("the absent driver ran something");
     }
     built
+}
+
+/// `Hooks::run` of the trivial script with the small domain on stdin, as a driver crate's
+/// `prepare` (`Hooks::run_document`) makes it.
+fn hooks_document(fx: &Fixture) {
+    let outcome = fx
+        .hooks
+        .run(&TRIVIAL, "bench-guest", || {
+            Some(Cow::Borrowed(DOMAIN_SMALL))
+        })
+        .expect("trivial hook with a document");
+    assert_eq!(outcome.runs.len(), 1);
+}
+
+fn bare_trivial(script: &Path) {
+    assert_eq!(bare_spawn_wait(script), 0);
+}
+
+fn hygiene_trivial(script: &Path) {
+    assert_eq!(hygiene_spawn_wait(script), 0);
+}
+
+fn piped_trivial(script: &Path) {
+    assert_eq!(piped_spawn_wait(script), 0);
+}
+
+fn runner_document(runner: &Runner, script: &Path) {
+    let report = runner
+        .run(&Invocation {
+            script,
+            args: &ARGS,
+            stdin: Some(DOMAIN_SMALL),
+            capture_stdout: false,
+        })
+        .expect("Runner::run");
+    assert!(report.success());
 }
 
 fn hooks_trivial(fx: &Fixture) {
@@ -179,6 +240,89 @@ fn hooks_many(fx: &Fixture) {
         .run(&MANY, "bench-guest", || None)
         .expect("many hooks");
     assert_eq!(outcome.runs.len(), 9);
+}
+
+/// libvirt's own `virHookCall` as a peer: the same `#!/bin/sh` exit-0 script installed as
+/// `qemu` in libvirt's compiled-in hooks directory, made private to this process (a mount
+/// namespace; the host's `/etc/libvirt/hooks` is never used or written).
+struct LibvirtPeer {
+    lib: Libvirt,
+    _dir: PrivateLibvirtHooksDir,
+    id: CString,
+    document: CString,
+}
+
+/// `VIR_HOOK_QEMU_OP_PREPARE`, `VIR_HOOK_SUBOP_BEGIN` (virhook.h).
+const VIR_QEMU_PREPARE: i32 = 2;
+const VIR_SUBOP_BEGIN: i32 = 1;
+
+impl LibvirtPeer {
+    /// Sets the peer up, or says why its column is skipped. Must run before any thread starts.
+    fn new() -> Result<LibvirtPeer, String> {
+        let dir = PrivateLibvirtHooksDir::new().map_err(|e| {
+            format!(
+                "no private mount namespace for libvirt's hooks directory ({e}); libvirt reads \
+                 hooks only from {}, and the benchmark never uses the host's",
+                PrivateLibvirtHooksDir::PATH
+            )
+        })?;
+        let lib = Libvirt::load().map_err(|e| {
+            format!("libvirt could not be loaded ({e}); install it with `apt-get install libvirt0`")
+        })?;
+        let script = Path::new(PrivateLibvirtHooksDir::PATH).join("qemu");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n")
+            .and_then(|()| {
+                std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755))
+            })
+            .map_err(|e| format!("writing {}: {e}", script.display()))?;
+        let found = lib.hook_initialize();
+        if found != 1 {
+            return Err(format!(
+                "virHookInitialize found {found} drivers in the private hooks directory, not 1"
+            ));
+        }
+        let peer = LibvirtPeer {
+            lib,
+            _dir: dir,
+            id: CString::new("bench-guest").expect("no NUL"),
+            document: CString::new(DOMAIN_SMALL).expect("the domain holds no NUL"),
+        };
+        let (ran, absent) = (peer.call(), peer.absent());
+        if ran != 0 || absent != 1 {
+            return Err(format!(
+                "virHookCall returned {ran} for the installed qemu hook (expected 0) and {absent} \
+                 for the absent lxc driver (expected 1)"
+            ));
+        }
+        Ok(peer)
+    }
+
+    /// `virHookCall(QEMU, "bench-guest", PREPARE, BEGIN, NULL, <domain>, NULL)`.
+    fn call(&self) -> i32 {
+        self.lib.hook_call(
+            libvirt_driver::QEMU,
+            &self.id,
+            VIR_QEMU_PREPARE,
+            VIR_SUBOP_BEGIN,
+            Some(&self.document),
+        )
+    }
+
+    /// The same call for a driver with nothing installed (lxc).
+    #[inline(never)]
+    fn absent(&self) -> i32 {
+        self.lib.hook_call(
+            black_box(libvirt_driver::LXC),
+            black_box(self.id.as_c_str()),
+            VIR_QEMU_PREPARE,
+            VIR_SUBOP_BEGIN,
+            Some(black_box(self.document.as_c_str())),
+        )
+    }
+}
+
+fn libvirt_trivial(peer: &LibvirtPeer) {
+    assert_eq!(peer.call(), 0, "libvirt's virHookCall failed");
 }
 
 /// What hook-core is compared against: `std::process::Command`, with the same arguments and
@@ -303,16 +447,75 @@ fn fmt_ns(ns: f64) -> String {
 /// A named variant: one call per invocation.
 type Variant<'a> = (&'static str, Box<dyn FnMut() + 'a>);
 
-/// Runs `rounds` interleaved rounds: each round calls every variant once, starting with a
-/// different one each round, and records each call's wall time into `out[variant]`.
+/// How rounds order their variants: a fresh pseudo-random order each round (the default), or
+/// the same cyclic order with the first variant rotating (`--rotate`, for comparison). With
+/// rotation every variant always follows the same neighbour, so a variant that leaves a cost
+/// behind for the next call (libvirt's `fork` leaves the caller's pages copy-on-write) charges
+/// it to one variant only.
+static ROTATE: std::sync::atomic::AtomicBool = std::sync::atomic::AtomicBool::new(false);
+
+/// The state of the order's xorshift generator (fixed seed: runs are reproducible).
+static ORDER_STATE: std::sync::atomic::AtomicU64 =
+    std::sync::atomic::AtomicU64::new(0x9e37_79b9_7f4a_7c15);
+
+fn next_random() -> u64 {
+    use std::sync::atomic::Ordering::Relaxed;
+    let mut x = ORDER_STATE.load(Relaxed);
+    x ^= x << 13;
+    x ^= x >> 7;
+    x ^= x << 17;
+    ORDER_STATE.store(x, Relaxed);
+    x
+}
+
+/// Runs `rounds` interleaved rounds: each round calls every variant once, in a new order each
+/// round (see [`ROTATE`]), and records each call's wall time into `out[variant]`.
 fn interleave(variants: &mut [Variant<'_>], rounds: usize, out: &mut [Samples]) {
+    interleave_cpu(variants, rounds, out, None);
+}
+
+/// CPU time used so far by this process and its reaped children, in nanoseconds (getrusage;
+/// the kernel derives the totals from its precise run-time accounting, in microseconds).
+fn cpu_used_ns() -> f64 {
+    use nix::sys::resource::{UsageWho, getrusage};
+    let ns = |who| {
+        getrusage(who).map_or(0.0, |u| {
+            let us = |t: nix::sys::time::TimeVal| t.tv_sec() as f64 * 1e6 + t.tv_usec() as f64;
+            (us(u.user_time()) + us(u.system_time())) * 1e3
+        })
+    };
+    ns(UsageWho::RUSAGE_SELF) + ns(UsageWho::RUSAGE_CHILDREN)
+}
+
+/// [`interleave`], also recording into `cpu[variant]` the CPU time each call cost: this
+/// process's (every thread's: call it while the process has one) plus the script's, which is
+/// counted when the call reaps it. Read outside the timed region.
+fn interleave_cpu(
+    variants: &mut [Variant<'_>],
+    rounds: usize,
+    out: &mut [Samples],
+    mut cpu: Option<&mut [Samples]>,
+) {
     let n = variants.len();
+    let mut order: Vec<usize> = (0..n).collect();
     for r in 0..rounds {
-        for k in 0..n {
-            let i = (r + k) % n;
+        if ROTATE.load(std::sync::atomic::Ordering::Relaxed) {
+            for (k, o) in order.iter_mut().enumerate() {
+                *o = (r + k) % n;
+            }
+        } else {
+            for k in (1..n).rev() {
+                order.swap(k, (next_random() % (k as u64 + 1)) as usize);
+            }
+        }
+        for &i in &order {
+            let c0 = if cpu.is_some() { cpu_used_ns() } else { 0.0 };
             let t = Instant::now();
             (variants[i].1)();
             out[i].0.push(t.elapsed().as_nanos() as f64);
+            if let Some(c) = cpu.as_deref_mut() {
+                c[i].0.push(cpu_used_ns() - c0);
+            }
         }
     }
 }
@@ -333,6 +536,8 @@ fn progress(msg: &str) {
 #[derive(Default)]
 struct Report {
     rows: Vec<String>,
+    /// The rungs from the bare floor to hook-core, (b) and (c) side by side.
+    ladder: Vec<String>,
     targets: Vec<String>,
     notes: Vec<String>,
 }
@@ -368,42 +573,102 @@ struct Strace {
     control: u64,
 }
 
-fn section_absent(fx: &Fixture, samples: usize, strace: Option<&Strace>, rep: &mut Report) {
+fn section_absent(
+    fx: &Fixture,
+    samples: usize,
+    strace: Option<&Strace>,
+    peer: Option<&LibvirtPeer>,
+    rep: &mut Report,
+) {
     progress("(a) absent driver");
     const BATCH: u32 = 1000;
     for _ in 0..BATCH {
         absent_call(&fx.hooks);
+        if let Some(p) = peer {
+            p.absent();
+        }
     }
     let mut s = Samples::default();
+    let mut lv = Samples::default();
     let mut built = 0u64;
+    let mut allocs = 0u64;
     // Reserved first, so recording the samples does not count as the calls' allocations.
     s.0.reserve(samples);
-    let allocs_before = CountingAlloc::allocations();
-    for _ in 0..samples {
-        let t = Instant::now();
-        for _ in 0..BATCH {
-            built += absent_call(black_box(&fx.hooks)) as u64;
+    lv.0.reserve(samples);
+    for i in 0..samples {
+        // Interleaved with libvirt's batches, the first one alternating.
+        for turn in [i % 2, 1 - i % 2] {
+            if turn == 0 {
+                let allocs_before = CountingAlloc::allocations();
+                let t = Instant::now();
+                for _ in 0..BATCH {
+                    built += absent_call(black_box(&fx.hooks)) as u64;
+                }
+                s.0.push(t.elapsed().as_nanos() as f64 / f64::from(BATCH));
+                allocs += CountingAlloc::allocations() - allocs_before;
+            } else if let Some(p) = peer {
+                let t = Instant::now();
+                for _ in 0..BATCH {
+                    assert_eq!(p.absent(), 1);
+                }
+                lv.0.push(t.elapsed().as_nanos() as f64 / f64::from(BATCH));
+            }
         }
-        s.0.push(t.elapsed().as_nanos() as f64 / f64::from(BATCH));
     }
-    let allocs = CountingAlloc::allocations() - allocs_before;
     let calls = samples as u64 * u64::from(BATCH);
     let syscalls = match strace {
         Some(st) => format!("{} syscalls in {} calls (strace)", st.syscalls, st.calls),
         None => "syscalls not counted (run `cargo xtask bench`)".to_owned(),
     };
+    let vs_libvirt = match peer {
+        Some(_) => format!("; {:.2} × libvirt", ratio(&s, &lv)),
+        None => String::new(),
+    };
     rep.rows.push(format!(
-        "| (a) driver with nothing installed | `Hooks::run` (per call; {samples} samples of {BATCH} calls) | {} | {} | {} | {allocs} allocations in {calls} calls; stdin built {built} times; {syscalls} |",
+        "| (a) driver with nothing installed | hook-core `Hooks::run` in a driver crate's call function, not inlined (per call; {samples} samples of {BATCH} calls) | {} | {} | {} | {allocs} allocations in {calls} calls; stdin built {built} times; {syscalls}{vs_libvirt} |",
         s.len(),
         fmt_ns(s.median()),
         fmt_ns(s.p99()),
     ));
+    match peer {
+        Some(p) => rep.rows.push(format!(
+            "| (a) driver with nothing installed | libvirt {} `virHookCall` (per call; {samples} samples of {BATCH} calls) | {} | {} | {} | 1 (the peer) |",
+            p.lib.version(),
+            lv.len(),
+            fmt_ns(lv.median()),
+            fmt_ns(lv.p99()),
+        )),
+        None => rep.rows.push(
+            "| (a) driver with nothing installed | libvirt `virHookCall` | – | – | – | skipped (see the note) |"
+                .to_owned(),
+        ),
+    }
     rep.target(
         "(a) absent-driver call, median",
         fmt_ns(s.median()),
         "< 100 ns",
         s.median() < 100.0,
     );
+    match peer {
+        Some(p) => rep.target(
+            "(a) absent-driver call / libvirt's `virHookCall`, medians",
+            format!(
+                "{:.2} ({} against {} for libvirt {})",
+                ratio(&s, &lv),
+                fmt_ns(s.median()),
+                fmt_ns(lv.median()),
+                p.lib.version()
+            ),
+            "≤ 1",
+            ratio(&s, &lv) <= 1.0,
+        ),
+        None => rep.target(
+            "(a) absent-driver call / libvirt's `virHookCall`, medians",
+            "skipped: libvirt not measured (see the note)".into(),
+            "≤ 1",
+            false,
+        ),
+    }
     match strace {
         Some(st) => {
             rep.target(
@@ -445,26 +710,78 @@ fn hold_gib() -> (Vec<u8>, String) {
     (black_box(v), rss)
 }
 
-fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
+fn section_spawn(fx: &Fixture, rounds: usize, peer: Option<&LibvirtPeer>, rep: &mut Report) {
     progress("(b) and (c) one trivial script, without and with 1 GiB held");
     let runner = Runner::default();
-    let names = [
-        "hook-core `Hooks::run`",
-        "hook-core `Runner::run`",
-        "raw `posix_spawn` + `waitpid`",
-        "`std::process::Command::status`",
+    let libvirt_name = peer.map(|p| {
+        format!(
+            "libvirt {} `virHookCall` (1 KB domain on stdin)",
+            p.lib.version()
+        )
+    });
+    const BASE: [&str; 9] = [
+        "hook-core `Hooks::run`, 1 KB domain on stdin (as `hook_qemu::prepare`)",
+        "hook-core `Hooks::run`, stdin `/dev/null`",
+        "hook-core `Runner::run`, stdin `/dev/null`",
+        "bare `posix_spawn` + `waitpid` (inherited stdio, no file actions)",
+        "raw `posix_spawn` + `waitpid` (stdio on `/dev/null`)",
+        "`std::process::Command::status` (stdio on `/dev/null`)",
+        "hook-core's `posix_spawn` request, no pipes, `waitpid`",
+        "the same with stdout and stderr on pipes, read to EOF, `waitpid`",
+        "hook-core `Runner::run`, 1 KB domain on stdin",
+    ];
+    let mut names: Vec<&str> = BASE.to_vec();
+    const OURS: usize = 0;
+    const BARE: usize = 3;
+    const RAW: usize = 4;
+    const LIBVIRT: usize = 9;
+    // The ladder from the bare floor to hook-core, one guarantee per rung.
+    const LADDER: [(usize, &str); 6] = [
+        (BARE, "bare `posix_spawn` + `waitpid`"),
+        (
+            6,
+            "+ hygiene: `/dev/null` stdin, fds >= 3 closed, signal mask and dispositions \
+             reset, own process group",
+        ),
+        (7, "+ capture: stdout and stderr on pipes, read to EOF"),
+        (
+            2,
+            "+ no hang: a pidfd and one `poll` loop (wait for the exit, not for EOF), \
+             bounded drain (`Runner::run`)",
+        ),
+        (
+            8,
+            "+ the 1 KB document on a stdin pipe (written before the start: at most \
+             `PIPE_BUF` bytes)",
+        ),
+        (
+            OURS,
+            "+ the hooks directory: `stat` the main script, `opendir` its `.d` (libvirt's \
+             per-call rule), dispatch (`Hooks::run`)",
+        ),
     ];
     let mut variants: Vec<Variant<'_>> = vec![
-        (names[0], Box::new(|| hooks_trivial(fx))),
-        (names[1], Box::new(|| runner_trivial(&runner, &fx.trivial))),
-        (names[2], Box::new(|| raw_trivial(&fx.trivial))),
-        (names[3], Box::new(|| std_baseline::status(&fx.trivial))),
+        (BASE[0], Box::new(|| hooks_document(fx))),
+        (BASE[1], Box::new(|| hooks_trivial(fx))),
+        (BASE[2], Box::new(|| runner_trivial(&runner, &fx.trivial))),
+        (BASE[3], Box::new(|| bare_trivial(&fx.trivial))),
+        (BASE[4], Box::new(|| raw_trivial(&fx.trivial))),
+        (BASE[5], Box::new(|| std_baseline::status(&fx.trivial))),
+        (BASE[6], Box::new(|| hygiene_trivial(&fx.trivial))),
+        (BASE[7], Box::new(|| piped_trivial(&fx.trivial))),
+        (BASE[8], Box::new(|| runner_document(&runner, &fx.trivial))),
     ];
+    if let (Some(p), Some(name)) = (peer, libvirt_name.as_deref()) {
+        names.push(name);
+        variants.push(("libvirt", Box::new(move || libvirt_trivial(p))));
+    }
     warm_up(&mut variants);
     let blocks = 20;
     let per_block = rounds.div_ceil(blocks);
     let mut without: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
     let mut with: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
+    let mut cpu_without: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
+    let mut cpu_with: Vec<Samples> = names.iter().map(|_| Samples::default()).collect();
     let mut rss = String::new();
     let mut touch_time = Duration::ZERO;
     // Blocks alternate (without, with) and (with, without), so neither condition always
@@ -476,21 +793,37 @@ fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
                 let (mem, r) = hold_gib();
                 touch_time = t.elapsed();
                 rss = r;
-                interleave(&mut variants, per_block, &mut with);
+                interleave_cpu(&mut variants, per_block, &mut with, Some(&mut cpu_with));
                 black_box(&mem);
                 drop(mem);
             } else {
-                interleave(&mut variants, per_block, &mut without);
+                interleave_cpu(
+                    &mut variants,
+                    per_block,
+                    &mut without,
+                    Some(&mut cpu_without),
+                );
             }
         }
         progress(&format!("  block {}/{blocks}", b + 1));
     }
-    let raw = &without[2];
+    let vs_libvirt = |set: &[Samples], i: usize| -> String {
+        if peer.is_some() && i != LIBVIRT {
+            format!("; {:.3} × libvirt", ratio(&set[i], &set[LIBVIRT]))
+        } else {
+            String::new()
+        }
+    };
     for (i, name) in names.iter().enumerate() {
-        let r = if i == 2 {
+        let r = if i == BARE {
             "1 (the floor)".to_owned()
         } else {
-            format!("{:.3} × raw", ratio(&without[i], raw))
+            format!(
+                "{:.3} × bare; {:.3} × raw{}",
+                ratio(&without[i], &without[BARE]),
+                ratio(&without[i], &without[RAW]),
+                vs_libvirt(&without, i)
+            )
         };
         rep.row("(b) `#!/bin/sh` exit 0", name, &without[i], &r);
     }
@@ -500,11 +833,40 @@ fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
             name,
             &with[i],
             &format!(
-                "{:.3} × same without; {:.3} × raw with 1 GiB",
+                "{:.3} × same without; {:.3} × bare with 1 GiB{}",
                 ratio(&with[i], &without[i]),
-                ratio(&with[i], &with[2]),
+                ratio(&with[i], &with[BARE]),
+                vs_libvirt(&with, i)
             ),
         );
+    }
+    if peer.is_none() {
+        rep.rows.push(
+            "| (b), (c) | libvirt `virHookCall` | – | – | – | skipped (see the note) |".to_owned(),
+        );
+    }
+    // CPU per call: the mean (CPU time is not skewed by waiting, and the getrusage totals
+    // are in whole microseconds, which a mean averages out).
+    let mean = |s: &Samples| s.0.iter().sum::<f64>() / s.0.len().max(1) as f64;
+    for (k, &(i, what)) in LADDER.iter().enumerate() {
+        let step = |value: &dyn Fn(usize) -> f64| -> String {
+            if k == 0 {
+                "–".to_owned()
+            } else {
+                format!("{:+.1} µs", (value(i) - value(LADDER[k - 1].0)) / 1e3)
+            }
+        };
+        rep.ladder.push(format!(
+            "| {k} | {what} | {} | {} | {:.3} | {} | {} | {:.3} | {:.1} µs | {} |",
+            fmt_ns(without[i].median()),
+            step(&|j| without[j].median()),
+            ratio(&without[i], &without[BARE]),
+            fmt_ns(with[i].median()),
+            step(&|j| with[j].median()),
+            ratio(&with[i], &with[BARE]),
+            mean(&cpu_without[i]) / 1e3,
+            step(&|j| mean(&cpu_without[j])),
+        ));
     }
     rep.notes.push(format!(
         "(c): the process's VmRSS while the gigabyte was held: {rss} (writing it took {:.2} s). \
@@ -512,27 +874,59 @@ fn section_spawn(fx: &Fixture, rounds: usize, rep: &mut Report) {
          {blocks} blocks each.",
         touch_time.as_secs_f64()
     ));
-    let b = ratio(&without[0], raw);
+    let b = ratio(&without[OURS], &without[BARE]);
     rep.target(
-        "(b) hook-core `Hooks::run` / raw `posix_spawn`",
+        "(b) hook-core `Hooks::run` (1 KB domain) / bare `posix_spawn`",
         format!(
-            "{b:.3} (`Runner::run`: {:.3}; std `Command`: {:.3})",
-            ratio(&without[1], raw),
-            ratio(&without[3], raw)
+            "{b:.3} (stdin `/dev/null`: {:.3}; `Runner::run`: {:.3}; std `Command`: {:.3}); \
+             what each guarantee adds: \"Where the gap to the bare floor goes\"",
+            ratio(&without[1], &without[BARE]),
+            ratio(&without[2], &without[BARE]),
+            ratio(&without[5], &without[BARE]),
+        ),
+        "≤ 1.05",
+        b <= 1.05,
+    );
+    let c = ratio(&with[OURS], &with[BARE]);
+    rep.target(
+        "(c) the same with 1 GiB held",
+        format!(
+            "{c:.3} (stdin `/dev/null`: {:.3}; `Runner::run`: {:.3}); with / without 1 GiB: \
+             hook-core {:.3}, bare {:.3}",
+            ratio(&with[1], &with[BARE]),
+            ratio(&with[2], &with[BARE]),
+            ratio(&with[OURS], &without[OURS]),
+            ratio(&with[BARE], &without[BARE]),
         ),
         "≤ 1.10",
-        b <= 1.10,
+        c <= 1.10,
     );
-    let c = ratio(&with[0], &without[0]);
-    rep.target(
-        "(c) hook-core with 1 GiB held / without",
-        format!(
-            "{c:.3} (`Runner::run`: {:.3})",
-            ratio(&with[1], &without[1])
+    match peer {
+        Some(p) => {
+            let (l0, l1) = (
+                ratio(&without[OURS], &without[LIBVIRT]),
+                ratio(&with[OURS], &with[LIBVIRT]),
+            );
+            rep.target(
+                "(b), (c) hook-core / libvirt's `virHookCall`, same script and document",
+                format!(
+                    "{l0:.3} at 0 MiB, {l1:.3} with 1 GiB held (libvirt {}: {:.2} × bare, \
+                     {:.2} × bare with 1 GiB)",
+                    p.lib.version(),
+                    ratio(&without[LIBVIRT], &without[BARE]),
+                    ratio(&with[LIBVIRT], &with[BARE]),
+                ),
+                "≤ 1",
+                l0 <= 1.0 && l1 <= 1.0,
+            );
+        }
+        None => rep.target(
+            "(b), (c) hook-core / libvirt's `virHookCall`, same script and document",
+            "skipped: libvirt not measured (see the note)".into(),
+            "≤ 1",
+            false,
         ),
-        "≤ 1.20",
-        c <= 1.20,
-    );
+    }
 }
 
 fn section_filter(fx: &Fixture, rounds: usize, rep: &mut Report) {
@@ -826,30 +1220,52 @@ fn absent_only(calls: u64) {
     println!("calls={calls} allocations={allocs} stdin_built={built}");
 }
 
-/// `spawn-probe ROUNDS`: (b)'s four variants alone, interleaved for ROUNDS rounds; prints the
-/// ratios of medians to raw `posix_spawn`. A diagnostic for (b), e.g. under added CPU load.
-fn spawn_probe(rounds: usize) {
+/// `absent-probe SAMPLES`: (a) alone, hook-core's absent call against libvirt's when it can be
+/// measured, batches of 1000 interleaved; prints the medians. A diagnostic for (a).
+fn absent_probe(samples: usize) {
+    let peer = LibvirtPeer::new()
+        .map_err(|e| eprintln!("libvirt skipped: {e}"))
+        .ok();
     let fx = Fixture::new();
+    let mut rep = Report::default();
+    section_absent(&fx, samples, None, peer.as_ref(), &mut rep);
+    for r in rep.rows {
+        println!("{r}");
+    }
+}
+
+/// `spawn-probe ROUNDS [--gib]`: (b)'s main variants alone, interleaved for ROUNDS rounds (with
+/// 1 GiB held); prints the ratios of medians to the bare `posix_spawn`. A diagnostic for (b).
+fn spawn_probe(rounds: usize, gib: bool) {
+    let fx = Fixture::new();
+    let held = gib.then(hold_gib);
     let runner = Runner::default();
     let mut variants: Vec<Variant<'_>> = vec![
         ("hooks", Box::new(|| hooks_trivial(&fx))),
         ("runner", Box::new(|| runner_trivial(&runner, &fx.trivial))),
         ("raw", Box::new(|| raw_trivial(&fx.trivial))),
         ("std", Box::new(|| std_baseline::status(&fx.trivial))),
+        ("bare", Box::new(|| bare_trivial(&fx.trivial))),
+        ("document", Box::new(|| hooks_document(&fx))),
     ];
     warm_up(&mut variants);
-    let mut s: Vec<Samples> = (0..4).map(|_| Samples::default()).collect();
+    let mut s: Vec<Samples> = (0..6).map(|_| Samples::default()).collect();
     interleave(&mut variants, rounds, &mut s);
     println!(
-        "Hooks::run/raw {:.3} Runner::run/raw {:.3} std/raw {:.3} (raw median {})",
-        ratio(&s[0], &s[2]),
-        ratio(&s[1], &s[2]),
-        ratio(&s[3], &s[2]),
-        fmt_ns(s[2].median())
+        "Hooks::run/bare {:.3} Hooks::run(document)/bare {:.3} Runner::run/bare {:.3} \
+         raw/bare {:.3} std/bare {:.3} (bare median {})",
+        ratio(&s[0], &s[4]),
+        ratio(&s[5], &s[4]),
+        ratio(&s[1], &s[4]),
+        ratio(&s[2], &s[4]),
+        ratio(&s[3], &s[4]),
+        fmt_ns(s[4].median())
     );
+    black_box(held);
 }
 
-/// `threads-probe KIND THREADS SECS`: THREADS threads calling KIND (`hooks`, `runner`, `raw`)
+/// `threads-probe KIND THREADS SECS`: THREADS threads calling KIND (`hooks`, `document`,
+/// `runner`, `raw`, `bare`)
 /// for SECS seconds; prints calls/s and CPU busy. A diagnostic for (f).
 fn threads_probe(kind: &str, threads: usize, dur: Duration) {
     let fx = Fixture::new();
@@ -866,6 +1282,8 @@ fn threads_probe(kind: &str, threads: usize, dur: Duration) {
                         match kind {
                             "runner" => runner_trivial(&runner, &fx.trivial),
                             "raw" => raw_trivial(&fx.trivial),
+                            "bare" => bare_trivial(&fx.trivial),
+                            "document" => hooks_document(&fx),
                             _ => hooks_trivial(&fx),
                         }
                         n += 1;
@@ -899,9 +1317,30 @@ fn main() {
         absent_only(n);
         return;
     }
+    if args.iter().any(|a| a == "--rotate") {
+        ROTATE.store(true, std::sync::atomic::Ordering::Relaxed);
+    }
+    if args.first().map(String::as_str) == Some("spawn-section") {
+        // (b), (c) and the ladder alone, libvirt included when it can be measured.
+        let peer = LibvirtPeer::new()
+            .map_err(|e| eprintln!("libvirt skipped: {e}"))
+            .ok();
+        let fx = Fixture::new();
+        let mut rep = Report::default();
+        let rounds = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200);
+        section_spawn(&fx, rounds, peer.as_ref(), &mut rep);
+        for r in rep.rows.iter().chain(&rep.ladder).chain(&rep.targets) {
+            println!("{r}");
+        }
+        return;
+    }
+    if args.first().map(String::as_str) == Some("absent-probe") {
+        absent_probe(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(2000));
+        return;
+    }
     if args.first().map(String::as_str) == Some("spawn-probe") {
         let rounds: usize = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(500);
-        spawn_probe(rounds);
+        spawn_probe(rounds, args.iter().any(|a| a == "--gib"));
         return;
     }
     if args.first().map(String::as_str) == Some("threads-probe") {
@@ -934,10 +1373,46 @@ fn main() {
         };
 
     let started = Instant::now();
+    // First, while this process has one thread: the mount namespace is per thread.
+    let peer = match LibvirtPeer::new() {
+        Ok(p) => {
+            progress(&format!("libvirt {} measured as a peer", p.lib.version()));
+            Some(p)
+        }
+        Err(why) => {
+            progress(&format!("libvirt's column skipped: {why}"));
+            None
+        }
+    };
     let fx = Fixture::new();
     let mut rep = Report::default();
-    section_absent(&fx, absent_samples, strace.as_ref(), &mut rep);
-    section_spawn(&fx, spawn_rounds, &mut rep);
+    match &peer {
+        Some(p) => rep.notes.push(format!(
+            "libvirt: libvirt {}'s own `virHookCall` and `virHookInitialize` (private symbols of \
+             the installed `libvirt.so.0`, Debian's `libvirt0`, loaded with `dlopen`), called in \
+             this process and interleaved with the other variants. libvirt reads hooks only from \
+             {}: the benchmark moves itself to a private mount namespace (an overlay on `/etc`, \
+             a tmpfs on the hooks directory) and installs the same `#!/bin/sh` exit-0 script \
+             there as `qemu`; the host's directory is never read or written. The absent driver \
+             is `lxc`.",
+            p.lib.version(),
+            PrivateLibvirtHooksDir::PATH
+        )),
+        None => rep.notes.push(
+            "libvirt: **skipped** in this run; its rows and targets are empty. Install \
+             `libvirt0` (`apt-get install libvirt0`) and run as root (a private mount \
+             namespace is needed): the benchmark said why on stderr."
+                .to_owned(),
+        ),
+    }
+    section_absent(
+        &fx,
+        absent_samples,
+        strace.as_ref(),
+        peer.as_ref(),
+        &mut rep,
+    );
+    section_spawn(&fx, spawn_rounds, peer.as_ref(), &mut rep);
     section_filter(&fx, filter_rounds, &mut rep);
     section_many(&fx, many_rounds, &mut rep);
     section_threads(&fx, thread_rounds, round_time, &mut rep);
@@ -957,6 +1432,27 @@ fn main() {
     println!("|---|---|---:|---:|---:|---|");
     for r in &rep.rows {
         println!("{r}");
+    }
+    if !rep.ladder.is_empty() {
+        println!("\n## Where the gap to the bare floor goes\n");
+        println!(
+            "The rungs from a bare `posix_spawn` + `waitpid` to a hook-core call, each adding \
+             one guarantee, measured interleaved with (b) and (c) above (the same samples): \
+             wall time per call (median), the step from the rung before, the ratio to the bare \
+             floor; and the CPU time per call without the gigabyte (mean; this process's plus \
+             the script's, from `getrusage`), which waiting does not blur. Steps of a few \
+             microseconds are within the noise of a shared machine. Rung 5 is the (b) and (c) \
+             target's hook-core row; what each rung pays for, in syscalls, is listed below the \
+             notes.\n"
+        );
+        println!(
+            "| rung | what it adds | 0 MiB | step | × bare | 1 GiB held | step | × bare | CPU, \
+             0 MiB | step |"
+        );
+        println!("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|");
+        for r in &rep.ladder {
+            println!("{r}");
+        }
     }
     if !rep.notes.is_empty() {
         println!("\n## Notes\n");

@@ -255,10 +255,14 @@ fn document(
          a call costs one process start, \
          so the floor is `posix_spawn` + `waitpid` of the same script, and a call for a driver \
          with nothing installed costs nothing measurable. Every ratio below is a ratio of \
-         medians measured in one process run with the variants interleaved (A B C A B C …, the \
-         first variant rotating each round), so machine noise falls on all of them alike. This \
-         file is generated: run `cargo xtask bench` again to refresh it (about 2 minutes on 2 \
-         cores; `strace` must be installed).\n\n",
+         medians measured in one process run with the variants interleaved (each round calls \
+         every variant once, in a new pseudo-random order), so machine noise falls on all of \
+         them alike. The \
+         system users would pick instead, libvirt, is measured in the same run when it is \
+         installed (Debian: `apt-get install libvirt0`): its own `virHookCall`, called in this \
+         process for the same script and document. This file is generated: run `cargo xtask \
+         bench` again to refresh it (about 4 minutes on 2 cores; `strace` must be installed; \
+         root for libvirt's column, which needs a private mount namespace).\n\n",
     );
     doc.push_str(&format!("Measured {date} on:\n\n| | |\n|---|---|\n"));
     for (k, v) in machine {
@@ -281,33 +285,54 @@ fn document(
     doc
 }
 
-/// Where a hook call's time goes: a profile taken once, when the benchmark was written. It is
-/// not re-measured by the task; the commands are given to take it again.
+/// Where a hook call's time goes beyond the bare floor: syscall counts and a profile taken
+/// when the gap was last worked on. Not re-measured by the task; the commands are given to take
+/// them again. The generated ladder table above it is re-measured on every run.
 const PROFILE: &str = "
-## Where the time goes (profiled once, 2026-11-24; not re-measured by this task)
+## What a call does beyond the bare floor (counted 2026-11-30; not re-measured by this task)
 
-`perf record -e cpu-clock -g <cost binary> threads-probe runner 1 3` (one thread calling
-`Runner::run` on the trivial script for 3 s), then `perf report --sort comm,dso`: 86 % of the
-CPU samples are in the script's own process (`/bin/sh` starting up: the kernel's exec and page
-faults 46 %, the dynamic loader 37 %, mostly probing CPU features with `cpuid`, which exits to
-the hypervisor on a virtual machine like this one), and 14 % in the calling process: 12 % in
-its kernel (clone, exec up to the switch, pipes, poll, wait), 1 % in libc (`posix_spawn`'s
-child side), and 0.7 % in the benchmark's and hook-core's own code together.
+`strace -f -c` of `cost threads-probe KIND 1 1.5` (one thread calling for 1.5 s), counts
+divided by the number of `execve`s, the script's own syscalls included. Per call, `Hooks::run`
+with the 1 KB domain makes 145.5 syscalls, `Runner::run` 140.4 and the bare `posix_spawn` +
+`waitpid` 181.0: the bare spawn's child reads and then resets 127 signal dispositions, where
+hook-core's asks glibc to set each to its default once (70). What hook-core makes that the bare
+spawn does not, each the price of a guarantee:
 
-`strace -c -f` of the same loop against `threads-probe raw`, per call (counts ÷ `execve`s, the
-script's own syscalls included): hook-core adds two `pipe2`, and in the child two `dup2`, a
-`close_range` and a `setpgid`; a `pidfd_open`, two `poll` (one sleeps until the exit, one finds
-the pipes at EOF), two `read` (the EOFs), a `waitid`, and three more each of `close` and
-`prlimit64`; it makes two fewer `openat` (`/dev/null` once, for stdin, instead of three
-times) and 57 fewer `rt_sigaction` (70 against 127: with `POSIX_SPAWN_SETSIGDEF` glibc's child
-sets each disposition once, while without attributes it reads every one before resetting it).
-That is the few percent between hook-core and the raw floor in (b).
+| syscalls per call | what for | guarantee |
+|---|---|---|
+| 2 `pipe2`, 2 `dup2` (child), 4 `close` | stdout and stderr on pipes | capture: a failing script's stderr in the error, a filter's stdout |
+| 1 `pipe2`, 1 `dup2` (child), 1 `write`, 2 `close` | the document on stdin (instead of one `openat` of `/dev/null`) | libvirt's wire contract |
+| 1 `pidfd_open`, 1 `close`, 2 `poll` | wait for the exit in one `poll` with the pipes, then a bounded drain | never hangs on a child the script left holding its pipes; timeouts |
+| 1 `close_range`, 1 `setpgid` (child) | only fds 0-2 reach the script; its own process group | no leaked fds; a timeout kills the whole group |
+| 1 `statx`, 1 `openat` | the main script and `<driver>.d` read on every call | libvirt's rule: scripts added or removed take effect at once |
 
-`perf stat -e sched:sched_switch,syscalls:sys_enter_poll` on the same two loops: 2.8-3.0
-context switches per call for hook-core, 3.1 for raw. Before hook-core kept the pipes' write
-ends open until the script's exit, it made 2.4-2.9 `poll` calls and 4.3-4.9 context switches
-per call: the exit woke it once per pipe hang-up and once more for the pidfd, and on a loaded
-machine each wakeup waits for a time slice (`cost spawn-probe 400` beside two busy loops then
-measured `Runner::run` / raw at 1.9-2.8 in three runs of four, while `Command::status`, one
-`waitpid`, stayed at 0.95-1.08).
+The ladder table above measures what each of these costs in time. On this shared 2-core
+machine the (b) ratio moves by a few hundredths from run to run: the seven runs of the
+benchmark on 2026-11-30 with these cuts and shuffled rounds measured (b) at 1.056 to 1.085
+(missing its 1.05 goal each time) and (c) at 1.059 to 1.077 (within 1.10 each time); in them,
+`Runner::run` alone (hygiene, capture and the no-hang wait) was at 1.039 to 1.054. Cut on 2026-11-30 (before →
+after, per call): 160.4 → 145.5 syscalls. glibc's `posix_spawn_file_actions_adddup2` checks
+each fd against `RLIMIT_NOFILE` (7 `prlimit64` per call): a thread now keeps its file actions
+while its pipes keep their fd numbers. A document of at most `PIPE_BUF` bytes is written into
+its fresh pipe before the script starts: no `fcntl`, no `poll` for room, no SIGPIPE guard
+(`rt_sigprocmask` × 2, `rt_sigpending`). No `waitid(WNOWAIT)` when the pidfd has said the
+script exited and nothing is to be killed; `POLLHUP` without `POLLIN` is taken as EOF without
+a `read`; the read buffer starts at one page instead of a zeroed 64 KiB.
+
+`perf record -e cpu-clock -g <cost binary> threads-probe document 1 4`, then `perf report
+--sort comm,dso`: about 80 % of the CPU samples are the script's own process (`/bin/sh`
+starting: the kernel's exec and page faults, the dynamic loader probing CPU features with
+`cpuid`, which exits to the hypervisor on a virtual machine like this one) and about 17 % the
+calling process's kernel (clone, the child's work until exec, pipes, poll, wait). hook-core's
+and the benchmark's own code were 0.7 %, libc 1.4 %.
+
+Memory held by the caller does not reach the spawn: `posix_spawn` uses `CLONE_VM |
+CLONE_VFORK`, no page table is copied. libvirt forks: its `virCommand` copies the caller's
+page tables, which is its (c) column, and leaves the caller's memory copy-on-write, a cost paid
+by whatever the process does next. Rounds used to run their variants in one fixed cycle with
+the first one rotating, so hook-core's `Hooks::run` row always came right after libvirt's and
+paid it: `cost spawn-section 200 --rotate` measured that row at 1.373 × bare with 1 GiB held
+(1.094 without), and the same command in a new random order each round at 1.048 (1.068
+without). That was the \"grows with 1 GiB\" seen when libvirt was first measured beside
+hook-core; rounds are now shuffled, which spreads libvirt's after-cost over every variant.
 ";

@@ -53,6 +53,7 @@ impl<R> fmt::Debug for Filtered<R> {
 impl Hooks {
     /// Runs `event`'s scripts for the object `doc` describes: argv\[1\] is its name, stdin its
     /// bytes exactly as given. See [`Hooks::run`] for the result.
+    #[inline]
     pub fn run_document<E: HookEvent + ?Sized, R>(
         &self,
         event: &E,

@@ -6,13 +6,16 @@
 //! place, stopping at the first of them that fails.
 //!
 //! The presence cache is one atomic per driver. A call for a driver with nothing installed reads
-//! it and returns: no syscall, no allocation, and the stdin document is never built.
+//! it and returns: no syscall, no allocation, and the stdin document is never built. The driver
+//! is found without comparing its name: each driver remembers the address of the `&'static str`
+//! name its events last gave (the first call with a given name compares it once), so the
+//! absent path is a few pointer compares and one atomic load, inlined into the call site.
 
 use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
-use std::sync::atomic::{AtomicU8, Ordering};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use crate::driver::{EventSpec, FailurePolicy, HookEvent};
 use crate::error::HookError;
@@ -34,8 +37,20 @@ struct Slot {
     main: PathBuf,
     d_dir: PathBuf,
     state: AtomicU8,
+    /// The address of a `&'static str` equal to `name` (0: none seen yet): a later name at the
+    /// same address with the same length is the same bytes (static memory never changes), so
+    /// it matches without a string compare.
+    resolved: AtomicUsize,
     /// Why the `.d` directory could not be read at the last scan.
     scan_error: Mutex<Option<String>>,
+}
+
+impl Slot {
+    #[inline]
+    fn is(&self, driver: &str) -> bool {
+        self.resolved.load(Ordering::Relaxed) == driver.as_ptr() as usize
+            && self.name.len() == driver.len()
+    }
 }
 
 /// What the presence cache says about one driver.
@@ -154,6 +169,7 @@ impl HooksBuilder {
                 main,
                 d_dir,
                 state: AtomicU8::new(ABSENT),
+                resolved: AtomicUsize::new(0),
                 scan_error: Mutex::new(None),
             });
         }
@@ -382,13 +398,45 @@ impl Hooks {
         self.slots.iter().map(|s| &*s.name)
     }
 
+    /// The slot of `driver`: by address first (see [`Slot::resolved`]), then by name.
+    #[inline]
     fn slot(&self, driver: &str) -> Option<&Slot> {
+        match self.slots.iter().find(|s| s.is(driver)) {
+            Some(s) => Some(s),
+            None => self.slot_by_name(driver),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn slot_by_name(&self, driver: &str) -> Option<&Slot> {
         self.slots.iter().find(|s| *s.name == *driver)
+    }
+
+    /// The slot of a driver named by an event: found by name once per distinct `&'static str`,
+    /// by address after that.
+    #[inline]
+    fn resolve(&self, driver: &'static str) -> Option<&Slot> {
+        match self.slots.iter().find(|s| s.is(driver)) {
+            Some(s) => Some(s),
+            None => self.resolve_by_name(driver),
+        }
+    }
+
+    #[cold]
+    #[inline(never)]
+    fn resolve_by_name(&self, driver: &'static str) -> Option<&Slot> {
+        let slot = self.slot_by_name(driver)?;
+        slot.resolved
+            .store(driver.as_ptr() as usize, Ordering::Relaxed);
+        Some(slot)
     }
 
     /// Whether anything was installed for `driver` at the last scan (libvirt's
     /// `virHookPresent`). An unreadable `.d` counts as present, so calls report it. No syscall,
-    /// no allocation.
+    /// no allocation; a `&'static str` that a call already used (such as a driver crate's
+    /// `NAME`) is matched by address, without comparing the name.
+    #[inline]
     pub fn is_present(&self, driver: &str) -> bool {
         self.slot(driver)
             .is_some_and(|s| s.state.load(Ordering::Acquire) != ABSENT)
@@ -451,6 +499,7 @@ impl Hooks {
     }
 
     /// Runs `event`'s scripts with the default limits. See [`Hooks::run_with`].
+    #[inline]
     pub fn run<'i, E: HookEvent + ?Sized>(
         &self,
         event: &E,
@@ -468,7 +517,30 @@ impl Hooks {
     /// script succeeded; `Err` when any failed (libvirt's scripts all ran anyway, per-object
     /// ones stopped at the first failure) or a directory was unreadable. Which scripts run is
     /// the [`Layout`]'s choice.
+    ///
+    /// When nothing is installed the call is inlined into its caller: the driver found by
+    /// address, one atomic load, an empty [`Outcome`] (no allocation).
+    #[inline]
     pub fn run_with<'i, E: HookEvent + ?Sized>(
+        &self,
+        event: &E,
+        object: &str,
+        stdin: impl FnOnce() -> Option<Cow<'i, [u8]>>,
+        limits: &Limits,
+    ) -> Result<Outcome, Box<Failure>> {
+        if let Some(slot) = self.resolve(event.driver())
+            && slot.state.load(Ordering::Acquire) == ABSENT
+            && !event.spec().rescans_first
+        {
+            return Ok(Outcome::default());
+        }
+        self.run_slow(event, object, stdin, limits)
+    }
+
+    /// Everything but the absent driver's early return: unregistered drivers, rescans,
+    /// running the scripts.
+    #[inline(never)]
+    fn run_slow<'i, E: HookEvent + ?Sized>(
         &self,
         event: &E,
         object: &str,
@@ -477,7 +549,7 @@ impl Hooks {
     ) -> Result<Outcome, Box<Failure>> {
         let driver = event.driver();
         let spec = event.spec();
-        let Some(slot) = self.slot(driver) else {
+        let Some(slot) = self.resolve(driver) else {
             return Err(Box::new(self.unregistered(driver, &spec, object)));
         };
         if spec.rescans_first {
@@ -676,5 +748,52 @@ impl Hooks {
             tracing::warn!(error = %failure, "hook failed");
             Err(Box::new(failure))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::driver::SubOp;
+
+    struct Ev(&'static str);
+
+    impl HookEvent for Ev {
+        fn driver(&self) -> &'static str {
+            self.0
+        }
+        fn spec(&self) -> EventSpec<'_> {
+            EventSpec::new("start", SubOp::Begin, FailurePolicy::Abort)
+        }
+    }
+
+    /// Drivers are found by address after the first call; the address alone never matches.
+    #[test]
+    fn drivers_resolve_by_address_and_length_only_after_a_name_match() {
+        // Nothing is installed in a directory that does not exist: every call is the absent path.
+        let dir = std::env::temp_dir().join(format!("hook-core-resolve-{}", std::process::id()));
+        let hooks = Hooks::builder(&dir)
+            .drivers(["lxc", "qemu"])
+            .build()
+            .expect("build");
+        let literal: &'static str = "lxc";
+        let leaked: &'static str = String::from("lxc").leak();
+        let prefix: &'static str = &literal[..2]; // "lx": lxc's address, another length
+        let suffix: &'static str = &"xqemu"[1..]; // "qemu" at an address no driver used
+        for _ in 0..2 {
+            for ev in [Ev(literal), Ev(leaked), Ev(suffix), Ev(literal)] {
+                let outcome = hooks.run(&ev, "-", || None).expect("absent driver");
+                assert!(outcome.nothing_ran());
+            }
+            let err = hooks
+                .run(&Ev(prefix), "-", || None)
+                .expect_err("lx is no driver");
+            assert!(err.to_string().contains("\"lx\""), "{err}");
+            assert!(hooks.is_present("lxc") == hooks.is_present(leaked));
+            assert!(!hooks.is_present(prefix));
+            assert!(!hooks.is_present(&String::from("qem")));
+        }
+        assert_eq!(hooks.presence(literal), Presence::Absent);
+        assert_eq!(hooks.presence(prefix), Presence::Unregistered);
     }
 }

@@ -27,6 +27,8 @@ use crate::process::sys;
 
 /// Size of one read from stdout/stderr.
 const CHUNK: usize = 64 * 1024;
+/// Size of the first reads, until one fills it.
+const FIRST_CHUNK: usize = 4096;
 /// Poll period without a pidfd (kernels < 5.3, seccomp profiles that deny `pidfd_open`): the
 /// exit is then noticed by `waitid(WNOHANG)`.
 const NO_PIDFD_TICK: Duration = Duration::from_millis(5);
@@ -166,6 +168,7 @@ pub(crate) fn pump(
     let Child {
         pid,
         stdin,
+        stdin_prefilled,
         stdout,
         stderr,
         write_ends,
@@ -193,7 +196,7 @@ pub(crate) fn pump(
     } else {
         None
     };
-    let mut written = 0usize;
+    let mut written = stdin_prefilled;
 
     let mut out = Pumped {
         ending: None,
@@ -216,7 +219,9 @@ pub(crate) fn pump(
     let deadline = limits.timeout.and_then(|t| start.checked_add(t));
     let mut phase = Phase::Running;
     let mut exited = false;
-    let mut buf = vec![0u8; CHUNK];
+    // Most scripts print little: one page to start with (zeroing 64 KiB on every call showed
+    // in profiles), grown to CHUNK once a read fills it.
+    let mut buf = vec![0u8; FIRST_CHUNK];
 
     loop {
         let now = Instant::now();
@@ -384,6 +389,12 @@ pub(crate) fn pump(
                     } else {
                         &mut stderr
                     };
+                    if ev.contains(PollFlags::POLLHUP) && !ev.contains(PollFlags::POLLIN) {
+                        // Every writer is gone and nothing is left to read: EOF, without a
+                        // read to say so.
+                        *slot = None;
+                        continue;
+                    }
                     let Some(fd) = slot.as_ref() else { continue };
                     match nix::unistd::read(fd, &mut buf) {
                         Ok(0) => *slot = None,
@@ -393,6 +404,9 @@ pub(crate) fn pump(
                                 keep_stdout(&mut out, data, capture_stdout, limits.stdout_cap);
                             } else {
                                 out.stderr.push(data);
+                            }
+                            if n == buf.len() && n < CHUNK {
+                                buf.resize(CHUNK, 0);
                             }
                         }
                         Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
@@ -437,23 +451,28 @@ pub(crate) fn pump(
 /// still a zombie), so no grandchild outlives a stopped hook.
 fn try_reap(reaper: &mut Reaper, phase: &Phase, known_exited: bool) -> Option<Option<Ending>> {
     let pid = reaper.pid;
-    // Has it exited? WNOWAIT leaves the zombie in place, which keeps its group id reserved.
-    let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
-    if !known_exited {
-        flags |= WaitPidFlag::WNOHANG;
-    }
-    match waitid(Id::Pid(pid), flags) {
-        Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => return None,
-        Err(Errno::ECHILD) => {
-            // Already reaped by someone else (a host that ignores SIGCHLD, or a SIGCHLD
-            // handler calling waitpid(-1)): its pid and group id may be reused now, so
-            // nothing more is signalled.
-            reaper.reaped = true;
-            return Some(None);
+    let killing = matches!(phase, Phase::Terminating(_) | Phase::Killed);
+    // Has it exited? WNOWAIT leaves the zombie in place, which keeps its group id reserved
+    // for the kill below. Not asked when the pidfd said so and nothing is to be killed: the
+    // waitpid below then reaps it, and reports a status lost to someone else the same way.
+    if killing || !known_exited {
+        let mut flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT;
+        if !known_exited {
+            flags |= WaitPidFlag::WNOHANG;
         }
-        _ => {}
+        match waitid(Id::Pid(pid), flags) {
+            Ok(WaitStatus::StillAlive) | Err(Errno::EINTR) => return None,
+            Err(Errno::ECHILD) => {
+                // Already reaped by someone else (a host that ignores SIGCHLD, or a SIGCHLD
+                // handler calling waitpid(-1)): its pid and group id may be reused now, so
+                // nothing more is signalled.
+                reaper.reaped = true;
+                return Some(None);
+            }
+            _ => {}
+        }
     }
-    if matches!(phase, Phase::Terminating(_) | Phase::Killed) {
+    if killing {
         let _ = killpg(pid, Signal::SIGKILL);
     }
     loop {

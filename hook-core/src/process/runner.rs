@@ -126,7 +126,7 @@ impl Runner {
             &self.env,
             inv.script,
             inv.args,
-            inv.stdin.is_some(),
+            inv.stdin,
             if self.fallbacks.no_closefrom {
                 sys::CloseFds::Listed
             } else {

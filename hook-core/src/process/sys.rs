@@ -20,6 +20,7 @@
 #![allow(unsafe_code)]
 #![allow(clippy::disallowed_methods)] // this module is where hook-core starts processes
 
+use std::cell::RefCell;
 use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
@@ -254,22 +255,99 @@ impl Drop for Attr {
     }
 }
 
+/// The file actions of one spawn request: which fds go to 0, 1 and 2, and how the rest close.
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct ActionsKey {
+    /// `None`: `/dev/null`.
+    stdin: Option<RawFd>,
+    stdout: RawFd,
+    stderr: RawFd,
+    close_fds: CloseFds,
+}
+
+impl ActionsKey {
+    fn build(self) -> Result<FileActions, Errno> {
+        let mut actions = FileActions::new()?;
+        match self.stdin {
+            None => actions.open_dev_null(0)?,
+            Some(fd) => actions.dup2(fd, 0)?,
+        }
+        actions.dup2(self.stdout, 1)?;
+        actions.dup2(self.stderr, 2)?;
+        actions.close_fds_from(3, self.close_fds)?;
+        Ok(actions)
+    }
+
+    /// Whether actions built for this key stay right for later spawns: only with glibc's
+    /// close-from action, which names no fd. The fallbacks list the fds open at the time.
+    fn reusable(self) -> bool {
+        self.close_fds == CloseFds::Auto && has_closefrom()
+    }
+}
+
+/// The last file actions and the attributes this thread spawned with. glibc checks each fd of
+/// a file action against `RLIMIT_NOFILE` when the action is added (a `prlimit64` syscall per
+/// fd: seven per spawn), while `posix_spawn` only reads the actions; and a thread's pipes
+/// usually get the same fd numbers call after call. So the actions are built again only when
+/// the fds change.
+struct SpawnCache {
+    key: ActionsKey,
+    actions: FileActions,
+    attr: Attr,
+}
+
+thread_local! {
+    static SPAWN_CACHE: RefCell<Option<SpawnCache>> = const { RefCell::new(None) };
+}
+
 /// Starts `req.path` with posix_spawn: fds 0/1/2 from the request, every fd >= 3 closed, empty
 /// signal mask, default dispositions, its own process group. Never forks the caller's memory.
 ///
 /// Exec failures (ENOENT, EACCES, ENOEXEC…) come back as the `Err` value: glibc reports them
 /// through the return code of posix_spawn.
 pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, Errno> {
-    let mut actions = FileActions::new()?;
-    match req.stdin {
-        ChildStdin::DevNull => actions.open_dev_null(0)?,
-        ChildStdin::Fd(fd) => actions.dup2(fd, 0)?,
+    let key = ActionsKey {
+        stdin: match req.stdin {
+            ChildStdin::DevNull => None,
+            ChildStdin::Fd(fd) => Some(fd),
+        },
+        stdout: req.stdout,
+        stderr: req.stderr,
+        close_fds: req.close_fds,
+    };
+    if !key.reusable() {
+        return posix_spawn(req, &key.build()?, &Attr::hook_defaults()?);
     }
-    actions.dup2(req.stdout, 1)?;
-    actions.dup2(req.stderr, 2)?;
-    actions.close_fds_from(3, req.close_fds)?;
-    let attr = Attr::hook_defaults()?;
+    let cached = SPAWN_CACHE.try_with(|cell| -> Option<Result<Pid, Errno>> {
+        // A re-entrant call (none exists: nothing between here and posix_spawn calls back)
+        // would find the cell borrowed and build its own below.
+        let mut slot = cell.try_borrow_mut().ok()?;
+        if slot.as_ref().is_none_or(|c| c.key != key) {
+            *slot = None;
+            let built = key.build().and_then(|actions| {
+                Ok(SpawnCache {
+                    key,
+                    actions,
+                    attr: Attr::hook_defaults()?,
+                })
+            });
+            match built {
+                Ok(c) => *slot = Some(c),
+                Err(e) => return Some(Err(e)),
+            }
+        }
+        let c = slot.as_ref()?;
+        Some(posix_spawn(req, &c.actions, &c.attr))
+    });
+    match cached {
+        Ok(Some(result)) => result,
+        // No cache (a thread-local destructor is running, or the cell is in use): the actions
+        // and attributes of this call alone.
+        Ok(None) | Err(_) => posix_spawn(req, &key.build()?, &Attr::hook_defaults()?),
+    }
+}
 
+fn posix_spawn(req: &SpawnRequest<'_>, actions: &FileActions, attr: &Attr) -> Result<Pid, Errno> {
     let mut argv: Vec<*mut libc::c_char> = Vec::with_capacity(req.argv.len() + 1);
     argv.extend(req.argv.iter().map(|a| a.as_ptr().cast_mut()));
     argv.push(ptr::null_mut());
@@ -280,8 +358,8 @@ pub(crate) fn spawn(req: &SpawnRequest<'_>) -> Result<Pid, Errno> {
     let mut pid: libc::pid_t = 0;
     // SAFETY: every pointer is valid for the duration of the call: the path and the strings
     // behind argv/envp are borrowed from `req`, both arrays are NULL-terminated, and the
-    // actions and attributes are initialised objects owned by this frame. posix_spawn does not
-    // keep any of them after it returns.
+    // actions and attributes are initialised objects borrowed for the call. posix_spawn only
+    // reads them and keeps none of them after it returns.
     let rc = unsafe {
         libc::posix_spawn(
             &mut pid,
@@ -520,6 +598,167 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
         // SAFETY: `ptr` was allocated by `System` with `layout` (every allocation of this
         // allocator is).
         unsafe { std::alloc::System.dealloc(ptr, layout) }
+    }
+}
+
+/// The floor without any hygiene at all: `posix_spawn` of `path` (argv `[path]`, environment
+/// `envp`) inheriting the caller's fds 0, 1 and 2 as they are, with no file actions and no
+/// attributes. What a caller that captures nothing and guards against nothing would pay.
+pub(crate) fn spawn_bare(path: &CStr, envp: &[CString]) -> Result<Pid, Errno> {
+    let argv: [*mut libc::c_char; 2] = [path.as_ptr().cast_mut(), ptr::null_mut()];
+    let mut envp_ptrs: Vec<*mut libc::c_char> = Vec::with_capacity(envp.len() + 1);
+    envp_ptrs.extend(envp.iter().map(|e| e.as_ptr().cast_mut()));
+    envp_ptrs.push(ptr::null_mut());
+    let mut pid: libc::pid_t = 0;
+    // SAFETY: the path, argv and envp strings are borrowed for the duration of the call, both
+    // pointer arrays are NULL-terminated, and NULL file actions and attributes are allowed.
+    // posix_spawn keeps none of them.
+    let rc = unsafe {
+        libc::posix_spawn(
+            &mut pid,
+            path.as_ptr(),
+            ptr::null(),
+            ptr::null(),
+            argv.as_ptr(),
+            envp_ptrs.as_ptr(),
+        )
+    };
+    if rc != 0 {
+        return Err(Errno::from_raw(rc));
+    }
+    Ok(Pid::from_raw(pid))
+}
+
+/// `int virHookInitialize(void)` (libvirt's src/util/virhook.h).
+type VirHookInitialize = unsafe extern "C" fn() -> libc::c_int;
+/// `int virHookCall(int driver, const char *id, int op, int sub_op, const char *extra,
+/// const char *input, char **output)` (libvirt's src/util/virhook.h, unchanged since 1.0).
+type VirHookCall = unsafe extern "C" fn(
+    libc::c_int,
+    *const libc::c_char,
+    libc::c_int,
+    libc::c_int,
+    *const libc::c_char,
+    *const libc::c_char,
+    *mut *mut libc::c_char,
+) -> libc::c_int;
+
+/// libvirt's own hook entry points, from `libvirt.so.0` loaded at run time (nothing links
+/// against libvirt). The library stays loaded for the life of the process.
+pub(crate) struct LibvirtHooks {
+    hook_initialize: VirHookInitialize,
+    hook_call: VirHookCall,
+    /// `virGetVersion`'s library version: major * 1,000,000 + minor * 1,000 + release.
+    pub(crate) version: u64,
+}
+
+/// The last `dlerror()` message, or `what` when there is none.
+fn dl_error(what: &str) -> String {
+    // SAFETY: dlerror returns NULL or a NUL-terminated string valid until the next dl* call
+    // in this thread; it is copied at once.
+    let msg = unsafe { libc::dlerror() };
+    if msg.is_null() {
+        return what.to_owned();
+    }
+    // SAFETY: non-NULL, so a valid C string (see above).
+    unsafe { CStr::from_ptr(msg) }
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// Loads `libvirt.so.0`, initialises the library (`virInitialize`: error and log machinery)
+/// and looks up `virHookInitialize` and `virHookCall` (private symbols, exported under the
+/// library's `LIBVIRT_PRIVATE_<version>` node; `dlsym` finds the default version).
+pub(crate) fn libvirt_hooks_load() -> Result<LibvirtHooks, String> {
+    // SAFETY: dlopen takes a NUL-terminated name; loading libvirt runs its ELF constructors,
+    // which only set up the library's own global state.
+    let handle = unsafe { libc::dlopen(c"libvirt.so.0".as_ptr(), libc::RTLD_NOW) };
+    if handle.is_null() {
+        return Err(dl_error("dlopen(libvirt.so.0) failed"));
+    }
+    let sym = |name: &CStr| -> Result<*mut libc::c_void, String> {
+        // SAFETY: `handle` is a live handle from dlopen (never closed); the name is
+        // NUL-terminated.
+        let p = unsafe { libc::dlsym(handle, name.as_ptr()) };
+        if p.is_null() {
+            Err(dl_error(&format!("{} not found", name.to_string_lossy())))
+        } else {
+            Ok(p)
+        }
+    };
+    let initialize = sym(c"virInitialize")?;
+    let get_version = sym(c"virGetVersion")?;
+    let hook_initialize = sym(c"virHookInitialize")?;
+    let hook_call = sym(c"virHookCall")?;
+    // SAFETY: each pointer is the address of the libvirt function of that name, whose C
+    // signature (libvirt.h, virhook.h) is the one it is transmuted to; the library is never
+    // unloaded, so the pointers stay valid.
+    let (initialize, get_version, hook_initialize, hook_call) = unsafe {
+        (
+            std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn() -> libc::c_int>(
+                initialize,
+            ),
+            std::mem::transmute::<
+                *mut libc::c_void,
+                unsafe extern "C" fn(
+                    *mut libc::c_ulong,
+                    *const libc::c_char,
+                    *mut libc::c_ulong,
+                ) -> libc::c_int,
+            >(get_version),
+            std::mem::transmute::<*mut libc::c_void, VirHookInitialize>(hook_initialize),
+            std::mem::transmute::<*mut libc::c_void, VirHookCall>(hook_call),
+        )
+    };
+    // SAFETY: virInitialize takes no arguments and may be called more than once.
+    if unsafe { initialize() } != 0 {
+        return Err("virInitialize failed".to_owned());
+    }
+    let mut version: libc::c_ulong = 0;
+    // SAFETY: a valid pointer for the library version; type NULL asks for no driver version,
+    // so the third pointer may be NULL.
+    if unsafe { get_version(&mut version, ptr::null(), ptr::null_mut()) } != 0 {
+        return Err("virGetVersion failed".to_owned());
+    }
+    Ok(LibvirtHooks {
+        hook_initialize,
+        hook_call,
+        version: version as u64,
+    })
+}
+
+impl LibvirtHooks {
+    /// `virHookInitialize()`: scans libvirt's compiled-in hooks directory; returns the number
+    /// of drivers found, or -1.
+    pub(crate) fn initialize(&self) -> i32 {
+        // SAFETY: a function of the loaded library that takes no arguments.
+        unsafe { (self.hook_initialize)() }
+    }
+
+    /// `virHookCall(driver, id, op, sub_op, NULL, input, NULL)`: runs the driver's scripts as
+    /// libvirtd would. Returns 1 (nothing installed), 0 (all succeeded) or -1.
+    pub(crate) fn call(
+        &self,
+        driver: i32,
+        id: &CStr,
+        op: i32,
+        sub_op: i32,
+        input: Option<&CStr>,
+    ) -> i32 {
+        // SAFETY: the strings are NUL-terminated and outlive the call; NULL extra, input and
+        // output are allowed (virhook.c: `-`, /dev/null, no capture); libvirt checks the
+        // driver and op numbers against its tables and keeps no pointer after returning.
+        unsafe {
+            (self.hook_call)(
+                driver,
+                id.as_ptr(),
+                op,
+                sub_op,
+                ptr::null(),
+                input.map_or(ptr::null(), CStr::as_ptr),
+                ptr::null_mut(),
+            )
+        }
     }
 }
 

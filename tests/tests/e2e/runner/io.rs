@@ -249,3 +249,91 @@ fn stdout_tail_is_kept_for_the_report() {
         assert!(report.stdout.is_empty());
     }
 }
+
+/// Documents up to `PIPE_BUF` bytes are written before the script starts and larger ones by the
+/// poll loop: both sides of the boundary, and nothing, arrive byte for byte, whether or not the
+/// script reads them.
+#[test]
+fn stdin_around_the_prefill_boundary_is_delivered_exactly() {
+    let dir = TempDir::new("prefill").unwrap();
+    let cat = write_script(dir.path(), "cat", b"#!/bin/sh\nexec cat\n", 0o755).unwrap();
+    let ignore = write_script(dir.path(), "ignore", b"#!/bin/sh\nexit 0\n", 0o755).unwrap();
+    for len in [0, 1, 4095, 4096, 4097, 65536, 200_000] {
+        let input = pattern(len, len as u64);
+        let report = run(&runner(), &inv(&cat, Some(&input), true))
+            .unwrap()
+            .check()
+            .unwrap();
+        assert_eq!(report.stdout.len(), len);
+        assert!(report.stdout == input, "{len} bytes came back changed");
+        assert_eq!(report.stdin_unread, 0);
+        let report = run(&runner(), &inv(&ignore, Some(&input), false)).unwrap();
+        assert!(report.success(), "{len} bytes: {:?}", report.error());
+    }
+}
+
+/// hook-core reuses a thread's `posix_spawn` file actions while its pipes get the same fd
+/// numbers; when the numbers change (stdin or not, another fd taken in between), each script
+/// must still get its own pipes on fds 0, 1 and 2.
+#[test]
+fn changing_fd_numbers_between_calls_reach_the_right_pipes() {
+    let dir = TempDir::new("fdshift").unwrap();
+    let cat = write_script(
+        dir.path(),
+        "cat",
+        b"#!/bin/sh\ncat\necho \"err:$1\" >&2\n",
+        0o755,
+    )
+    .unwrap();
+    let mut held = Vec::new();
+    for i in 0..12u8 {
+        if i % 3 == 1 {
+            held.push(std::fs::File::open("/dev/null").unwrap()); // shifts the next pipes' fds
+        }
+        let input = vec![b'a' + i; 10 + usize::from(i)];
+        let stdin = (i % 2 == 0).then_some(input.as_slice());
+        let report = run(&runner(), &inv(&cat, stdin, true))
+            .unwrap()
+            .check()
+            .unwrap();
+        assert_eq!(report.stdout, stdin.unwrap_or_default(), "call {i}");
+        assert_eq!(
+            report.stderr,
+            format!("err:{}\n", HOOK_ARGS[0]).as_bytes(),
+            "call {i}"
+        );
+    }
+}
+
+/// A thread-local destructor that runs a script: the spawn cache may already be gone then, and
+/// the call must work without it.
+#[test]
+fn a_script_runs_from_a_thread_local_destructor() {
+    struct RunsOnDrop(std::path::PathBuf, std::sync::mpsc::Sender<bool>);
+    impl Drop for RunsOnDrop {
+        fn drop(&mut self) {
+            let ok = run(&runner(), &inv(&self.0, Some(b"x"), true))
+                .is_ok_and(|r| r.success() && r.stdout == b"x");
+            let _ = self.1.send(ok);
+        }
+    }
+    thread_local! {
+        static SLOT: std::cell::RefCell<Option<RunsOnDrop>> = const { std::cell::RefCell::new(None) };
+    }
+    let dir = TempDir::new("tlsdrop").unwrap();
+    let cat = write_script(dir.path(), "cat", b"#!/bin/sh\nexec cat\n", 0o755).unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    let path = cat.clone();
+    std::thread::spawn(move || {
+        // A call first, so the cache exists and is torn down with the thread too.
+        assert!(
+            run(&runner(), &inv(&path, Some(b"y"), true))
+                .unwrap()
+                .success()
+        );
+        SLOT.with(|s| *s.borrow_mut() = Some(RunsOnDrop(path, tx)));
+    })
+    .join()
+    .unwrap();
+    assert!(rx.recv().unwrap(), "the call from the destructor failed");
+}
