@@ -3,8 +3,9 @@
 //! caller's stdio inherited (the bare floor: one process start, no pipes, no hygiene), libvirt's
 //! own `virHookCall` loaded at run time from `libvirt.so.0` when it is installed, a private
 //! mount namespace in which libvirt's compiled-in hooks directory is a fresh tmpfs, and a
-//! counting global allocator. Not part of the API: hidden from the docs, and it may change with
-//! the benchmark.
+//! counting global allocator. The end-to-end tests also use libvirt's `virHookCall` as the real
+//! caller of the dispatcher (`tests/src/bin/libvirt-hook-call.rs`). Not part of the API: hidden
+//! from the docs, and it may change with the benchmark.
 
 use std::ffi::{CStr, CString};
 use std::os::unix::ffi::OsStrExt;
@@ -154,6 +155,25 @@ impl Libvirt {
         input: Option<&CStr>,
     ) -> i32 {
         self.0.call(driver, id, op, sub_op, input)
+    }
+
+    /// `virHookCall(driver, id, op, sub_op, NULL, input, &output)`, as libvirt's filter call
+    /// sites make it: the return value and the output libvirt handed back (`None`: NULL).
+    pub fn hook_call_output(
+        &self,
+        driver: i32,
+        id: &CStr,
+        op: i32,
+        sub_op: i32,
+        input: Option<&CStr>,
+    ) -> (i32, Option<Vec<u8>>) {
+        self.0.call_with_output(driver, id, op, sub_op, input)
+    }
+
+    /// `virGetLastErrorMessage()`: the message of this thread's last libvirt error, as a
+    /// daemon would report it to `virsh`.
+    pub fn last_error(&self) -> String {
+        self.0.last_error()
     }
 }
 

@@ -648,6 +648,8 @@ type VirHookCall = unsafe extern "C" fn(
 pub(crate) struct LibvirtHooks {
     hook_initialize: VirHookInitialize,
     hook_call: VirHookCall,
+    /// `const char *virGetLastErrorMessage(void)` (libvirt's public virterror.h).
+    last_error_message: unsafe extern "C" fn() -> *const libc::c_char,
     /// `virGetVersion`'s library version: major * 1,000,000 + minor * 1,000 + release.
     pub(crate) version: u64,
 }
@@ -690,10 +692,11 @@ pub(crate) fn libvirt_hooks_load() -> Result<LibvirtHooks, String> {
     let get_version = sym(c"virGetVersion")?;
     let hook_initialize = sym(c"virHookInitialize")?;
     let hook_call = sym(c"virHookCall")?;
+    let last_error_message = sym(c"virGetLastErrorMessage")?;
     // SAFETY: each pointer is the address of the libvirt function of that name, whose C
-    // signature (libvirt.h, virhook.h) is the one it is transmuted to; the library is never
-    // unloaded, so the pointers stay valid.
-    let (initialize, get_version, hook_initialize, hook_call) = unsafe {
+    // signature (libvirt.h, virhook.h, virterror.h) is the one it is transmuted to; the
+    // library is never unloaded, so the pointers stay valid.
+    let (initialize, get_version, hook_initialize, hook_call, last_error_message) = unsafe {
         (
             std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn() -> libc::c_int>(
                 initialize,
@@ -708,6 +711,9 @@ pub(crate) fn libvirt_hooks_load() -> Result<LibvirtHooks, String> {
             >(get_version),
             std::mem::transmute::<*mut libc::c_void, VirHookInitialize>(hook_initialize),
             std::mem::transmute::<*mut libc::c_void, VirHookCall>(hook_call),
+            std::mem::transmute::<*mut libc::c_void, unsafe extern "C" fn() -> *const libc::c_char>(
+                last_error_message,
+            ),
         )
     };
     // SAFETY: virInitialize takes no arguments and may be called more than once.
@@ -723,6 +729,7 @@ pub(crate) fn libvirt_hooks_load() -> Result<LibvirtHooks, String> {
     Ok(LibvirtHooks {
         hook_initialize,
         hook_call,
+        last_error_message,
         version: version as u64,
     })
 }
@@ -759,6 +766,58 @@ impl LibvirtHooks {
                 ptr::null_mut(),
             )
         }
+    }
+
+    /// `virHookCall(driver, id, op, sub_op, NULL, input, &output)`, as libvirt's filter call
+    /// sites (migrate, restore) make it: the return value and what libvirt handed back in
+    /// `output` (`None` when it left it NULL), copied and freed.
+    pub(crate) fn call_with_output(
+        &self,
+        driver: i32,
+        id: &CStr,
+        op: i32,
+        sub_op: i32,
+        input: Option<&CStr>,
+    ) -> (i32, Option<Vec<u8>>) {
+        let mut output: *mut libc::c_char = ptr::null_mut();
+        // SAFETY: as in `call`; `output` is a valid `char **` that libvirt sets to NULL or to a
+        // string it allocated (with GLib, whose allocator is the C library's malloc).
+        let rc = unsafe {
+            (self.hook_call)(
+                driver,
+                id.as_ptr(),
+                op,
+                sub_op,
+                ptr::null(),
+                input.map_or(ptr::null(), CStr::as_ptr),
+                &mut output,
+            )
+        };
+        if output.is_null() {
+            return (rc, None);
+        }
+        // SAFETY: non-NULL, a NUL-terminated string libvirt allocated for the caller: copied,
+        // then freed once, as libvirt's own callers do (VIR_FREE).
+        let bytes = unsafe { CStr::from_ptr(output) }.to_bytes().to_vec();
+        // SAFETY: see above; `output` is not used after this.
+        unsafe { libc::free(output.cast()) };
+        (rc, Some(bytes))
+    }
+
+    /// `virGetLastErrorMessage()`: the message of this thread's last libvirt error (libvirt
+    /// says "no error" when there is none), copied.
+    pub(crate) fn last_error(&self) -> String {
+        // SAFETY: takes no arguments; returns NULL or a NUL-terminated string owned by the
+        // thread's error object, valid until the next libvirt call in this thread. Copied at
+        // once.
+        let msg = unsafe { (self.last_error_message)() };
+        if msg.is_null() {
+            return String::new();
+        }
+        // SAFETY: non-NULL, so a valid C string (see above).
+        unsafe { CStr::from_ptr(msg) }
+            .to_string_lossy()
+            .into_owned()
     }
 }
 

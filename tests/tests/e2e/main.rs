@@ -5,6 +5,7 @@ mod cli;
 mod cli_reports;
 mod dispatch;
 mod dispatcher;
+mod dispatcher_libvirt;
 mod drivers;
 mod layout;
 mod linking;
