@@ -537,3 +537,32 @@ fn an_operation_virt_hook_does_not_know_still_runs_its_scripts() {
     assert_eq!(d.log(), ["a test hibernate begin -"]);
     assert_eq!(d.read_root("in.a"), fixture("domain-test.xml"));
 }
+
+#[test]
+fn the_line_ends_with_the_real_end_of_a_long_stderr() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    // 200 KiB of noise first: far past what hook-core keeps of the head.
+    d.file(
+        "qemu.d/test/prepare/begin/noisy",
+        "#!/bin/sh\nhead -c 204800 /dev/zero | tr '\\0' 'x' >&2\necho >&2\n\
+         echo 'the real reason' >&2\nexit 1\n",
+        0o755,
+    );
+    let run = dispatch(&d, "prepare");
+    assert_eq!(run.code, 1);
+    assert_eq!(run.stderr.lines().count(), 1);
+    assert!(
+        run.stderr.ends_with("xxxx | the real reason\n"),
+        "{:?}",
+        &run.stderr[run.stderr.len().saturating_sub(80)..]
+    );
+    assert!(
+        run.stderr
+            .starts_with("virt-hook: qemu.d/test/prepare/begin/noisy: exit 1: …x")
+    );
+    assert!(
+        run.stderr.chars().count() < 400,
+        "bounded: {}",
+        run.stderr.len()
+    );
+}
