@@ -62,7 +62,7 @@ pub(crate) struct Settings {
 struct File {
     timeout: Option<Spanned<RawTimeout>>,
     log: Option<Spanned<String>>,
-    log_socket: Option<PathBuf>,
+    log_socket: Option<Spanned<PathBuf>>,
     strict_trust: Option<bool>,
     #[serde(default)]
     driver: BTreeMap<Spanned<String>, DriverSection>,
@@ -221,10 +221,20 @@ fn parse(
             }
         },
     };
+    // libvirt runs hooks with / as their working directory: a relative path would be a guess.
+    if let Some(sock) = &file.log_socket
+        && !sock.get_ref().is_absolute()
+    {
+        return Err(at(
+            sock.span(),
+            "log_socket",
+            &format!("{:?} is not an absolute path", sock.get_ref()),
+        ));
+    }
     Ok(Settings {
         timeout: chosen,
         log,
-        log_socket: file.log_socket,
+        log_socket: file.log_socket.map(Spanned::into_inner),
         strict_trust: file.strict_trust.unwrap_or(false),
     })
 }
@@ -350,6 +360,10 @@ mod tests {
             ),
             ("timeout = ", "/h/virt-hook.toml line 1: "),
             ("strict_trust = \"yes\"", "line 1: invalid type"),
+            (
+                "log_socket = \"log.sock\"",
+                "line 1: log_socket: \"log.sock\" is not an absolute path",
+            ),
         ];
         for (text, want) in cases {
             let got = p(text, "qemu", "prepare").expect_err(text);
