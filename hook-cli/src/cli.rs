@@ -19,6 +19,8 @@ Examples:
   virt-hook lifecycle qemu --domain guest.xml
                                         prepare, start, started, stopped, release
   virt-hook --hooks-dir examples/hooks run qemu prepare --domain examples/domain.xml
+  virt-hook install                     make virt-hook libvirt's qemu hook (per-guest scripts)
+  virt-hook uninstall                   put back what was there before
 
 Exit status: 0 success (for run: the event would proceed), 1 a hook failed or check found an
 error, 2 a usage or input error.";
@@ -80,6 +82,29 @@ pub(crate) enum Command {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Install virt-hook's dispatcher as libvirt's main hook for a driver.
+    ///
+    /// Makes <hooks dir>/<driver> a symlink to this virt-hook binary, which then runs the
+    /// scripts in <driver>.d/<name>/<operation>/<sub-operation>/ for each event, with timeouts
+    /// and without hanging libvirt. A hook helper from the VFIO guides that is there is
+    /// replaced and kept as <driver>.virt-hook-backup; any other hook needs --force. libvirt
+    /// notices a new hook at daemon start and on reload (systemctl reload virtqemud).
+    Install {
+        /// The driver whose main hook it becomes.
+        #[arg(default_value = "qemu")]
+        driver: String,
+        /// Replace a hook virt-hook does not recognise (it is kept as a backup).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove virt-hook's dispatcher: restore the hook it replaced, or remove the symlink.
+    ///
+    /// Refuses to touch a main hook that is not the dispatcher.
+    Uninstall {
+        /// The driver.
+        #[arg(default_value = "qemu")]
+        driver: String,
     },
 }
 

@@ -14,6 +14,8 @@ mod check;
 mod cli;
 mod drivers;
 mod event;
+mod install;
+mod installed;
 mod json;
 mod lifecycle;
 mod list;
@@ -45,6 +47,9 @@ impl<T: std::fmt::Display> From<T> for InputError {
 pub(crate) struct Ctx {
     /// The hooks directory. One named with `--hooks-dir` exists; the default ones need not.
     pub(crate) hooks_dir: PathBuf,
+    /// How the command line chose it (`--hooks-dir DIR`, `--user`), to repeat in the commands
+    /// a message suggests; `None` for the system directory.
+    dir_flag: Option<String>,
 }
 
 impl Ctx {
@@ -62,8 +67,10 @@ impl Ctx {
                     );
                 }
             }
+            let quoted = hook_core::libvirt::shell_quote(&dir.display().to_string()).into_owned();
             return Ok(Ctx {
                 hooks_dir: dir.clone(),
+                dir_flag: Some(format!("--hooks-dir {quoted}")),
             });
         }
         let hooks_dir = if cli.user {
@@ -71,7 +78,19 @@ impl Ctx {
         } else {
             hook_core::dir::system_dir()
         };
-        Ok(Ctx { hooks_dir })
+        Ok(Ctx {
+            hooks_dir,
+            dir_flag: cli.user.then(|| "--user".to_owned()),
+        })
+    }
+
+    /// ` --hooks-dir DIR` or ` --user` when the command line named the directory, else empty:
+    /// what a suggested `virt-hook` command needs to act on the same directory.
+    pub(crate) fn dir_flag(&self) -> String {
+        self.dir_flag
+            .as_ref()
+            .map(|f| format!(" {f}"))
+            .unwrap_or_default()
     }
 }
 
@@ -90,6 +109,8 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
         Command::Check { json } => check::check(&ctx, *json),
         Command::Run(args) => run::run(&ctx, args),
         Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
+        Command::Install { driver, force } => install::install(&ctx, driver, *force),
+        Command::Uninstall { driver } => install::uninstall(&ctx, driver),
     }
 }
 

@@ -4,5 +4,6 @@
 mod cli;
 mod dispatch;
 mod drivers;
+mod per_guest;
 mod reliability;
 mod runner;

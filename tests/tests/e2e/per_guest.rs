@@ -1,0 +1,240 @@
+//! `virt-hook` on a libvirt host with per-guest scripts, the layout of the VFIO /
+//! GPU-passthrough guides (`qemu.d/<guest>/<op>/<subop>/*`): `install` and `uninstall` of the
+//! dispatcher (what is put in place, the backup, refusals that change nothing), and what `list`
+//! and `check` say about the per-guest directories with the dispatcher, with the guides' hook
+//! helper, and with neither. The built binary runs in temporary hooks directories, as in
+//! `cli.rs`; the snapshots show its path as `[VIRT-HOOK]`.
+
+use std::path::{Path, PathBuf};
+
+use insta::assert_snapshot;
+use tests::cli_support::{CliRun, HooksTree, virt_hook};
+
+/// A hook helper as the guides install it as `hooks/qemu` (the lines of PassthroughPOST
+/// VFIO-Tools' `libvirt_hooks/qemu` that matter, not a copy): `qemu.d/<guest>/<hook>/<state>`
+/// is a script, or a directory whose executables it runs in `find` order.
+const HOOK_HELPER: &str = r#"#!/bin/bash
+# Per-guest hooks: qemu.d/<guest>/<hook>/<state>/
+GUEST_NAME="$1"
+HOOK_NAME="$2"
+STATE_NAME="$3"
+BASEDIR="$(dirname $0)"
+HOOKPATH="$BASEDIR/qemu.d/$GUEST_NAME/$HOOK_NAME/$STATE_NAME"
+set -e
+if [ -f "$HOOKPATH" ] && [ -s "$HOOKPATH" ] && [ -x "$HOOKPATH" ]; then
+    eval \"$HOOKPATH\" "$@"
+elif [ -d "$HOOKPATH" ]; then
+    while read file; do
+        [ -n "$file" ] && eval \"$file\" "$@"
+    done <<< "$(find -L "$HOOKPATH" -maxdepth 1 -type f -executable -print;)"
+fi
+"#;
+
+/// The snapshot text of a run: the temporary root as `[TMP]`, the binary as `[VIRT-HOOK]`.
+fn snap(run: &CliRun, t: &HooksTree) -> String {
+    let bin = std::fs::canonicalize(virt_hook()).expect("the binary's path");
+    let run = CliRun {
+        stdout: run
+            .stdout
+            .replace(&bin.display().to_string(), "[VIRT-HOOK]"),
+        stderr: run
+            .stderr
+            .replace(&bin.display().to_string(), "[VIRT-HOOK]"),
+        ..run.clone()
+    };
+    run.snapshot(t.root())
+}
+
+fn read(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn link(path: &Path) -> PathBuf {
+    std::fs::read_link(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+}
+
+fn exists(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok()
+}
+
+/// The guides' layout: the hook helper as `qemu`, GPU passthrough scripts for `win10` (defined:
+/// `../qemu/win10.xml`), an editor backup and a `virsh` call among them.
+fn guides_layout() -> HooksTree {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", HOOK_HELPER, 0o755);
+    t.dir("hooks/qemu.d/win10/prepare/begin", 0o755);
+    t.dir("hooks/qemu.d/win10/release/end", 0o755);
+    t.file(
+        "hooks/qemu.d/win10/prepare/begin/start.sh",
+        "#!/bin/bash\nset -x\nsystemctl stop display-manager.service\n",
+        0o755,
+    );
+    t.file(
+        "hooks/qemu.d/win10/prepare/begin/start.sh~",
+        "#!/bin/bash\nsystemctl stop gdm.service\n",
+        0o755,
+    );
+    t.file(
+        "hooks/qemu.d/win10/release/end/revert.sh",
+        "#!/bin/bash\nvirsh nodedev-reattach pci_0000_0a_00_0\nsystemctl start display-manager.service\n",
+        0o755,
+    );
+    t.dir("qemu", 0o755);
+    t.file(
+        "qemu/win10.xml",
+        "<domain><name>win10</name></domain>\n",
+        0o600,
+    );
+    t
+}
+
+#[test]
+fn install_replaces_the_hook_helper_and_uninstall_restores_it() {
+    let t = guides_layout();
+    let main = t.hooks().join("qemu");
+    let backup = t.hooks().join("qemu.virt-hook-backup");
+
+    let run = t.run(&["install"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_snapshot!("install_the_hook_helper", snap(&run, &t));
+    assert_eq!(
+        std::fs::canonicalize(link(&main)).unwrap(),
+        std::fs::canonicalize(virt_hook()).unwrap(),
+        "the main hook is a symlink to the binary"
+    );
+    assert_eq!(read(&backup), HOOK_HELPER, "the helper is kept, unchanged");
+    assert!(
+        std::fs::read_dir(t.hooks()).unwrap().all(|e| !e
+            .unwrap()
+            .file_name()
+            .to_string_lossy()
+            .contains("new")),
+        "no temporary file is left"
+    );
+
+    let again = t.run(&["install"]);
+    assert_eq!(again.code, 0);
+    assert!(
+        again.stdout.contains("already installed"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(
+        read(&backup),
+        HOOK_HELPER,
+        "a second install keeps the backup"
+    );
+
+    let run = t.run(&["uninstall"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_snapshot!("uninstall_restores_the_hook_helper", snap(&run, &t));
+    assert_eq!(read(&main), HOOK_HELPER);
+    assert!(!std::fs::symlink_metadata(&main).unwrap().is_symlink());
+    assert!(!exists(&backup), "the backup was moved back");
+}
+
+#[test]
+fn install_refuses_an_unknown_hook_unless_forced() {
+    let t = HooksTree::new();
+    let mine = "#!/bin/sh\nlogger \"qemu hook: $*\"\n";
+    let main = t.file("hooks/qemu", mine, 0o755);
+    let backup = t.hooks().join("qemu.virt-hook-backup");
+
+    let run = t.run(&["install"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_snapshot!("install_refuses_an_unknown_hook", snap(&run, &t));
+    assert_eq!(read(&main), mine, "nothing was changed");
+    assert!(!exists(&backup));
+
+    let run = t.run(&["install", "qemu", "--force"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(link(&main).is_absolute());
+    assert_eq!(read(&backup), mine);
+
+    // An existing backup is never overwritten.
+    t.run(&["uninstall"]);
+    std::fs::write(&backup, "an older backup\n").unwrap();
+    let run = t.run(&["install", "--force"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_snapshot!("install_refuses_to_overwrite_a_backup", snap(&run, &t));
+    assert_eq!(read(&main), mine);
+    assert_eq!(read(&backup), "an older backup\n");
+}
+
+#[test]
+fn install_in_an_empty_directory_and_uninstall_removes_the_link() {
+    let t = HooksTree::new();
+    let main = t.hooks().join("lxc");
+    let run = t.run(&["install", "lxc"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_snapshot!("install_lxc_with_nothing_there", snap(&run, &t));
+    assert!(std::fs::symlink_metadata(&main).unwrap().is_symlink());
+    assert!(!exists(&t.hooks().join("lxc.virt-hook-backup")));
+
+    let run = t.run(&["uninstall", "lxc"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_snapshot!("uninstall_lxc_with_no_backup", snap(&run, &t));
+    assert!(!exists(&main));
+
+    let run = t.run(&["uninstall", "lxc"]);
+    assert_eq!(run.code, 0, "nothing to do is not a failure: {run:?}");
+    assert!(run.stdout.contains("nothing to do"), "{}", run.stdout);
+}
+
+#[test]
+fn uninstall_refuses_what_is_not_the_dispatcher() {
+    let t = guides_layout();
+    let run = t.run(&["uninstall"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_snapshot!(snap(&run, &t));
+    assert_eq!(read(&t.hooks().join("qemu")), HOOK_HELPER);
+}
+
+/// `qemu -> hooks`, one script for several drivers: the symlink itself is kept as the backup
+/// (the file it points to is left alone) and comes back on uninstall.
+#[test]
+fn install_over_a_symlinked_main_hook() {
+    let t = HooksTree::new();
+    t.file("hooks/hooks", HOOK_HELPER, 0o755);
+    let main = t.symlink("hooks/qemu", "hooks");
+    let run = t.run(&["install"]);
+    assert_eq!(
+        run.code, 0,
+        "the helper is recognised through the link: {run:?}"
+    );
+    let backup = t.hooks().join("qemu.virt-hook-backup");
+    assert_eq!(link(&backup), Path::new("hooks"));
+    assert_eq!(read(&t.hooks().join("hooks")), HOOK_HELPER);
+
+    let run = t.run(&["uninstall"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(link(&main), Path::new("hooks"));
+}
+
+/// A wrapper script calling `virt-hook dispatch` counts as installed; uninstall removes it.
+#[test]
+fn a_dispatch_wrapper_counts_as_installed() {
+    let t = HooksTree::new();
+    let main = t.file(
+        "hooks/qemu",
+        "#!/bin/sh\nexec /usr/local/bin/virt-hook dispatch qemu \"$@\"\n",
+        0o755,
+    );
+    let run = t.run(&["install"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.contains("already installed"), "{}", run.stdout);
+    let run = t.run(&["uninstall"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(!exists(&main));
+}
+
+#[test]
+fn install_bad_input() {
+    let t = HooksTree::new();
+    let run = t.run(&["install", "kvm"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert_eq!(
+        run.stderr,
+        "virt-hook: unknown driver \"kvm\"; valid: daemon, qemu, lxc, network, libxl, bhyve\n"
+    );
+}
