@@ -278,6 +278,13 @@ fn skipped(f: &mut Finder, l: &Listing, path: &Path, reason: &SkipReason) {
                 list::io_text(e)
             ),
         ),
+        // Only the per-object listing (discover::list_objects) gives these.
+        SkipReason::Empty | SkipReason::OutsideLayout => f.add(
+            Severity::Warning,
+            list::skip_kind(reason),
+            path,
+            format!("{reason}: nothing runs it"),
+        ),
     }
 }
 

@@ -49,6 +49,8 @@ pub(crate) fn skip_kind(reason: &SkipReason) -> &'static str {
         SkipReason::SymlinkLoop => "symlink-loop",
         SkipReason::NotRegularFile => "not-regular-file",
         SkipReason::Unreadable(_) => "unreadable",
+        SkipReason::Empty => "empty",
+        SkipReason::OutsideLayout => "outside-layout",
     }
 }
 

@@ -27,14 +27,14 @@
 mod dispatch;
 pub mod driver; // the driver abstraction: traits, operations!, the call-site matrix
 mod error; // leaf: the error type
-mod hookdir; // the hooks directory: dir, discover
+mod hookdir; // the hooks directory: dir, discover, layout
 pub mod libvirt; // libvirt's vocabulary and wording: shutoff reasons, messages
 mod process; // one script: env, spawn, pump, limits, report, runner
 mod quote; // leaf: libvirt's shell quoting
 pub mod xml; // leaf: documents (well-formedness, root, <name>/<uuid>) // a driver's scripts for one event: Hooks, filter chaining
 
 pub use driver::matrix;
-pub use hookdir::{dir, discover};
+pub use hookdir::{dir, discover, layout};
 #[doc(hidden)]
 pub use process::{baseline, testing};
 
@@ -42,6 +42,7 @@ pub use dispatch::call::Filtered;
 pub use dispatch::hooks::{Failure, Hooks, HooksBuilder, Outcome, Presence, ScriptRun};
 pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};
 pub use error::{Args, HookError, SpawnFailure};
+pub use hookdir::layout::Layout;
 pub use libvirt::shutoff::ShutoffReason;
 pub use process::env::{PASS_THROUGH, ScriptEnv};
 pub use process::limits::Limits;

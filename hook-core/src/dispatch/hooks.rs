@@ -1,7 +1,9 @@
 //! [`Hooks`]: one hooks directory, the drivers registered with it and their presence cache, and
 //! running a driver's scripts for one event exactly as libvirt's `virHookCall` does: the main
 //! script, then the `.d` scripts, all of them even after a failure, with migrate/restore output
-//! chained from filter to filter (spec §1.7 step 10).
+//! chained from filter to filter (spec §1.7 step 10). Under the per-object layouts
+//! ([`Layout`]) the scripts of `<driver>.d/<object>/<op>/<subop>` run in the main script's
+//! place, stopping at the first of them that fails.
 //!
 //! The presence cache is one atomic per driver. A call for a driver with nothing installed reads
 //! it and returns: no syscall, no allocation, and the stdin document is never built.
@@ -15,6 +17,7 @@ use std::sync::atomic::{AtomicU8, Ordering};
 use crate::driver::{EventSpec, FailurePolicy, HookEvent};
 use crate::error::HookError;
 use crate::hookdir::discover::{self, Scan};
+use crate::hookdir::layout::{self, Layout};
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
 use crate::process::report::Report;
@@ -54,6 +57,7 @@ pub struct HooksBuilder {
     limits: Limits,
     env: Option<ScriptEnv>,
     strict_trust: bool,
+    layout: Layout,
 }
 
 impl HooksBuilder {
@@ -92,6 +96,16 @@ impl HooksBuilder {
         self
     }
 
+    /// Which scripts run (default [`Layout::Libvirt`], exactly libvirt's). [`Layout::PerObject`]
+    /// adds `<driver>.d/<object>/<op>/<subop>/` (the hook helper's layout) to libvirt's
+    /// scripts; [`Layout::PerObjectOnly`] runs only those, for a dispatcher that libvirt runs
+    /// as the main script. The presence scan follows the layout: under the per-object layouts a
+    /// driver with only per-object scripts is present.
+    pub fn layout(mut self, layout: Layout) -> Self {
+        self.layout = layout;
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -126,6 +140,7 @@ impl HooksBuilder {
             runner: Runner::new(self.env.unwrap_or_else(ScriptEnv::libvirt), self.limits),
             rescan_lock: Mutex::new(()),
             strict_trust: self.strict_trust,
+            layout: self.layout,
         };
         let _ = hooks.rescan();
         Ok(hooks)
@@ -140,6 +155,7 @@ pub struct Hooks {
     runner: Runner,
     rescan_lock: Mutex<()>,
     strict_trust: bool,
+    layout: Layout,
 }
 
 impl fmt::Debug for Hooks {
@@ -151,6 +167,7 @@ impl fmt::Debug for Hooks {
                 &self.slots.iter().map(|s| &*s.name).collect::<Vec<_>>(),
             )
             .field("strict_trust", &self.strict_trust)
+            .field("layout", &self.layout)
             .finish_non_exhaustive()
     }
 }
@@ -203,7 +220,8 @@ pub struct Failure {
     pub object: String,
     /// What the failure means to the caller.
     pub on_failure: FailurePolicy,
-    /// Every script that ran, failures included (all scripts run even after a failure).
+    /// Every script that ran, failures included (libvirt's scripts all run even after a
+    /// failure; per-object scripts stop at the first that fails, see [`Layout`]).
     pub runs: Vec<ScriptRun>,
     /// The `.d` directory could not be read (after the main script ran, as in libvirt).
     pub dir_error: Option<HookError>,
@@ -270,6 +288,7 @@ impl Hooks {
             limits: Limits::default(),
             env: None,
             strict_trust: false,
+            layout: Layout::Libvirt,
         }
     }
 
@@ -286,6 +305,11 @@ impl Hooks {
     /// Whether strict trust mode is on ([`HooksBuilder::strict_trust`]).
     pub fn strict_trust(&self) -> bool {
         self.strict_trust
+    }
+
+    /// Which scripts run ([`HooksBuilder::layout`]).
+    pub fn layout(&self) -> Layout {
+        self.layout
     }
 
     /// The registered drivers, in registration order.
@@ -329,7 +353,15 @@ impl Hooks {
         let _serial = self.rescan_lock.lock().unwrap_or_else(|e| e.into_inner());
         let mut errors = Vec::new();
         for s in self.slots.iter() {
-            let state = match discover::scan(&s.main, &s.d_dir) {
+            let scan = match self.layout {
+                Layout::Libvirt => discover::scan(&s.main, &s.d_dir),
+                Layout::PerObjectOnly => discover::scan_objects(&s.d_dir),
+                Layout::PerObject => match discover::scan(&s.main, &s.d_dir) {
+                    Scan::Absent => discover::scan_objects(&s.d_dir),
+                    found => found,
+                },
+            };
+            let state = match scan {
                 Scan::Present => PRESENT,
                 Scan::Absent => ABSENT,
                 Scan::Unreadable(e) => {
@@ -368,7 +400,9 @@ impl Hooks {
     /// `object` is argv\[1\] (the domain or network name, `-` for the daemon). `stdin` builds the
     /// document fed to every script (`None`: `/dev/null`); it is called only when something is
     /// installed. `Ok` with [`Outcome::nothing_ran`] when nothing is installed; `Ok` when every
-    /// script succeeded; `Err` when any failed (they all ran anyway) or `.d` was unreadable.
+    /// script succeeded; `Err` when any failed (libvirt's scripts all ran anyway, per-object
+    /// ones stopped at the first failure) or a directory was unreadable. Which scripts run is
+    /// the [`Layout`]'s choice.
     pub fn run_with<'i, E: HookEvent + ?Sized>(
         &self,
         event: &E,
@@ -487,23 +521,58 @@ impl Hooks {
             }
         };
 
-        if discover::is_executable(&slot.main) {
+        let libvirt_scripts = self.layout.runs_libvirt_scripts();
+        if libvirt_scripts && discover::is_executable(&slot.main) {
             run_one(&slot.main, &mut runs, &mut all_ok, &mut output);
         }
         let mut dir_error = None;
-        match discover::d_scripts(&slot.d_dir) {
-            Ok(Some(scripts)) => {
-                for script in &scripts {
-                    run_one(script, &mut runs, &mut all_ok, &mut output);
+        // The per-object scripts, in the main script's place; the first failure stops them.
+        let object_path = self
+            .layout
+            .runs_object_scripts()
+            .then(|| layout::object_path(&slot.d_dir, object, spec.op, spec.subop.as_str()))
+            .flatten();
+        if let Some(path) = object_path {
+            match discover::object_scripts(&path) {
+                Ok(scripts) => {
+                    for (i, script) in scripts.iter().enumerate() {
+                        run_one(script, &mut runs, &mut all_ok, &mut output);
+                        if runs.last().is_some_and(|r| !r.succeeded()) {
+                            let left = scripts.len() - i - 1;
+                            tracing::debug!(
+                                left,
+                                "a per-object script failed: the rest do not run"
+                            );
+                            break;
+                        }
+                    }
+                }
+                Err(e) => {
+                    dir_error = Some(HookError::DirUnreadable {
+                        driver: slot.name.to_string(),
+                        path,
+                        source: e,
+                    });
                 }
             }
-            Ok(None) => {}
-            Err(e) => {
-                dir_error = Some(HookError::DirUnreadable {
-                    driver: slot.name.to_string(),
-                    path: slot.d_dir.clone(),
-                    source: e,
-                });
+        }
+        if libvirt_scripts {
+            match discover::d_scripts(&slot.d_dir) {
+                Ok(Some(scripts)) => {
+                    for script in &scripts {
+                        run_one(script, &mut runs, &mut all_ok, &mut output);
+                    }
+                }
+                Ok(None) => {}
+                Err(e) => {
+                    // Keeps the per-object error if there was one: it came first, and an
+                    // unreadable `.d` makes the per-object path unreadable too.
+                    dir_error.get_or_insert(HookError::DirUnreadable {
+                        driver: slot.name.to_string(),
+                        path: slot.d_dir.clone(),
+                        source: e,
+                    });
+                }
             }
         }
 

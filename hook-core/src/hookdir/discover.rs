@@ -4,6 +4,11 @@
 //! symlinks, sorted bytewise. Dotfiles and editor backups are *not* filtered (libvirt runs them).
 //! Three entry points: the presence check (`virHookCheck`), the per-call list (`virHookCall`),
 //! and [`list`], which also explains every skipped file and warns about unsafe permissions.
+//!
+//! The same three exist for the per-object layout ([`crate::Layout`], whose rules
+//! `hookdir/layout.rs` documents): the per-object presence scan, the per-call list of
+//! `<driver>.d/<object>/<op>/<subop>`, and [`list_objects`], every such entry of a driver with
+//! its scripts in run order, skipped files and permission warnings.
 
 use std::ffi::OsString;
 use std::fs::Metadata;
@@ -33,22 +38,111 @@ pub(crate) fn d_dir_of(main: &Path) -> PathBuf {
 /// otherwise. Any other error (not a directory, a symlink loop, permission denied, a read
 /// error) is returned, as libvirt's `virDirOpenIfExists` does.
 pub(crate) fn d_scripts(d_dir: &Path) -> io::Result<Option<Vec<PathBuf>>> {
-    let rd = match std::fs::read_dir(d_dir) {
-        Ok(rd) => rd,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
+    match std::fs::read_dir(d_dir) {
+        Ok(rd) => executables_in(d_dir, rd, false).map(Some),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// The executable regular files (symlinks followed) of an opened directory, sorted bytewise;
+/// without the empty ones when `skip_empty` (the per-object layout).
+fn executables_in(dir: &Path, rd: std::fs::ReadDir, skip_empty: bool) -> io::Result<Vec<PathBuf>> {
     let mut names: Vec<OsString> = Vec::new();
     for entry in rd {
         let entry = entry?;
-        let path = d_dir.join(entry.file_name());
-        if is_executable(&path) {
+        let runs = std::fs::metadata(dir.join(entry.file_name()))
+            .is_ok_and(|m| executable_meta(&m) && !(skip_empty && m.len() == 0));
+        if runs {
             names.push(entry.file_name());
         }
     }
     // OsString orders by bytes on Unix: strcmp order, as libvirt sorts.
     names.sort_unstable();
-    Ok(Some(names.into_iter().map(|n| d_dir.join(n)).collect()))
+    Ok(names.into_iter().map(|n| dir.join(n)).collect())
+}
+
+/// Whether an error means "nothing is at this path" for the per-object layout: it does not
+/// exist (or is a symlink to nothing), or a component on the way is a regular file. Anything
+/// else (a symlink loop, permissions) is something there that cannot be read: an error.
+fn not_there(e: &io::Error) -> bool {
+    matches!(
+        e.kind(),
+        io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+    )
+}
+
+/// The per-object scripts at `path` (`<driver>.d/<object>/<op>/<subop>`), in run order: the
+/// path itself when it is a non-empty executable file, else the non-empty executable files of
+/// the directory it names, sorted bytewise. Empty when nothing is there; `Err` when something is
+/// there but cannot be read (as libvirt treats an unreadable `.d`).
+pub(crate) fn object_scripts(path: &Path) -> io::Result<Vec<PathBuf>> {
+    let m = match std::fs::metadata(path) {
+        Ok(m) => m,
+        Err(e) if not_there(&e) => return Ok(Vec::new()),
+        Err(e) => return Err(e),
+    };
+    if m.is_dir() {
+        let rd = std::fs::read_dir(path)?;
+        executables_in(path, rd, true)
+    } else if executable_meta(&m) && m.len() > 0 {
+        Ok(vec![path.to_owned()])
+    } else {
+        Ok(Vec::new())
+    }
+}
+
+/// The sorted names in a directory, or why it cannot be read.
+fn sorted_names(dir: &Path) -> io::Result<Vec<OsString>> {
+    let mut names = std::fs::read_dir(dir)?
+        .map(|e| e.map(|e| e.file_name()))
+        .collect::<io::Result<Vec<_>>>()?;
+    names.sort_unstable();
+    Ok(names)
+}
+
+fn is_dir(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_dir())
+}
+
+/// The per-object presence scan: whether any `<d_dir>/<object>/<op>/<subop>` has a script.
+/// A directory of the tree that cannot be read counts as present, so that the calls that look
+/// into it report why; `<d_dir>` itself unreadable is [`Scan::Unreadable`].
+pub(crate) fn scan_objects(d_dir: &Path) -> Scan {
+    let objects = match std::fs::metadata(d_dir) {
+        Ok(m) if !m.is_dir() => return Scan::Absent,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Scan::Absent,
+        _ => match sorted_names(d_dir) {
+            Ok(n) => n,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => return Scan::Absent,
+            Err(e) => return Scan::Unreadable(e),
+        },
+    };
+    for object in objects {
+        let object = d_dir.join(object);
+        if !is_dir(&object) {
+            continue;
+        }
+        let Ok(ops) = sorted_names(&object) else {
+            return Scan::Present;
+        };
+        for op in ops {
+            let op = object.join(op);
+            if !is_dir(&op) {
+                continue;
+            }
+            let Ok(subops) = sorted_names(&op) else {
+                return Scan::Present;
+            };
+            for subop in subops {
+                match object_scripts(&op.join(subop)) {
+                    Ok(scripts) if scripts.is_empty() => {}
+                    _ => return Scan::Present,
+                }
+            }
+        }
+    }
+    Scan::Absent
 }
 
 /// What the presence scan found for one driver.
@@ -104,6 +198,12 @@ pub enum SkipReason {
     NotRegularFile,
     /// stat failed for another reason.
     Unreadable(String),
+    /// An empty file in the per-object layout (the hook helper never runs one, so neither do
+    /// we: starting it would fail for want of a `#!` line).
+    Empty,
+    /// A file of the per-object tree that is not at `<driver>.d/<object>/<op>/<subop>` or
+    /// directly in that directory (e.g. `<driver>.d/<object>/<op>/notes`): nothing runs it.
+    OutsideLayout,
 }
 
 impl std::fmt::Display for SkipReason {
@@ -115,6 +215,10 @@ impl std::fmt::Display for SkipReason {
             SkipReason::SymlinkLoop => f.write_str("symlink loop"),
             SkipReason::NotRegularFile => f.write_str("not a regular file"),
             SkipReason::Unreadable(e) => write!(f, "cannot stat: {e}"),
+            SkipReason::Empty => f.write_str("empty file"),
+            SkipReason::OutsideLayout => {
+                f.write_str("not at <driver>.d/<object>/<op>/<subop>[/<script>] (never run)")
+            }
         }
     }
 }
@@ -334,4 +438,209 @@ pub fn list(hooks_dir: &Path, driver: &str) -> Listing {
         }
     }
     l
+}
+
+/// One `<driver>.d/<object>/<op>/<subop>` of the per-object layout: what runs for that event,
+/// in order, and what is there but does not run.
+#[derive(Debug)]
+pub struct ObjectEntry {
+    /// The object's name (argv\[1\]: a guest or network name, `-` for the daemon), lossily
+    /// decoded when the directory's name is not UTF-8 (it then matches no object).
+    pub object: String,
+    /// The operation word (argv\[2\]). Core knows no driver, so it is not checked here: a
+    /// misspelt `prepar` is listed like any other (the caller may check it against its driver).
+    pub op: String,
+    /// The sub-operation word (argv\[3\]: `begin`, `end` or `-`), not checked either.
+    pub subop: String,
+    /// `<driver>.d/<object>/<op>/<subop>`: a directory of scripts, or the one script.
+    pub path: PathBuf,
+    /// The scripts that run for this event, in run order (empty when none would).
+    pub scripts: Vec<PathBuf>,
+    /// Files here that do not run, with the reason (including the path itself when it is a
+    /// file that does not run).
+    pub skipped: Vec<Skipped>,
+    /// Permission warnings on the scripts that run and on every directory between them and the
+    /// hooks directory (both included), as [`Listing::warnings`].
+    pub warnings: Vec<Warning>,
+    /// The path exists but cannot be read: every call for this event fails with this reason.
+    pub error: Option<String>,
+}
+
+/// Everything about one driver's per-object layout ([`crate::Layout`]): every
+/// `<driver>.d/<object>/<op>/<subop>` entry in bytewise order of its path, each with its
+/// scripts in run order, and the files of the tree that nothing runs. What it says runs is what
+/// a call for that event runs under [`crate::Layout::PerObject`] or
+/// [`crate::Layout::PerObjectOnly`]. libvirt's own scripts of the driver are in [`list`].
+#[derive(Debug)]
+pub struct ObjectListing {
+    /// The driver.
+    pub driver: String,
+    /// `<dir>/<driver>.d`.
+    pub d_dir: PathBuf,
+    /// Every `<object>/<op>/<subop>` found, sorted bytewise by path.
+    pub entries: Vec<ObjectEntry>,
+    /// Files in `<object>/` or `<object>/<op>/` (never run: [`SkipReason::OutsideLayout`]),
+    /// symlinks there that lead nowhere, and `<object>` or `<object>/<op>` directories that
+    /// cannot be read ([`SkipReason::Unreadable`]: the calls for the events under them fail).
+    /// libvirt's flat `.d` files are not repeated here.
+    pub skipped: Vec<Skipped>,
+    /// `<driver>.d` exists but cannot be read.
+    pub d_error: Option<String>,
+}
+
+impl ObjectListing {
+    /// The entry for one event, if the tree has it.
+    pub fn entry(&self, object: &str, op: &str, subop: &str) -> Option<&ObjectEntry> {
+        self.entries
+            .iter()
+            .find(|e| e.object == object && e.op == op && e.subop == subop)
+    }
+
+    /// Every script of the tree that runs for some event, in listing order.
+    pub fn scripts(&self) -> impl Iterator<Item = &Path> {
+        self.entries
+            .iter()
+            .flat_map(|e| e.scripts.iter().map(PathBuf::as_path))
+    }
+}
+
+/// A tree member that is not a directory: why it is not part of the layout there.
+fn stray(path: PathBuf) -> Skipped {
+    let reason = match classify(&path) {
+        Ok(_) => SkipReason::OutsideLayout,
+        Err(SkipReason::NotExecutable | SkipReason::NotRegularFile) => SkipReason::OutsideLayout,
+        Err(reason) => reason,
+    };
+    Skipped { path, reason }
+}
+
+/// Lists the per-object layout of one driver in `hooks_dir` (for `virt-hook list` and `check`):
+/// every `<driver>.d/<object>/<op>/<subop>`, with the scripts a call for that event runs (in
+/// order), the files there that do not run and why, and permission warnings. A directory
+/// directly in `<driver>.d` is an object; its files are libvirt's flat scripts, which [`list`]
+/// reports.
+pub fn list_objects(hooks_dir: &Path, driver: &str) -> ObjectListing {
+    let d_dir = d_dir_of(&hooks_dir.join(driver));
+    let mut l = ObjectListing {
+        driver: driver.to_owned(),
+        d_dir: d_dir.clone(),
+        entries: Vec::new(),
+        skipped: Vec::new(),
+        d_error: None,
+    };
+    let objects = match sorted_names(&d_dir) {
+        Ok(n) => n,
+        Err(e) if not_there(&e) => return l,
+        Err(e) => {
+            l.d_error = Some(e.to_string());
+            return l;
+        }
+    };
+    let unreadable = |path: PathBuf, e: io::Error| Skipped {
+        path,
+        reason: SkipReason::Unreadable(e.to_string()),
+    };
+    let euid = nix::unistd::geteuid().as_raw();
+    for object_name in objects {
+        let object = d_dir.join(&object_name);
+        match std::fs::metadata(&object) {
+            Ok(m) if m.is_dir() => {}
+            // A flat .d script, or something list() reports.
+            Ok(_) => continue,
+            Err(e) if not_there(&e) => continue,
+            // A symlink loop: the calls for this object fail, say so.
+            Err(e) => {
+                l.skipped.push(unreadable(object, e));
+                continue;
+            }
+        }
+        let ops = match sorted_names(&object) {
+            Ok(n) => n,
+            Err(e) => {
+                l.skipped.push(unreadable(object, e));
+                continue;
+            }
+        };
+        for op_name in ops {
+            let op = object.join(&op_name);
+            match std::fs::metadata(&op) {
+                Ok(m) if m.is_dir() => {}
+                Err(e) if !not_there(&e) => {
+                    l.skipped.push(unreadable(op, e));
+                    continue;
+                }
+                _ => {
+                    l.skipped.push(stray(op));
+                    continue;
+                }
+            }
+            let subops = match sorted_names(&op) {
+                Ok(n) => n,
+                Err(e) => {
+                    l.skipped.push(unreadable(op, e));
+                    continue;
+                }
+            };
+            for subop_name in subops {
+                let path = op.join(&subop_name);
+                let mut entry = ObjectEntry {
+                    object: object_name.to_string_lossy().into_owned(),
+                    op: op_name.to_string_lossy().into_owned(),
+                    subop: subop_name.to_string_lossy().into_owned(),
+                    path: path.clone(),
+                    scripts: Vec::new(),
+                    skipped: Vec::new(),
+                    warnings: Vec::new(),
+                    error: None,
+                };
+                fill_entry(&mut entry, euid);
+                if !entry.scripts.is_empty() {
+                    let top = entry.scripts[0].clone();
+                    let mut dir = top.parent();
+                    while let Some(d) = dir {
+                        if let Ok(m) = std::fs::metadata(d) {
+                            warn_about(d, &m, euid, &mut entry.warnings);
+                        }
+                        if d == hooks_dir || !d.starts_with(hooks_dir) {
+                            break;
+                        }
+                        dir = d.parent();
+                    }
+                }
+                l.entries.push(entry);
+            }
+        }
+    }
+    l
+}
+
+/// Classifies `<object>/<op>/<subop>` and, when it is a directory, its members.
+fn fill_entry(entry: &mut ObjectEntry, euid: u32) {
+    let path = entry.path.clone();
+    let consider = |path: PathBuf, entry: &mut ObjectEntry| match classify(&path) {
+        Ok(m) if m.len() == 0 => entry.skipped.push(Skipped {
+            path,
+            reason: SkipReason::Empty,
+        }),
+        Ok(m) => {
+            warn_about(&path, &m, euid, &mut entry.warnings);
+            entry.scripts.push(path);
+        }
+        Err(reason) => entry.skipped.push(Skipped { path, reason }),
+    };
+    match std::fs::metadata(&path) {
+        Ok(m) if m.is_dir() => match sorted_names(&path) {
+            Ok(names) => {
+                for name in names {
+                    consider(path.join(name), entry);
+                }
+            }
+            Err(e) => entry.error = Some(e.to_string()),
+        },
+        Ok(_) => consider(path, entry),
+        // A symlink that leads nowhere: nothing runs, and a call sees the same.
+        Err(e) if not_there(&e) => consider(path, entry),
+        // A symlink loop, permissions: the call fails.
+        Err(e) => entry.error = Some(e.to_string()),
+    }
 }

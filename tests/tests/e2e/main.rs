@@ -4,6 +4,7 @@
 mod cli;
 mod dispatch;
 mod drivers;
+mod layout;
 mod per_guest;
 mod reliability;
 mod runner;
