@@ -15,14 +15,15 @@
 
 use std::collections::HashSet;
 use std::io::Read as _;
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use hook_core::discover::{self, Listing, SkipReason, WarningKind};
+use hook_core::discover::{self, Listing, ObjectListing, SkipReason, WarningKind};
 
+use crate::installed::{self, Kind, MainHook};
 use crate::json::Value;
 use crate::style::{self, Style};
-use crate::{Ctx, InputError, Output, drivers, list};
+use crate::{Ctx, InputError, Output, drivers, install, list};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -31,6 +32,8 @@ pub(crate) enum Severity {
     Error,
     /// Worth a look; may be intended.
     Warning,
+    /// Worth knowing; nothing wrong with it.
+    Note,
 }
 
 impl Severity {
@@ -38,6 +41,7 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         }
     }
 }
@@ -112,6 +116,9 @@ pub(crate) fn check(ctx: &Ctx, json: bool) -> Result<Output, InputError> {
 struct Finder {
     findings: Vec<Finding>,
     seen: HashSet<(PathBuf, &'static str)>,
+    /// The files (device, inode) that symlinks of scripts that run lead through (`qemu ->
+    /// hooks`): they run under another name, so they are not "never run".
+    linked: HashSet<(u64, u64)>,
 }
 
 impl Finder {
@@ -159,11 +166,16 @@ fn find_all(dir: &Path) -> Vec<Finding> {
     let mut f = Finder {
         findings: Vec::new(),
         seen: HashSet::new(),
+        linked: HashSet::new(),
     };
     f.dir_modes(dir);
     for driver in drivers::NAMES {
+        let main = MainHook::inspect(dir, driver);
         let l = discover::list(dir, driver);
-        driver_findings(&mut f, &l);
+        driver_findings(&mut f, &l, &main);
+        if main.runs_per_object() {
+            object_findings(&mut f, dir, &l, &main, &discover::list_objects(dir, driver));
+        }
     }
     unknown_entries(&mut f, dir);
     // By path, so each file's findings are together; the directory itself comes first.
@@ -171,7 +183,7 @@ fn find_all(dir: &Path) -> Vec<Finding> {
     f.findings
 }
 
-fn driver_findings(f: &mut Finder, l: &Listing) {
+fn driver_findings(f: &mut Finder, l: &Listing, main: &MainHook) {
     if let Some(e) = &l.d_error {
         let d = &l.driver;
         let (code, message) = if std::fs::metadata(&l.d_dir).is_ok_and(|m| !m.is_dir()) {
@@ -200,110 +212,321 @@ fn driver_findings(f: &mut Finder, l: &Listing) {
         f.permission(&w.path, &w.kind, w.path.is_dir());
     }
     for s in &l.skipped {
-        skipped(f, l, &s.path, &s.reason);
+        if s.path != l.main && s.reason == SkipReason::Directory && main.runs_per_object() {
+            continue; // a per-object directory: object_findings looks inside
+        }
+        skipped(f, &l.driver, Place::Flat(&l.main), &s.path, &s.reason);
     }
     for script in &l.scripts {
-        runs(f, script);
+        runs(f, "libvirt", script);
     }
 }
 
-fn skipped(f: &mut Finder, l: &Listing, path: &Path, reason: &SkipReason) {
+/// Where a skipped file is, which says who skips it and what a directory there means.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// The main script (given) or directly in `<driver>.d`: libvirt decides.
+    Flat(&'a Path),
+    /// In the per-object tree: the dispatcher (or the hook helper, named) decides.
+    PerObject(&'a str),
+}
+
+fn skipped(f: &mut Finder, driver: &str, place: Place<'_>, path: &Path, reason: &SkipReason) {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let is_main = path == l.main;
+    let who = match place {
+        Place::Flat(_) => "libvirt",
+        Place::PerObject(who) => who,
+    };
+    let w = drivers::object_word(driver);
     match reason {
         SkipReason::NotExecutable if suspicious_name(&name).is_some() => {}
         SkipReason::NotExecutable => f.add(
             Severity::Warning,
             "not-executable",
             path,
-            "not executable: libvirt skips it (chmod +x if it should run)".into(),
+            format!("not executable: {who} skips it (chmod +x if it should run)"),
         ),
         SkipReason::Directory => {
-            let inside = executables_in(path);
-            let what = if is_main {
-                format!(
-                    "a directory: libvirt runs the file {d} and the scripts directly in {d}.d/, \
-                     never anything in {d}/",
-                    d = l.driver
-                )
-            } else {
-                format!(
-                    "a subdirectory: libvirt never looks inside {}.d subdirectories \
-                     (per-guest layouts do nothing; test the guest name, $1, in a script instead)",
-                    l.driver
-                )
+            let inside = executables_in(path, 3);
+            let (what, hint) = match place {
+                Place::Flat(main) if path == main => (
+                    format!(
+                        "a directory: libvirt runs the file {driver} and the scripts directly in \
+                         {driver}.d/, never anything in {driver}/"
+                    ),
+                    String::new(),
+                ),
+                Place::Flat(_) => (
+                    format!("a subdirectory: libvirt never looks inside {driver}.d subdirectories"),
+                    format!(
+                        "; per-{w} scripts ({driver}.d/<{w}>/<op>/<subop>/) run with \
+                         virt-hook's dispatcher as the main {driver} hook: virt-hook install \
+                         {driver}"
+                    ),
+                ),
+                Place::PerObject(_) => (
+                    format!(
+                        "a directory: nothing runs what is deeper than \
+                         {driver}.d/<{w}>/<op>/<subop>/"
+                    ),
+                    String::new(),
+                ),
             };
             if inside > 0 {
-                let s = if inside == 1 { "" } else { "s" };
+                let (s, verb) = if inside == 1 {
+                    ("", "runs")
+                } else {
+                    ("s", "run")
+                };
                 f.add(
                     Severity::Error,
                     "ignored-directory",
                     path,
-                    format!(
-                        "{what}; its {inside} executable{s} never run{}",
-                        if inside == 1 { "s" } else { "" }
-                    ),
+                    format!("{what}, so its {inside} executable{s} never {verb}{hint}"),
                 );
             } else {
-                f.add(Severity::Warning, "ignored-directory", path, what);
+                f.add(
+                    Severity::Warning,
+                    "ignored-directory",
+                    path,
+                    format!("{what}{hint}"),
+                );
             }
         }
         SkipReason::BrokenSymlink => f.add(
             Severity::Warning,
             "broken-symlink",
             path,
-            "a symlink to nothing: libvirt skips it".into(),
+            format!("a symlink to nothing: {who} skips it"),
         ),
         SkipReason::SymlinkLoop => f.add(
             Severity::Warning,
             "symlink-loop",
             path,
-            "a symlink loop: libvirt skips it".into(),
+            format!("a symlink loop: {who} skips it"),
         ),
         SkipReason::NotRegularFile => f.add(
             Severity::Warning,
             "not-regular-file",
             path,
-            "not a regular file (socket, fifo or device): libvirt skips it".into(),
+            format!("not a regular file (socket, fifo or device): {who} skips it"),
         ),
+        // In the per-object tree, a directory that cannot be read fails the calls under it.
+        SkipReason::Unreadable(e) if matches!(place, Place::PerObject(_)) && path.is_dir() => {
+            f.add(
+                Severity::Error,
+                "unreadable",
+                path,
+                format!(
+                    "cannot be read ({}): every call for the events under it fails",
+                    list::io_text(e)
+                ),
+            );
+        }
         SkipReason::Unreadable(e) => f.add(
             Severity::Warning,
             "unreadable",
             path,
-            format!(
-                "cannot be examined ({}): libvirt skips it",
-                list::io_text(e)
-            ),
+            format!("cannot be examined ({}): {who} skips it", list::io_text(e)),
         ),
         // Only the per-object listing (discover::list_objects) gives these.
-        SkipReason::Empty | SkipReason::OutsideLayout => f.add(
+        SkipReason::Empty => f.add(
             Severity::Warning,
-            list::skip_kind(reason),
+            "empty",
             path,
-            format!("{reason}: nothing runs it"),
+            format!("an empty file: {who} skips it"),
+        ),
+        SkipReason::OutsideLayout => f.add(
+            Severity::Warning,
+            "outside-layout",
+            path,
+            format!(
+                "nothing runs it: scripts go in {driver}.d/<{w}>/<op>/<subop>/ (or are that \
+                 path)"
+            ),
         ),
     }
 }
 
-/// How many executable regular files a directory holds (not recursive).
-fn executables_in(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| {
-                    std::fs::metadata(e.path())
-                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                })
-                .count()
-        })
-        .unwrap_or(0)
+/// Findings in the per-object tree `<driver>.d/<object>/<op>/<subop>/` when the dispatcher or
+/// the hook helper (`main`) runs it: each script linted as a `.d` one, what is skipped, the
+/// events the driver never has, and objects this host does not define (a note).
+fn object_findings(f: &mut Finder, dir: &Path, l: &Listing, main: &MainHook, o: &ObjectListing) {
+    let d = &o.driver;
+    let w = drivers::object_word(d);
+    let who = match main.kind {
+        Kind::HookHelper => "the hook helper",
+        _ => "the dispatcher",
+    };
+    if main.kind == Kind::HookHelper {
+        f.add(
+            Severity::Warning,
+            "hook-helper",
+            &main.path,
+            format!(
+                "the hook helper of the VFIO guides: it runs {d}.d/<{w}>/<op>/<subop>/ in \
+                 directory order (unsorted), its scripts share one stdin (the first that reads \
+                 it takes it from the others), nothing times out, and a script that leaves a \
+                 process behind hangs libvirt; `virt-hook install {d}` replaces it, keeping it \
+                 as {d}{}",
+                install::BACKUP_SUFFIX
+            ),
+        );
+    }
+    if l.scripts.first() != Some(&l.main) {
+        let what = main.describe().unwrap_or("the main hook");
+        f.add(
+            Severity::Error,
+            "main-does-not-run",
+            &main.path,
+            format!(
+                "{what}, but libvirt cannot run it (see above): nothing in {d}.d/<{w}>/ runs \
+                 (virt-hook install {d} puts the dispatcher back)"
+            ),
+        );
+    }
+    for s in &o.skipped {
+        skipped(f, d, Place::PerObject(who), &s.path, &s.reason);
+    }
+    let events = drivers::events(d);
+    let defined = Defined::new(dir, d);
+    for e in &o.entries {
+        if let Some(err) = &e.error {
+            f.add(
+                Severity::Error,
+                "unreadable",
+                &e.path,
+                format!(
+                    "cannot be read ({}): every {d} {} {} call for {} fails",
+                    list::io_text(err),
+                    e.op,
+                    e.subop,
+                    e.object
+                ),
+            );
+        }
+        for w in &e.warnings {
+            f.permission(&w.path, &w.kind, w.path.is_dir());
+        }
+        for s in &e.skipped {
+            skipped(f, d, Place::PerObject(who), &s.path, &s.reason);
+        }
+        for script in &e.scripts {
+            runs(f, who, script);
+        }
+        if !drivers::has_event(d, &e.op, &e.subop) {
+            let subops: Vec<&str> = events
+                .iter()
+                .filter(|(op, _)| *op == e.op)
+                .map(|(_, subop)| *subop)
+                .collect();
+            let why = if subops.is_empty() {
+                let mut ops: Vec<&str> = events.iter().map(|(op, _)| *op).collect();
+                ops.dedup();
+                format!(
+                    "{d} has no operation {:?} (it has {})",
+                    e.op,
+                    ops.join(", ")
+                )
+            } else {
+                format!(
+                    "{d} calls {} only with the sub-operation {}",
+                    e.op,
+                    subops.join(" or ")
+                )
+            };
+            f.add(
+                Severity::Warning,
+                "never-called",
+                &e.path,
+                format!("{why}: nothing here ever runs"),
+            );
+        }
+        if let Some(note) = defined.note(&e.object) {
+            f.add(
+                Severity::Note,
+                "undefined-object",
+                &o.d_dir.join(&e.object),
+                note,
+            );
+        }
+    }
 }
 
-/// Checks on a script libvirt runs: its name, its `#!` line and interpreter, and `virsh`.
-fn runs(f: &mut Finder, script: &Path) {
+/// Which objects this host defines: the `<name>.xml` files of libvirt's configuration
+/// directory next to the hooks directory (`/etc/libvirt/qemu/` for `/etc/libvirt/hooks/`).
+struct Defined {
+    /// The configuration directory, when there is one to look in.
+    conf: Option<PathBuf>,
+    /// `guest` or `network`.
+    what: &'static str,
+}
+
+impl Defined {
+    fn new(hooks_dir: &Path, driver: &str) -> Defined {
+        let what = drivers::object_word(driver);
+        let rel = match driver {
+            "network" => "qemu/networks",
+            "daemon" => "",
+            d => d,
+        };
+        let conf = hooks_dir
+            .parent()
+            .filter(|_| !rel.is_empty())
+            .map(|p| p.join(rel))
+            .filter(|c| c.is_dir());
+        Defined { conf, what }
+    }
+
+    /// A note when `object` has no `<name>.xml` (and there is a directory to look in).
+    fn note(&self, object: &str) -> Option<String> {
+        let conf = self.conf.as_ref()?;
+        let xml = conf.join(format!("{object}.xml"));
+        (!xml.exists()).then(|| {
+            format!(
+                "no {w} named {object:?} is defined on this host ({} does not exist): its \
+                 scripts run only for a {w} of that name (a typo, or a transient {w}?)",
+                xml.display(),
+                w = self.what
+            )
+        })
+    }
+}
+
+/// How many executable regular files a directory holds, down to `depth` levels of
+/// subdirectories (3 reaches the scripts of a per-guest `<guest>/<op>/<subop>/`). Symlinks to
+/// directories are not followed, so a loop ends.
+fn executables_in(dir: &Path, depth: usize) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(Result::ok)
+        .map(|e| {
+            let path = e.path();
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => 1,
+                Ok(m)
+                    if m.is_dir() && depth > 0 && !e.file_type().is_ok_and(|t| t.is_symlink()) =>
+                {
+                    executables_in(&path, depth - 1)
+                }
+                _ => 0,
+            }
+        })
+        .sum()
+}
+
+/// Checks on a script that runs (`who` runs it: libvirt, or the dispatcher for a per-object
+/// script): its name, its `#!` line and interpreter, and `virsh`.
+fn runs(f: &mut Finder, who: &str, script: &Path) {
+    for hop in installed::follow(script).1 {
+        if let Ok(m) = std::fs::symlink_metadata(&hop) {
+            f.linked.insert((m.dev(), m.ino()));
+        }
+    }
     let name = script
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -318,7 +541,7 @@ fn runs(f: &mut Finder, script: &Path) {
             Severity::Error,
             code,
             script,
-            format!("{what}, and executable: libvirt runs it like any other script (delete it or chmod -x)"),
+            format!("{what}, and executable: {who} runs it like any other script (delete it or chmod -x)"),
         );
     }
     let mut head = Vec::new();
@@ -479,6 +702,26 @@ fn unknown_entries(f: &mut Finder, dir: &Path) {
             continue;
         }
         let path = dir.join(&name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| f.linked.contains(&(m.dev(), m.ino()))) {
+            continue; // runs through a symlink, e.g. `qemu -> hooks`
+        }
+        if let Some(driver) = n.strip_suffix(install::BACKUP_SUFFIX)
+            && drivers::NAMES.contains(&driver)
+        {
+            let what = MainHook::inspect_path(&path, driver)
+                .describe()
+                .unwrap_or("the hook that was there");
+            f.add(
+                Severity::Note,
+                "install-backup",
+                &path,
+                format!(
+                    "{what}, kept by `virt-hook install {driver}`: libvirt never runs it, \
+                     `virt-hook uninstall {driver}` puts it back"
+                ),
+            );
+            continue;
+        }
         let Ok(m) = std::fs::metadata(&path) else {
             continue;
         };
@@ -503,6 +746,7 @@ fn to_json(ctx: &Ctx, exists: bool, findings: &[Finding]) -> Value {
         .with("exists", exists)
         .with("errors", count(Severity::Error))
         .with("warnings", count(Severity::Warning))
+        .with("notes", count(Severity::Note))
         .with(
             "findings",
             findings
@@ -532,6 +776,7 @@ fn to_text(ctx: &Ctx, exists: bool, findings: &[Finding], st: Style) -> String {
         let sev = match f.severity {
             Severity::Error => st.red(&sev),
             Severity::Warning => st.yellow(&sev),
+            Severity::Note => st.dim(&sev),
         };
         out.push_str(&format!(
             "{sev}  {}  {}\n",
@@ -540,13 +785,20 @@ fn to_text(ctx: &Ctx, exists: bool, findings: &[Finding], st: Style) -> String {
         ));
     }
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
-    let (e, w) = (count(Severity::Error), count(Severity::Warning));
+    let (e, w, n) = (
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note),
+    );
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let summary = if e + w == 0 {
+    let mut summary = if e + w == 0 {
         st.green("no problems found")
     } else {
         format!("{}, {}", plural(e, "error"), plural(w, "warning"))
     };
+    if n > 0 {
+        summary.push_str(&format!(", {}", plural(n, "note")));
+    }
     out.push_str(&summary);
     out.push('\n');
     out

@@ -115,7 +115,7 @@ impl MainHook {
 /// Follows the symlinks from `path`: the targets as written, and each one resolved against
 /// its link's directory. Stops at the first non-symlink (or missing file), or after
 /// [`MAX_LINKS`].
-fn follow(path: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+pub(crate) fn follow(path: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
     let mut links = Vec::new();
     let mut resolved = Vec::new();
     let mut cur = path.to_owned();

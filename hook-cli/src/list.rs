@@ -1,9 +1,16 @@
 //! `virt-hook list [DRIVER]`: for each driver, the scripts that would run, in order (what
 //! `hook_core::discover::list` says, which is what a call runs), every file that is skipped and
-//! why, and the permission warnings; as aligned text or as JSON.
+//! why, and the permission warnings; as aligned text or as JSON. Symlinks are shown with their
+//! targets. When virt-hook's dispatcher or the guides' hook helper is the main hook, what runs
+//! for each `<driver>.d/<object>/<op>/<subop>` follows (`hook_core::discover::list_objects`).
 
-use hook_core::discover::{self, Listing, SkipReason, WarningKind};
+use std::path::Path;
 
+use hook_core::discover::{
+    self, Listing, ObjectListing, SkipReason, Skipped, Warning, WarningKind,
+};
+
+use crate::installed::{Kind, MainHook};
 use crate::json::Value;
 use crate::style::{self, Style};
 use crate::{Ctx, InputError, Output, check, drivers};
@@ -15,9 +22,19 @@ pub(crate) fn list(ctx: &Ctx, driver: Option<&str>, json: bool) -> Result<Output
         None => drivers::NAMES.to_vec(),
     };
     let exists = ctx.hooks_dir.is_dir();
-    let listings: Vec<Listing> = names
+    let listings: Vec<Driver> = names
         .iter()
-        .map(|d| discover::list(&ctx.hooks_dir, d))
+        .map(|d| {
+            let main = MainHook::inspect(&ctx.hooks_dir, d);
+            let objects = main
+                .runs_per_object()
+                .then(|| discover::list_objects(&ctx.hooks_dir, d));
+            Driver {
+                flat: discover::list(&ctx.hooks_dir, d),
+                main,
+                objects,
+            }
+        })
         .collect();
     let stdout = if json {
         to_json(ctx, exists, &listings).to_string() + "\n"
@@ -33,6 +50,42 @@ pub(crate) fn list(ctx: &Ctx, driver: Option<&str>, json: bool) -> Result<Output
         stdout: stdout.into_bytes(),
         ..Output::default()
     })
+}
+
+/// What `list` shows for one driver.
+struct Driver {
+    /// libvirt's own scripts: the main hook and `<driver>.d/*`.
+    flat: Listing,
+    /// What the main hook is.
+    main: MainHook,
+    /// The per-object tree, when the main hook runs it.
+    objects: Option<ObjectListing>,
+}
+
+/// A path with its symlink target when it is a symlink (`qemu.d/10-x -> ../shared/x`), the
+/// main hook with its whole chain.
+fn shown(path: &Path, dir: &Path, main: &MainHook) -> String {
+    let rel = style::rel(path, dir);
+    if path == main.path {
+        return match main.chain() {
+            Some(chain) => format!("{rel} -> {chain}"),
+            None => rel,
+        };
+    }
+    match std::fs::read_link(path) {
+        Ok(target) => format!("{rel} -> {}", target.display()),
+        Err(_) => rel,
+    }
+}
+
+/// Who runs the per-object scripts, in words.
+fn run_by(main: &MainHook) -> &'static str {
+    match main.kind {
+        Kind::HookHelper => {
+            "the hook helper in the main hook's place, in directory order (unsorted; shown sorted)"
+        }
+        _ => "virt-hook's dispatcher in the main hook's place, in this order",
+    }
 }
 
 /// An I/O error's text without the ` (os error N)` tail.
@@ -78,47 +131,100 @@ pub(crate) fn warning_text(kind: &WarningKind) -> String {
     }
 }
 
-fn to_json(ctx: &Ctx, exists: bool, listings: &[Listing]) -> Value {
+fn skipped_json(skipped: &[Skipped]) -> Vec<Value> {
+    skipped
+        .iter()
+        .map(|s| {
+            Value::obj()
+                .with("path", s.path.display().to_string())
+                .with("kind", skip_kind(&s.reason))
+                .with("reason", s.reason.to_string())
+        })
+        .collect()
+}
+
+fn warnings_json(warnings: &[Warning]) -> Vec<Value> {
+    warnings
+        .iter()
+        .map(|w| {
+            Value::obj()
+                .with("path", w.path.display().to_string())
+                .with("kind", warning_kind(&w.kind))
+                .with("message", warning_text(&w.kind))
+        })
+        .collect()
+}
+
+fn paths_json(paths: &[std::path::PathBuf]) -> Vec<Value> {
+    paths
+        .iter()
+        .map(|p| Value::from(p.display().to_string()))
+        .collect()
+}
+
+fn main_json(main: &MainHook) -> Value {
+    let kind = match main.kind {
+        Kind::Absent => "absent",
+        Kind::Dispatcher(_) => "dispatcher",
+        Kind::HookHelper => "hook-helper",
+        Kind::Other => "other",
+    };
+    Value::obj()
+        .with("kind", kind)
+        .with("links", paths_json(&main.links))
+}
+
+fn objects_json(main: &MainHook, o: &ObjectListing) -> Value {
+    let entries: Vec<Value> = o
+        .entries
+        .iter()
+        .map(|e| {
+            Value::obj()
+                .with("object", e.object.as_str())
+                .with("op", e.op.as_str())
+                .with("subop", e.subop.as_str())
+                .with("called", drivers::has_event(&o.driver, &e.op, &e.subop))
+                .with("path", e.path.display().to_string())
+                .with("runs", paths_json(&e.scripts))
+                .with("skipped", skipped_json(&e.skipped))
+                .with("warnings", warnings_json(&e.warnings))
+                .with("error", e.error.clone())
+        })
+        .collect();
+    let sorted = !matches!(main.kind, Kind::HookHelper);
+    Value::obj()
+        .with("sorted", sorted)
+        .with("entries", entries)
+        .with("skipped", skipped_json(&o.skipped))
+        .with("d_error", o.d_error.clone())
+}
+
+fn to_json(ctx: &Ctx, exists: bool, listings: &[Driver]) -> Value {
     let drivers: Vec<Value> = listings
         .iter()
-        .map(|l| {
-            Value::obj()
-                .with("driver", l.driver.as_str())
-                .with("main", l.main.display().to_string())
-                .with("d_dir", l.d_dir.display().to_string())
-                .with(
-                    "runs",
-                    l.scripts
-                        .iter()
-                        .map(|p| p.display().to_string())
-                        .collect::<Vec<_>>(),
-                )
-                .with(
-                    "skipped",
-                    l.skipped
-                        .iter()
-                        .map(|s| {
-                            Value::obj()
-                                .with("path", s.path.display().to_string())
-                                .with("kind", skip_kind(&s.reason))
-                                .with("reason", s.reason.to_string())
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .with(
-                    "warnings",
-                    l.warnings
-                        .iter()
-                        .map(|w| {
-                            Value::obj()
-                                .with("path", w.path.display().to_string())
-                                .with("kind", warning_kind(&w.kind))
-                                .with("message", warning_text(&w.kind))
-                        })
-                        .collect::<Vec<_>>(),
-                )
-                .with("d_error", l.d_error.clone())
-        })
+        .map(
+            |Driver {
+                 flat: l,
+                 main,
+                 objects,
+             }| {
+                Value::obj()
+                    .with("driver", l.driver.as_str())
+                    .with("main", l.main.display().to_string())
+                    .with("main_hook", main_json(main))
+                    .with("d_dir", l.d_dir.display().to_string())
+                    .with("runs", paths_json(&l.scripts))
+                    .with("skipped", skipped_json(&l.skipped))
+                    .with("warnings", warnings_json(&l.warnings))
+                    .with("d_error", l.d_error.clone())
+                    .with(
+                        "per_object",
+                        objects
+                            .as_ref()
+                            .map_or(Value::Null, |o| objects_json(main, o)),
+                    )
+            },
+        )
         .collect();
     Value::obj()
         .with("hooks_dir", ctx.hooks_dir.display().to_string())
@@ -135,7 +241,115 @@ struct Row {
     warn: bool,
 }
 
-fn to_text(ctx: &Ctx, exists: bool, listings: &[Listing], st: Style) -> String {
+impl Row {
+    /// A sub-heading inside a driver's block (no marker, not aligned).
+    fn heading(text: String) -> Row {
+        Row {
+            marker: String::new(),
+            path: text,
+            note: String::new(),
+            warn: false,
+        }
+    }
+
+    fn is_heading(&self) -> bool {
+        self.marker.is_empty()
+    }
+}
+
+/// The rows of scripts that run (numbered), with a note on suspicious names.
+fn script_rows(scripts: &[std::path::PathBuf], dir: &Path, main: &MainHook, rows: &mut Vec<Row>) {
+    for (i, p) in scripts.iter().enumerate() {
+        let name = p
+            .file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default();
+        let note = match check::suspicious_name(&name) {
+            Some(what) => format!("runs too, although it is {what} (see virt-hook check)"),
+            None if *p == main.path => main.describe().unwrap_or_default().to_owned(),
+            None => String::new(),
+        };
+        rows.push(Row {
+            marker: (i + 1).to_string(),
+            path: shown(p, dir, main),
+            warn: check::suspicious_name(&name).is_some(),
+            note,
+        });
+    }
+}
+
+fn skipped_rows(skipped: &[Skipped], dir: &Path, main: &MainHook, rows: &mut Vec<Row>) {
+    for s in skipped {
+        rows.push(Row {
+            marker: "-".into(),
+            path: shown(&s.path, dir, main),
+            note: format!("skipped: {}", s.reason),
+            warn: false,
+        });
+    }
+}
+
+fn warning_rows(warnings: &[Warning], dir: &Path, rows: &mut Vec<Row>) {
+    for w in warnings {
+        rows.push(Row {
+            marker: "!".into(),
+            path: style::rel(&w.path, dir),
+            note: warning_text(&w.kind),
+            warn: true,
+        });
+    }
+}
+
+/// The per-object part of a driver's block: one sub-heading per event, its scripts in run
+/// order, what is skipped; then the tree's strays.
+fn object_rows(o: &ObjectListing, dir: &Path, main: &MainHook, rows: &mut Vec<Row>) {
+    let d = &o.driver;
+    rows.push(Row::heading(format!(
+        "per object ({d}.d/<name>/<op>/<subop>), run by {}:",
+        run_by(main)
+    )));
+    if o.entries.is_empty() && o.skipped.is_empty() {
+        rows.push(Row::heading("  nothing yet".into()));
+    }
+    for e in &o.entries {
+        let called = drivers::has_event(d, &e.op, &e.subop);
+        let what = match e.scripts.len() {
+            _ if e.error.is_some() => "cannot be read".to_owned(),
+            0 => "nothing runs".to_owned(),
+            1 => "1 script".to_owned(),
+            n => format!("{n} scripts"),
+        };
+        let never = if called {
+            ""
+        } else {
+            " (never: the driver has no such event, see virt-hook check)"
+        };
+        rows.push(Row::heading(format!(
+            "{} {} {}: {what}{never}",
+            e.object, e.op, e.subop
+        )));
+        script_rows(&e.scripts, dir, main, rows);
+        skipped_rows(&e.skipped, dir, main, rows);
+        if let Some(err) = &e.error {
+            rows.push(Row {
+                marker: "!".into(),
+                path: style::rel(&e.path, dir),
+                note: format!(
+                    "cannot read it ({}): every {d} {} {} call for {} fails",
+                    io_text(err),
+                    e.op,
+                    e.subop,
+                    e.object
+                ),
+                warn: true,
+            });
+        }
+        warning_rows(&e.warnings, dir, rows);
+    }
+    skipped_rows(&o.skipped, dir, main, rows);
+}
+
+fn to_text(ctx: &Ctx, exists: bool, listings: &[Driver], st: Style) -> String {
     let dir = &ctx.hooks_dir;
     let mut out = format!("hooks directory: {}", dir.display());
     if !exists {
@@ -143,31 +357,19 @@ fn to_text(ctx: &Ctx, exists: bool, listings: &[Listing], st: Style) -> String {
     }
     out.push_str("\n\n");
     let mut blocks: Vec<(String, Vec<Row>)> = Vec::new();
-    for l in listings {
+    for Driver {
+        flat: l,
+        main,
+        objects,
+    } in listings
+    {
         let mut rows = Vec::new();
-        for (i, p) in l.scripts.iter().enumerate() {
-            let name = p
-                .file_name()
-                .map(|n| n.to_string_lossy())
-                .unwrap_or_default();
-            let note = match check::suspicious_name(&name) {
-                Some(what) => format!("runs too, although it is {what} (see virt-hook check)"),
-                None => String::new(),
-            };
-            rows.push(Row {
-                marker: (i + 1).to_string(),
-                path: style::rel(p, dir),
-                warn: !note.is_empty(),
-                note,
-            });
-        }
+        script_rows(&l.scripts, dir, main, &mut rows);
         for s in &l.skipped {
-            rows.push(Row {
-                marker: "-".into(),
-                path: style::rel(&s.path, dir),
-                note: format!("skipped: {}", s.reason),
-                warn: false,
-            });
+            if s.path != l.main && s.reason == SkipReason::Directory && objects.is_some() {
+                continue; // an object's directory: shown below with what runs in it
+            }
+            skipped_rows(std::slice::from_ref(s), dir, main, &mut rows);
         }
         if let Some(e) = &l.d_error {
             rows.push(Row {
@@ -181,31 +383,42 @@ fn to_text(ctx: &Ctx, exists: bool, listings: &[Listing], st: Style) -> String {
                 warn: true,
             });
         }
-        for w in &l.warnings {
-            rows.push(Row {
-                marker: "!".into(),
-                path: style::rel(&w.path, dir),
-                note: warning_text(&w.kind),
-                warn: true,
-            });
-        }
-        let summary = match l.scripts.len() {
+        warning_rows(&l.warnings, dir, &mut rows);
+        let mut summary = match l.scripts.len() {
             0 if rows.is_empty() => "nothing installed".to_owned(),
             0 => "nothing runs".to_owned(),
             1 => "1 script runs".to_owned(),
             n => format!("{n} scripts run, in this order"),
         };
+        if let Some(o) = objects {
+            let events = o.entries.iter().filter(|e| !e.scripts.is_empty()).count();
+            let scripts = o.scripts().count();
+            summary.push_str(&format!(
+                "; per object: {scripts} script{} for {events} event{}",
+                if scripts == 1 { "" } else { "s" },
+                if events == 1 { "" } else { "s" },
+            ));
+            object_rows(o, dir, main, &mut rows);
+        }
         blocks.push((format!("{:<8}  {summary}", l.driver), rows));
     }
     let width = blocks
         .iter()
-        .flat_map(|(_, rows)| rows.iter().map(|r| r.path.chars().count()))
+        .flat_map(|(_, rows)| {
+            rows.iter()
+                .filter(|r| !r.is_heading())
+                .map(|r| r.path.chars().count())
+        })
         .max()
         .unwrap_or(0);
     for (head, rows) in blocks {
         out.push_str(&st.bold(&head));
         out.push('\n');
         for r in rows {
+            if r.is_heading() {
+                out.push_str(&format!("  {}\n", r.path));
+                continue;
+            }
             let marker = format!("{:>3}", r.marker);
             let marker = if r.warn { st.yellow(&marker) } else { marker };
             let line = if r.note.is_empty() {

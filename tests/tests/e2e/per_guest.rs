@@ -58,7 +58,7 @@ fn exists(path: &Path) -> bool {
 }
 
 /// The guides' layout: the hook helper as `qemu`, GPU passthrough scripts for `win10` (defined:
-/// `../qemu/win10.xml`), an editor backup and a `virsh` call among them.
+/// `../qemu/win10.xml`), the release one calling `virsh` as the guides' do.
 fn guides_layout() -> HooksTree {
     let t = HooksTree::new();
     t.file("hooks/qemu", HOOK_HELPER, 0o755);
@@ -67,11 +67,6 @@ fn guides_layout() -> HooksTree {
     t.file(
         "hooks/qemu.d/win10/prepare/begin/start.sh",
         "#!/bin/bash\nset -x\nsystemctl stop display-manager.service\n",
-        0o755,
-    );
-    t.file(
-        "hooks/qemu.d/win10/prepare/begin/start.sh~",
-        "#!/bin/bash\nsystemctl stop gdm.service\n",
         0o755,
     );
     t.file(
@@ -237,4 +232,164 @@ fn install_bad_input() {
         run.stderr,
         "virt-hook: unknown driver \"kvm\"; valid: daemon, qemu, lxc, network, libxl, bhyve\n"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// list and check
+
+const SH_OK: &str = "#!/bin/sh\nexit 0\n";
+
+#[test]
+fn check_the_guides_layout_under_the_hook_helper() {
+    let t = guides_layout();
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 0, "the layout itself is no error: {run:?}");
+    assert!(run.stdout.contains("calls virsh"), "{}", run.stdout);
+    assert_snapshot!("check_the_guides_layout", snap(&run, &t));
+
+    // An editor's backup of a per-guest script: the helper runs it too.
+    t.file(
+        "hooks/qemu.d/win10/prepare/begin/start.sh~",
+        "#!/bin/bash\nsystemctl stop gdm.service\n",
+        0o755,
+    );
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_snapshot!("check_a_backup_in_a_per_guest_directory", snap(&run, &t));
+}
+
+#[test]
+fn list_the_guides_layout_under_the_hook_helper() {
+    let t = guides_layout();
+    let run = t.run(&["list", "qemu"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_snapshot!(snap(&run, &t));
+}
+
+/// Without a dispatcher (nor the helper), libvirt never runs the per-guest scripts: an error
+/// that names the fix.
+#[test]
+fn check_per_guest_scripts_without_a_dispatcher() {
+    let t = guides_layout();
+    std::fs::remove_file(t.hooks().join("qemu")).unwrap();
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("virt-hook install qemu"),
+        "{}",
+        run.stdout
+    );
+    assert_snapshot!(snap(&run, &t));
+}
+
+/// Copies `examples/per-guest` into `<root>/hooks`, modes included.
+fn copy_example(t: &HooksTree) {
+    fn copy(src: &Path, dst: &Path) {
+        for entry in std::fs::read_dir(src).unwrap() {
+            let entry = entry.unwrap();
+            let (from, to) = (entry.path(), dst.join(entry.file_name()));
+            if entry.file_type().unwrap().is_dir() {
+                std::fs::create_dir_all(&to).unwrap();
+                copy(&from, &to);
+            } else {
+                let _writing = tests::write_guard();
+                std::fs::copy(&from, &to).unwrap();
+            }
+        }
+    }
+    copy(
+        &tests::cli_support::workspace_root().join("examples/per-guest"),
+        &t.hooks(),
+    );
+}
+
+/// The shipped per-guest example, installed: nothing to report.
+#[test]
+fn the_per_guest_example_installed_is_clean() {
+    let t = HooksTree::new();
+    copy_example(&t);
+    t.dir("qemu", 0o755);
+    t.file(
+        "qemu/test.xml",
+        "<domain><name>test</name></domain>\n",
+        0o600,
+    );
+    assert_eq!(t.run(&["install"]).code, 0);
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_snapshot!("check_the_installed_example", snap(&run, &t));
+    let run = t.run(&["list", "qemu"]);
+    assert_snapshot!("list_the_installed_example", snap(&run, &t));
+}
+
+/// The example installed, plus the usual slips: a misspelt sub-operation, a guest this host
+/// does not define, an empty and a non-executable script, a file outside the layout, a
+/// directory too deep, a CRLF script, and a flat `.d` script that libvirt runs after the
+/// dispatcher. The main hook reached through a second symlink (`qemu -> hooks -> virt-hook`).
+fn example_with_slips() -> HooksTree {
+    let t = HooksTree::new();
+    copy_example(&t);
+    t.dir("qemu", 0o755);
+    t.file(
+        "qemu/test.xml",
+        "<domain><name>test</name></domain>\n",
+        0o600,
+    );
+    assert_eq!(t.run(&["install"]).code, 0);
+    std::fs::rename(t.hooks().join("qemu"), t.hooks().join("hooks")).unwrap();
+    t.symlink("hooks/qemu", "hooks");
+    t.dir("hooks/qemu.d/test/prepare/start", 0o755);
+    t.file("hooks/qemu.d/test/prepare/start/10-x", SH_OK, 0o755);
+    t.dir("hooks/qemu.d/test/started/begin/old", 0o755);
+    t.file("hooks/qemu.d/test/started/begin/old/10-x", SH_OK, 0o755);
+    t.file("hooks/qemu.d/test/started/begin/20-empty", "", 0o755);
+    t.file("hooks/qemu.d/test/started/begin/30-off", SH_OK, 0o644);
+    t.file(
+        "hooks/qemu.d/test/started/begin/40-crlf",
+        "#!/bin/sh\r\nexit 0\r\n",
+        0o755,
+    );
+    t.file("hooks/qemu.d/test/NOTES", "what these do\n", 0o644);
+    t.dir("hooks/qemu.d/win11/release/end", 0o755);
+    t.file("hooks/qemu.d/win11/release/end/10-x", SH_OK, 0o755);
+    t.file("hooks/qemu.d/50-flat", SH_OK, 0o755);
+    t.symlink("hooks/qemu.d/60-shared", "../shared-script");
+    t.file("hooks/shared-script", SH_OK, 0o755);
+    t
+}
+
+#[test]
+fn list_per_guest_scripts_with_slips() {
+    let t = example_with_slips();
+    let run = t.run(&["list", "qemu"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("qemu -> hooks -> "),
+        "the symlink chain is shown: {}",
+        run.stdout
+    );
+    assert_snapshot!(snap(&run, &t));
+}
+
+#[test]
+fn list_per_guest_scripts_json() {
+    let t = example_with_slips();
+    let run = t.run(&["list", "qemu", "--json"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_snapshot!(snap(&run, &t));
+}
+
+#[test]
+fn check_per_guest_scripts_with_slips() {
+    let t = example_with_slips();
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 1, "the CRLF script is an error: {run:?}");
+    assert_snapshot!(snap(&run, &t));
+    let run = t.run(&["check", "--json"]);
+    assert!(
+        run.stdout.contains("\"code\": \"undefined-object\""),
+        "{}",
+        run.stdout
+    );
+    assert!(run.stdout.contains("\"notes\": 1"), "{}", run.stdout);
 }
