@@ -21,6 +21,8 @@ Examples:
   virt-hook --hooks-dir examples/hooks run qemu prepare --domain examples/domain.xml
   virt-hook install                     make virt-hook libvirt's qemu hook (per-guest scripts)
   virt-hook uninstall                   put back what was there before
+  virt-hook --hooks-dir /etc/libvirt/hooks dispatch qemu win10 prepare begin - < win10.xml
+                                        what libvirt gets when virt-hook is its qemu hook
 
 Exit status: 0 success (for run: the event would proceed), 1 a hook failed or check found an
 error, 2 a usage or input error.";
@@ -105,6 +107,24 @@ pub(crate) enum Command {
         /// The driver.
         #[arg(default_value = "qemu")]
         driver: String,
+    },
+    /// Be libvirt's main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event.
+    ///
+    /// libvirt runs <hooks dir>/<driver> OBJECT OP SUBOP EXTRA with the document on stdin. Make
+    /// that file a symlink to virt-hook (it then dispatches by its own name) or a wrapper running
+    /// `virt-hook --hooks-dir DIR dispatch <driver> "$@"`. Exit 0 when every script succeeded,
+    /// 1 with one line on stderr (libvirt shows it) when one failed; filter events print the
+    /// changed document. Settings: <hooks dir>/virt-hook.toml (see docs/dispatcher.md).
+    Dispatch {
+        /// The driver whose hook libvirt ran (daemon, qemu, lxc, network, libxl, bhyve).
+        driver: String,
+        /// libvirt's arguments: OBJECT OP SUBOP EXTRA.
+        #[arg(
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "OBJECT OP SUBOP EXTRA"
+        )]
+        args: Vec<String>,
     },
 }
 

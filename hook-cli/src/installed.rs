@@ -197,16 +197,17 @@ pub(crate) fn classify_text(text: &str, driver: &str) -> Kind {
     }
 }
 
-/// `exec /usr/local/bin/virt-hook dispatch qemu "$@"`: the word `virt-hook` (alone or at the end
-/// of a path), then `dispatch`.
+/// `exec /usr/local/bin/virt-hook [--hooks-dir DIR] dispatch qemu "$@"`: the word `virt-hook`
+/// (alone or at the end of a path), then, later on the line, the word `dispatch`.
 fn calls_dispatch(line: &str) -> bool {
     let words: Vec<&str> = line
         .split_whitespace()
         .map(|w| w.trim_matches(['"', '\'']))
         .collect();
     words
-        .windows(2)
-        .any(|w| (w[0] == "virt-hook" || w[0].ends_with("/virt-hook")) && w[1] == "dispatch")
+        .iter()
+        .position(|w| *w == "virt-hook" || w.ends_with("/virt-hook"))
+        .is_some_and(|i| words[i + 1..].contains(&"dispatch"))
 }
 
 #[cfg(test)]
@@ -263,10 +264,15 @@ fi
                 "exec /usr/local/bin/virt-hook dispatch qemu \"$@\"".into()
             ))
         );
-        assert!(matches!(
-            classify_text("#!/bin/sh\nvirt-hook dispatch qemu \"$@\"\n", "qemu"),
-            Kind::Dispatcher(_)
-        ));
+        for text in [
+            "#!/bin/sh\nvirt-hook dispatch qemu \"$@\"\n",
+            "#!/bin/sh\nexec virt-hook --hooks-dir /etc/libvirt/hooks dispatch qemu \"$@\"\n",
+        ] {
+            assert!(
+                matches!(classify_text(text, "qemu"), Kind::Dispatcher(_)),
+                "{text}"
+            );
+        }
         // Not a call: a comment, another program, another subcommand, a big script.
         for text in [
             "#!/bin/sh\n# exec virt-hook dispatch qemu \"$@\"\n",

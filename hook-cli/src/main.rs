@@ -7,11 +7,17 @@
 //! public API of `hook-core` and the driver crates; every process it starts is started by
 //! `hook-core`.
 //!
+//! It is also the dispatcher libvirt can run as its main hook script (`dispatch`): when the
+//! file name it was started as is a driver's (`/etc/libvirt/hooks/qemu` a symlink to it), it
+//! runs the per-object scripts of that hooks directory for libvirt's event, before any
+//! command-line parsing.
+//!
 //! Exit status: 0 success, 1 a hook failed or `check` found an error, 2 a usage or input error
 //! (one line on stderr naming the problem).
 
 mod check;
 mod cli;
+mod dispatch;
 mod drivers;
 mod event;
 mod install;
@@ -111,10 +117,69 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
         Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
         Command::Install { driver, force } => install::install(&ctx, driver, *force),
         Command::Uninstall { driver } => install::uninstall(&ctx, driver),
+        Command::Dispatch { driver, args } => Ok(dispatch::dispatch(&ctx.hooks_dir, driver, args)),
     }
 }
 
+/// libvirt running `<hooks dir>/<driver>`, a symlink to virt-hook.
+struct HookCall {
+    /// The driver named by argv\[0\]'s file name.
+    driver: &'static str,
+    /// argv\[0\]'s directory.
+    dir: PathBuf,
+    /// The arguments after argv\[0\].
+    args: Vec<String>,
+}
+
+/// When argv\[0\]'s file name is a driver's: the call; `Err` when an argument is not UTF-8.
+fn called_as_hook() -> Option<Result<HookCall, String>> {
+    let mut args = std::env::args_os();
+    let argv0 = PathBuf::from(args.next()?);
+    let name = argv0.file_name()?.to_str()?;
+    let driver = drivers::NAMES.iter().copied().find(|n| *n == name)?;
+    let dir = match argv0.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
+        _ => hook_core::dir::system_dir(),
+    };
+    let mut words = Vec::new();
+    for (i, a) in args.enumerate() {
+        match a.into_string() {
+            Ok(s) => words.push(s),
+            Err(a) => {
+                return Some(Err(format!(
+                    "argument {} ({}) is not UTF-8",
+                    i + 1,
+                    a.to_string_lossy()
+                )));
+            }
+        }
+    }
+    Some(Ok(HookCall {
+        driver,
+        dir,
+        args: words,
+    }))
+}
+
+fn write_out(out: &Output) -> ExitCode {
+    // A closed pipe (`virt-hook list | head`) is not worth a panic or a message.
+    let _ = std::io::stdout().lock().write_all(&out.stdout);
+    let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
+    ExitCode::from(out.code)
+}
+
 fn main() -> ExitCode {
+    if let Some(called) = called_as_hook() {
+        let out = match called {
+            Ok(call) => dispatch::dispatch(&call.dir, call.driver, &call.args),
+            Err(msg) => Output {
+                stderr: format!("virt-hook: {msg}\n"),
+                code: 2,
+                ..Output::default()
+            },
+        };
+        return write_out(&out);
+    }
     let cli = Cli::parse();
     trace::init(cli.verbose);
     let out = match execute(&cli) {
@@ -125,8 +190,5 @@ fn main() -> ExitCode {
             ..Output::default()
         },
     };
-    // A closed pipe (`virt-hook list | head`) is not worth a panic or a message.
-    let _ = std::io::stdout().lock().write_all(&out.stdout);
-    let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
-    ExitCode::from(out.code)
+    write_out(&out)
 }

@@ -1,0 +1,455 @@
+//! Dispatch mode: `virt-hook` as libvirt's own main hook script. libvirt runs
+//! `<hooks dir>/<driver> <object> <op> <subop> <extra>` with the document on stdin; when that
+//! file is virt-hook (a symlink to the binary, whose argv\[0\] names the driver, or a one-line
+//! wrapper running `virt-hook dispatch <driver> "$@"`), this module reads the document
+//! (bounded), runs the per-object scripts `<driver>.d/<object>/<op>/<subop>/` through hook-core
+//! ([`Layout::PerObjectOnly`]: libvirt runs the main script and the `.d` scripts itself), and
+//! answers libvirt:
+//!
+//! - exit 0 when they all succeeded (or none is installed), 1 when one failed, with one short
+//!   line on stderr naming the script, how it failed and the tail of what it wrote (libvirt
+//!   puts it at the end of the error `virsh` shows); 2 when libvirt's call itself is malformed;
+//! - for filter events (qemu/libxl `migrate`, qemu `restore`) the chained result on stdout, and
+//!   nothing when no script changed the document (libvirt then keeps its own);
+//! - one line per script run in the system log ([`log`]).
+//!
+//! The scripts never hold libvirt's pipes: hook-core gives each its own, stops reading them
+//! after a short drain once it exits, and kills a script that outlives its timeout with its
+//! process group, so libvirt never waits for what a script left behind. The settings come from
+//! `<hooks dir>/virt-hook.toml` ([`config`]); `docs/dispatcher.md` is the administrator's guide.
+
+mod config;
+mod log;
+
+use std::borrow::Cow;
+use std::io::Read as _;
+use std::path::Path;
+use std::time::Duration;
+
+use hook_core::xml::{Document, Root};
+use hook_core::{
+    EventSpec, Failure, FailurePolicy, HookError, HookEvent, Hooks, Layout, Limits, Outcome,
+    ScriptRun, SubOp,
+};
+
+use crate::Output;
+use crate::event::AnyEvent;
+use log::{Logger, Record, Severity};
+
+/// The most stdin bytes read: libvirt's documents are a few kilobytes; a filter's replacement
+/// is capped at the same size by hook-core.
+const STDIN_CAP: usize = 16 * 1024 * 1024;
+
+/// The most characters of a script's stderr shown in the failure line.
+const TAIL_CHARS: usize = 300;
+
+/// One event as libvirt called the main script: the words exactly as given.
+#[derive(Debug)]
+struct Called<'a> {
+    driver: &'static str,
+    object: &'a str,
+    op: &'a str,
+    subop: SubOp,
+    extra: &'a str,
+    uses_output: bool,
+    on_failure: FailurePolicy,
+}
+
+impl HookEvent for Called<'_> {
+    fn driver(&self) -> &'static str {
+        self.driver
+    }
+
+    fn spec(&self) -> EventSpec<'_> {
+        EventSpec {
+            op: self.op,
+            subop: self.subop,
+            extra: Some(self.extra),
+            uses_output: self.uses_output,
+            on_failure: self.on_failure,
+            rescans_first: false,
+        }
+    }
+}
+
+/// A usage error (libvirt's call is not what libvirt sends): exit status 2.
+fn usage(msg: String) -> Output {
+    Output {
+        stderr: format!("virt-hook: {msg}\n"),
+        code: 2,
+        ..Output::default()
+    }
+}
+
+/// A failure libvirt shows to the administrator: one line, exit status 1.
+fn failure_line(line: &str) -> Output {
+    Output {
+        stderr: format!("virt-hook: {line}\n"),
+        code: 1,
+        ..Output::default()
+    }
+}
+
+/// Runs `driver`'s per-object scripts for the event in `args` (`object op subop extra`, as
+/// libvirt passes them) from `hooks_dir`, reading the document from stdin.
+pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Output {
+    dispatch_with(hooks_dir, driver, args, &mut std::io::stdin().lock())
+}
+
+fn dispatch_with(
+    hooks_dir: &Path,
+    driver: &str,
+    args: &[String],
+    stdin: &mut dyn std::io::Read,
+) -> Output {
+    let driver = match crate::drivers::known(driver) {
+        Ok(d) => d,
+        Err(e) => return usage(e.0),
+    };
+    let [object, op, subop, extra] = args else {
+        return usage(format!(
+            "{driver} hook called with {} argument{}; libvirt passes 4: OBJECT OP SUBOP EXTRA",
+            args.len(),
+            if args.len() == 1 { "" } else { "s" }
+        ));
+    };
+    let subop: SubOp = match subop.parse() {
+        Ok(s) => s,
+        Err(e) => return usage(format!("{e}")),
+    };
+    // An operation the driver crates do not know (a newer libvirt) still runs its scripts;
+    // only known filter events have their output used.
+    let (uses_output, on_failure) = match AnyEvent::parse(driver, op, None) {
+        Ok(event) => (event.spec().uses_output, event.spec().on_failure),
+        Err(_) => (false, FailurePolicy::Abort),
+    };
+    let called = Called {
+        driver,
+        object,
+        op,
+        subop,
+        extra,
+        uses_output,
+        on_failure,
+    };
+    let event_words = format!("{driver} {object} {op} {subop} {extra}");
+
+    let known_op = |d: &str, o: &str| AnyEvent::parse(d, o, None).map(|_| ()).map_err(|e| e.0);
+    let settings = match config::load(hooks_dir, driver, op, &known_op) {
+        Ok(s) => s,
+        Err(e) => {
+            // The standard log, so the reason is on record; then refuse: running without the
+            // timeout the administrator set is worse than not running.
+            let logger = Logger::new(config::LogTarget::Auto, None);
+            let line = format!("{e}; no script was run");
+            logger.log(&Record {
+                message: format!("{event_words}: {line}"),
+                severity: Severity::Error,
+                fields: Vec::new(),
+            });
+            return failure_line(&line);
+        }
+    };
+    let logger = Logger::new(settings.log, settings.log_socket.as_deref());
+    let hooks = Hooks::builder(hooks_dir)
+        .driver(driver)
+        .layout(Layout::PerObjectOnly)
+        .strict_trust(settings.strict_trust)
+        .limits(Limits {
+            timeout: settings.timeout,
+            ..Limits::default()
+        })
+        .build();
+    let hooks = match hooks {
+        Ok(h) => h,
+        Err(e) => return failure_line(&e.to_string()),
+    };
+    if !hooks.is_present(driver) {
+        return Output::default(); // nothing installed: stdin is never read
+    }
+    let document = match read_bounded(stdin, STDIN_CAP) {
+        Ok(d) => d,
+        Err(msg) => {
+            let line = format!("{msg}; no script was run");
+            logger.log(&Record {
+                message: format!("{event_words}: {line}"),
+                severity: Severity::Error,
+                fields: Vec::new(),
+            });
+            return failure_line(&line);
+        }
+    };
+    let stdin = (!document.is_empty()).then_some(document.as_slice());
+
+    let result = if called.uses_output {
+        match driver {
+            hook_libxl::NAME => filter::<hook_libxl::DomainXml>(&hooks, &called, stdin),
+            _ => filter::<hook_qemu::DomainXml>(&hooks, &called, stdin),
+        }
+    } else {
+        hooks
+            .run(&called, object, || stdin.map(Cow::Borrowed))
+            .map(|outcome| (outcome, None))
+    };
+
+    let show = |p: &Path| shown(hooks_dir, p);
+    match result {
+        Ok((outcome, replacement)) => {
+            for run in &outcome.runs {
+                logger.log(&run_record(&event_words, &called, run, &show));
+            }
+            Output {
+                stdout: replacement.unwrap_or_default(),
+                ..Output::default()
+            }
+        }
+        Err(failure) => {
+            for run in &failure.runs {
+                logger.log(&run_record(&event_words, &called, run, &show));
+            }
+            if let Some(e) = &failure.dir_error {
+                logger.log(&Record {
+                    message: format!("{event_words}: {}", explain(e, &show)),
+                    severity: Severity::Error,
+                    fields: Vec::new(),
+                });
+            }
+            failure_line(&headline(&failure, &show))
+        }
+    }
+}
+
+/// A filter event: through `Hooks::run_filter` when stdin is this object's domain document
+/// (the replacement is then checked: well-formed, same root, name and uuid, and a refusal names
+/// the script), else through `Hooks::run` (libvirt checks what it gets).
+fn filter<R: Root>(
+    hooks: &Hooks,
+    called: &Called<'_>,
+    stdin: Option<&[u8]>,
+) -> Result<(Outcome, Option<Vec<u8>>), Box<Failure>> {
+    let doc = stdin
+        .and_then(|s| Document::<R>::parse(s).ok())
+        .filter(|d| d.name() == called.object);
+    match doc {
+        Some(doc) => hooks
+            .run_filter(called, &doc)
+            .map(|f| (f.outcome, f.replacement.map(Document::into_bytes))),
+        None => hooks
+            .run(called, called.object, || stdin.map(Cow::Borrowed))
+            .map(|mut outcome| {
+                let out = outcome.output.take();
+                (outcome, out)
+            }),
+    }
+}
+
+/// Reads all of `input`, refusing more than `cap` bytes.
+fn read_bounded(input: &mut dyn std::io::Read, cap: usize) -> Result<Vec<u8>, String> {
+    let mut buf = Vec::new();
+    input
+        .take(cap as u64 + 1)
+        .read_to_end(&mut buf)
+        .map_err(|e| format!("cannot read the document on stdin: {e}"))?;
+    if buf.len() > cap {
+        return Err(format!(
+            "the document on stdin is larger than {} MiB",
+            cap / (1024 * 1024)
+        ));
+    }
+    Ok(buf)
+}
+
+/// A path as the administrator reads it: relative to the hooks directory.
+fn shown(hooks_dir: &Path, path: &Path) -> String {
+    path.strip_prefix(hooks_dir)
+        .unwrap_or(path)
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `1.5s`, `60s`, `0.012s`.
+fn secs(d: Duration) -> String {
+    let s = format!("{:.3}", d.as_secs_f64());
+    let s = s.trim_end_matches('0').trim_end_matches('.');
+    format!("{s}s")
+}
+
+/// What went wrong, in a few words, without the stderr.
+fn how(e: &HookError, show: &dyn Fn(&Path) -> String) -> String {
+    match e {
+        HookError::Exited { code, .. } => format!("exit {code}"),
+        HookError::Signaled { name, .. } => format!("killed by {name}"),
+        HookError::TimedOut {
+            after,
+            pipes_held_open,
+            ..
+        } => {
+            let mut s = format!(
+                "timed out after {}, killed with its process group",
+                secs(*after)
+            );
+            if *pipes_held_open {
+                s.push_str(" (processes it moved out of the group were left running)");
+            }
+            s
+        }
+        HookError::NotStarted { reason, .. } => format!("could not be started: {reason}"),
+        HookError::OutputTooLarge { limit, .. } => {
+            format!("printed more than {limit} bytes on stdout")
+        }
+        HookError::Io {
+            context, source, ..
+        } => format!("{context}: {source}"),
+        HookError::Untrusted {
+            path, problem, fix, ..
+        } => format!(
+            "not run (strict_trust): {} is {problem}; to fix: {fix}",
+            show(path)
+        ),
+        HookError::BadOutput { reason, .. } => format!("printed an unusable document: {reason}"),
+        HookError::DirUnreadable { path, source, .. } => {
+            format!("cannot read {}: {source}", show(path))
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The error as one line: `SCRIPT: HOW` or the directory error.
+fn explain(e: &HookError, show: &dyn Fn(&Path) -> String) -> String {
+    match e.script() {
+        Some(script) => format!("{}: {}", show(script), how(e, show)),
+        None => how(e, show),
+    }
+}
+
+/// The end of what a script wrote on stderr, on one line (lines joined with ` | `), at most
+/// [`TAIL_CHARS`] characters, `…` in front when cut.
+fn tail(stderr: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(stderr);
+    let folded = text
+        .lines()
+        .map(|l| {
+            l.chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect::<String>()
+                .trim()
+                .to_owned()
+        })
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" | ");
+    if folded.is_empty() {
+        return None;
+    }
+    let n = folded.chars().count();
+    if n <= TAIL_CHARS {
+        return Some(folded);
+    }
+    let kept: String = folded.chars().skip(n - TAIL_CHARS).collect();
+    Some(format!("…{kept}"))
+}
+
+/// The failure line libvirt shows: the failed script, how it failed, the tail of its stderr.
+fn headline(failure: &Failure, show: &dyn Fn(&Path) -> String) -> String {
+    let e = failure.headline();
+    let mut line = explain(e, show);
+    if let Some(t) = e.stderr().and_then(tail) {
+        line.push_str(": ");
+        line.push_str(&t);
+    }
+    line
+}
+
+/// The log record of one script run: `EVENT: SCRIPT exit 0 in 0.012s`.
+fn run_record(
+    event_words: &str,
+    called: &Called<'_>,
+    run: &ScriptRun,
+    show: &dyn Fn(&Path) -> String,
+) -> Record {
+    let script = show(&run.script);
+    let status = match (&run.error, &run.report) {
+        (Some(e), _) => how(e, show),
+        (None, Some(r)) => r.ending.to_string(),
+        (None, None) => "ran".to_owned(),
+    };
+    let mut fields = vec![
+        ("VIRT_HOOK_DRIVER", called.driver.to_owned()),
+        ("VIRT_HOOK_OBJECT", called.object.to_owned()),
+        ("VIRT_HOOK_OP", called.op.to_owned()),
+        ("VIRT_HOOK_SUBOP", called.subop.to_string()),
+        (
+            "VIRT_HOOK_SCRIPT",
+            run.script.to_string_lossy().into_owned(),
+        ),
+        ("VIRT_HOOK_STATUS", status.clone()),
+    ];
+    let mut message = format!("{event_words}: {script} {status}");
+    if let Some(r) = &run.report {
+        message.push_str(&format!(" in {}", secs(r.duration)));
+        fields.push(("VIRT_HOOK_DURATION_MS", r.duration.as_millis().to_string()));
+    }
+    Record {
+        message,
+        severity: if run.succeeded() {
+            Severity::Info
+        } else {
+            Severity::Error
+        },
+        fields,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_tail_is_one_bounded_line() {
+        assert_eq!(tail(b""), None);
+        assert_eq!(tail(b"\n \n"), None);
+        assert_eq!(
+            tail(b"modprobe: FATAL\n\n  giving up\r\n").as_deref(),
+            Some("modprobe: FATAL | giving up")
+        );
+        let long = "x".repeat(1000) + "\nthe end";
+        let t = tail(long.as_bytes()).unwrap();
+        assert!(t.starts_with('…') && t.ends_with("x | the end"), "{t}");
+        assert_eq!(t.chars().count(), TAIL_CHARS + 1);
+        assert_eq!(tail(b"a\x1b[31mred").as_deref(), Some("a [31mred"));
+    }
+
+    #[test]
+    fn durations_are_short() {
+        assert_eq!(secs(Duration::from_secs(60)), "60s");
+        assert_eq!(secs(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(secs(Duration::from_millis(12)), "0.012s");
+    }
+
+    #[test]
+    fn stdin_is_bounded() {
+        let mut small: &[u8] = b"<domain/>";
+        assert_eq!(read_bounded(&mut small, 9).unwrap(), b"<domain/>");
+        let mut big: &[u8] = b"<domain/>!";
+        let e = read_bounded(&mut big, 9).unwrap_err();
+        assert!(e.contains("larger than"), "{e}");
+    }
+
+    #[test]
+    fn malformed_calls_are_usage_errors() {
+        let dir = Path::new("/nonexistent");
+        let out = dispatch_with(dir, "qemu", &["a".into()], &mut &b""[..]);
+        assert_eq!(out.code, 2);
+        assert_eq!(
+            out.stderr,
+            "virt-hook: qemu hook called with 1 argument; libvirt passes 4: OBJECT OP SUBOP EXTRA\n"
+        );
+        let args = ["g", "prepare", "middle", "-"].map(String::from);
+        let out = dispatch_with(dir, "qemu", &args, &mut &b""[..]);
+        assert_eq!(out.code, 2);
+        assert!(out.stderr.contains("sub-operation"), "{}", out.stderr);
+        let out = dispatch_with(dir, "xen", &args, &mut &b""[..]);
+        assert_eq!(out.code, 2);
+        assert!(out.stderr.contains("unknown driver"), "{}", out.stderr);
+    }
+}
