@@ -393,3 +393,69 @@ fn check_per_guest_scripts_with_slips() {
     );
     assert!(run.stdout.contains("\"notes\": 1"), "{}", run.stdout);
 }
+
+// ---------------------------------------------------------------------------------------------
+// What libvirt gets once it is installed
+
+/// The example installed, then `<hooks>/qemu test prepare begin -` run as libvirt runs it
+/// (execve of the main hook, libvirt's environment, the XML on stdin): the example's hugepages
+/// check fails for a guest that wants more hugepages than any host has, and libvirt gets exit
+/// status 1 and one line naming the script and its reason (what `virsh start` shows).
+#[test]
+fn the_installed_dispatcher_runs_the_per_guest_scripts_for_libvirt() {
+    use hook_core::{Ending, Invocation, Runner};
+
+    let t = HooksTree::new();
+    copy_example(&t);
+    t.file("hooks/virt-hook.toml", "log = \"none\"\n", 0o644);
+    assert_eq!(t.run(&["install"]).code, 0);
+    let main = t.hooks().join("qemu");
+    let call = |xml: &str| {
+        let _running = tests::exec_guard();
+        tests::run(
+            &Runner::default(),
+            &Invocation {
+                script: &main,
+                args: &["test", "prepare", "begin", "-"],
+                stdin: Some(xml.as_bytes()),
+                capture_stdout: true,
+            },
+        )
+        .expect("the installed hook starts")
+    };
+    let plain = "<domain type='kvm'>\n  <name>test</name>\n  <memory unit='KiB'>1048576</memory>\n</domain>\n";
+    let r = call(plain);
+    assert_eq!(r.ending, Ending::Exited(0), "{r:?}");
+
+    // 1 PiB of hugepages: more than any host has free.
+    let hungry = "<domain type='kvm'>\n  <name>test</name>\n  <memory unit='KiB'>1099511627776</memory>\n  <memoryBacking>\n    <hugepages/>\n  </memoryBacking>\n</domain>\n";
+    let r = call(hungry);
+    assert_eq!(r.ending, Ending::Exited(1), "{r:?}");
+    assert_eq!(r.stdout, b"", "prepare is no filter: nothing on stdout");
+    let stderr = String::from_utf8_lossy(&r.stderr);
+    assert_eq!(stderr.lines().count(), 1, "one line for libvirt's error: {stderr}");
+    let line = stderr.replace(&t.root().display().to_string(), "[TMP]");
+    // The host's free hugepages vary: keep the snapshot stable.
+    let line = line
+        .split(", the host has ")
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    assert_snapshot!(line);
+}
+
+/// The binary the dispatcher's symlink points to is gone (moved, or uninstalled with the
+/// package): libvirt skips the main hook, so no per-guest script runs. An error, with the fix;
+/// an operation the driver does not have is a warning.
+#[test]
+fn check_a_dispatcher_whose_binary_is_gone() {
+    let t = HooksTree::new();
+    t.symlink("hooks/qemu", "/nonexistent/bin/virt-hook");
+    t.dir("hooks/qemu.d/win10/prepare/begin", 0o755);
+    t.file("hooks/qemu.d/win10/prepare/begin/10-x", SH_OK, 0o755);
+    t.dir("hooks/qemu.d/win10/boot/begin", 0o755);
+    t.file("hooks/qemu.d/win10/boot/begin/10-x", SH_OK, 0o755);
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_snapshot!(snap(&run, &t));
+}
