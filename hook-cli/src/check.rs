@@ -177,6 +177,7 @@ fn find_all(dir: &Path) -> Vec<Finding> {
             object_findings(&mut f, dir, &l, &main, &discover::list_objects(dir, driver));
         }
     }
+    settings(&mut f, dir);
     unknown_entries(&mut f, dir);
     // By path, so each file's findings are together; the directory itself comes first.
     f.findings.sort_by(|a, b| a.path.cmp(&b.path));
@@ -683,6 +684,42 @@ fn calls_virsh(f: &mut Finder, script: &Path, text: &[u8]) {
             return;
         }
     }
+}
+
+/// The dispatcher's settings file, `virt-hook.toml`: one it cannot load makes every dispatched
+/// event fail without running a script (an error when a dispatcher is installed).
+fn settings(f: &mut Finder, dir: &Path) {
+    let path = dir.join(crate::dispatch::CONFIG_FILE);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return;
+    }
+    let Some(problem) = crate::dispatch::config_problem(dir) else {
+        return;
+    };
+    let problem = problem
+        .strip_prefix(&path.display().to_string())
+        .map(|p| p.trim_start_matches([':', ' ']))
+        .unwrap_or(&problem);
+    let installed = drivers::NAMES
+        .iter()
+        .any(|d| matches!(MainHook::inspect(dir, d).kind, Kind::Dispatcher(_)));
+    let (severity, then) = if installed {
+        (
+            Severity::Error,
+            "the dispatcher runs no script and fails every event until it is fixed",
+        )
+    } else {
+        (
+            Severity::Warning,
+            "once virt-hook's dispatcher is installed, it would fail every event",
+        )
+    };
+    f.add(
+        severity,
+        "bad-settings",
+        &path,
+        format!("{problem}: {then}"),
+    );
 }
 
 /// Entries of the hooks directory that are not a driver's script or `.d` directory but look

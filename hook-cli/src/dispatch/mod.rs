@@ -90,6 +90,23 @@ fn failure_line(line: &str) -> Output {
     }
 }
 
+/// The settings file's name in the hooks directory.
+pub(crate) const CONFIG_FILE: &str = config::FILE_NAME;
+
+/// Whether driver `d` has an operation named `o` (for the settings file's sections).
+fn known_op(d: &str, o: &str) -> Result<(), String> {
+    AnyEvent::parse(d, o, None).map(|_| ()).map_err(|e| e.0)
+}
+
+/// What is wrong with `<hooks dir>/virt-hook.toml`, if anything: the reason every dispatched
+/// event would fail without running a script (`check` reports it). Every section is checked
+/// whatever the event, so one load says it for all.
+pub(crate) fn config_problem(hooks_dir: &Path) -> Option<String> {
+    config::load(hooks_dir, hook_qemu::NAME, "prepare", &known_op)
+        .err()
+        .map(|e| e.to_string())
+}
+
 /// Runs `driver`'s per-object scripts for the event in `args` (`object op subop extra`, as
 /// libvirt passes them) from `hooks_dir`, reading the document from stdin.
 pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Output {
@@ -134,7 +151,6 @@ fn dispatch_with(
     };
     let event_words = format!("{driver} {object} {op} {subop} {extra}");
 
-    let known_op = |d: &str, o: &str| AnyEvent::parse(d, o, None).map(|_| ()).map_err(|e| e.0);
     let settings = match config::load(hooks_dir, driver, op, &known_op) {
         Ok(s) => s,
         Err(e) => {

@@ -407,7 +407,8 @@ fn the_installed_dispatcher_runs_the_per_guest_scripts_for_libvirt() {
 
     let t = HooksTree::new();
     copy_example(&t);
-    t.file("hooks/virt-hook.toml", "log = \"none\"\n", 0o644);
+    // The example's settings, but no log lines from a test.
+    std::fs::write(t.hooks().join("virt-hook.toml"), "log = \"none\"\n").unwrap();
     assert_eq!(t.run(&["install"]).code, 0);
     let main = t.hooks().join("qemu");
     let call = |xml: &str| {
@@ -433,7 +434,11 @@ fn the_installed_dispatcher_runs_the_per_guest_scripts_for_libvirt() {
     assert_eq!(r.ending, Ending::Exited(1), "{r:?}");
     assert_eq!(r.stdout, b"", "prepare is no filter: nothing on stdout");
     let stderr = String::from_utf8_lossy(&r.stderr);
-    assert_eq!(stderr.lines().count(), 1, "one line for libvirt's error: {stderr}");
+    assert_eq!(
+        stderr.lines().count(),
+        1,
+        "one line for libvirt's error: {stderr}"
+    );
     let line = stderr.replace(&t.root().display().to_string(), "[TMP]");
     // The host's free hugepages vary: keep the snapshot stable.
     let line = line
@@ -455,6 +460,23 @@ fn check_a_dispatcher_whose_binary_is_gone() {
     t.file("hooks/qemu.d/win10/prepare/begin/10-x", SH_OK, 0o755);
     t.dir("hooks/qemu.d/win10/boot/begin", 0o755);
     t.file("hooks/qemu.d/win10/boot/begin/10-x", SH_OK, 0o755);
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert_snapshot!(snap(&run, &t));
+}
+
+/// A settings file the dispatcher cannot load: every event would fail without running a
+/// script, so `check` says so, with the line.
+#[test]
+fn check_bad_dispatcher_settings() {
+    let t = HooksTree::new();
+    copy_example(&t);
+    assert_eq!(t.run(&["install"]).code, 0);
+    std::fs::write(
+        t.hooks().join("virt-hook.toml"),
+        "timeout = \"60s\"\n[driver.qemu.op.prepar]\ntimeout = \"2m\"\n",
+    )
+    .unwrap();
     let run = t.run(&["check"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_snapshot!(snap(&run, &t));
