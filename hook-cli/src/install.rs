@@ -203,7 +203,8 @@ fn do_install(ctx: &Ctx, driver: &str, exe: &Path, force: bool) -> Result<String
     out.push_str(&format!(
         "\nFor each {driver} event it runs the scripts in \
          {driver}.d/<name>/<operation>/<sub-operation>/\n\
-         (e.g. {}), in name order; settings in virt-hook.toml in the hooks directory.\n\
+         (e.g. {}), in name order, each with a timeout, one log line per script;\n\
+         settings: virt-hook.toml in the hooks directory.\n\
          \nNext: libvirt looks for hooks at daemon start and on reload. Unless it already calls \
          {driver} hooks,\n\
          reload the daemon:\n  \

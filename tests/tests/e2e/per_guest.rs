@@ -412,7 +412,6 @@ fn the_installed_dispatcher_runs_the_per_guest_scripts_for_libvirt() {
     assert_eq!(t.run(&["install"]).code, 0);
     let main = t.hooks().join("qemu");
     let call = |xml: &str| {
-        let _running = tests::exec_guard();
         tests::run(
             &Runner::default(),
             &Invocation {
@@ -463,6 +462,15 @@ fn check_a_dispatcher_whose_binary_is_gone() {
     let run = t.run(&["check"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_snapshot!(snap(&run, &t));
+
+    // install points the link at this binary again (it is the dispatcher: no backup).
+    let run = t.run(&["install"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(run.stdout.starts_with("updated"), "{}", run.stdout);
+    assert!(!exists(&t.hooks().join("qemu.virt-hook-backup")));
+    let run = t.run(&["check"]);
+    assert!(!run.stdout.contains("main-does-not-run"), "{}", run.stdout);
+    assert!(!run.stdout.contains("symlink to nothing"), "{}", run.stdout);
 }
 
 /// A settings file the dispatcher cannot load: every event would fail without running a
@@ -480,4 +488,34 @@ fn check_bad_dispatcher_settings() {
     let run = t.run(&["check"]);
     assert_eq!(run.code, 1, "{run:?}");
     assert_snapshot!(snap(&run, &t));
+}
+
+/// The default directory may not exist yet on a host that never had a hook: install creates it
+/// (here the per-user one, under a temporary `$XDG_CONFIG_HOME`), but not its parent.
+#[test]
+fn install_creates_a_missing_default_directory() {
+    let t = HooksTree::new();
+    let xdg = t.root().join("config");
+    let xdg_arg = xdg.display().to_string();
+    let env = [("XDG_CONFIG_HOME", xdg_arg.as_str())];
+    let run = tests::cli_support::virt_hook_run(&["--user", "install"], &env, None);
+    assert_eq!(run.code, 1, "no $XDG_CONFIG_HOME/libvirt: {run:?}");
+    assert!(
+        run.stderr.contains("is libvirt installed?"),
+        "{}",
+        run.stderr
+    );
+    t.dir("config/libvirt", 0o755);
+    let run = tests::cli_support::virt_hook_run(&["--user", "install"], &env, None);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.contains("virt-hook --user list qemu"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        std::fs::symlink_metadata(xdg.join("libvirt/hooks/qemu"))
+            .unwrap()
+            .is_symlink()
+    );
 }
