@@ -4,9 +4,11 @@
 //! Errors are what breaks hook calls or runs something nobody meant to run: an executable
 //! editor backup or dotfile (`qemu.d/10-net~`, `.10-net.swp`: libvirt runs those too), a `#!`
 //! line missing or ending in CR, an interpreter that does not exist or cannot run, a
-//! world-writable script or directory, a `<driver>.d` subdirectory holding scripts (per-guest
-//! layouts: libvirt never looks inside), a main-script path that is a directory holding
-//! scripts, a `<driver>.d` that is not a readable directory (libvirt then fails every call).
+//! world-writable script or directory (a symlink's target directories included, as
+//! `discover::list` and strict trust mode judge them), a `<driver>.d` subdirectory holding
+//! scripts (per-guest layouts: libvirt never looks inside), a main-script path that is a
+//! directory holding scripts, a `<driver>.d` that is not a readable directory (libvirt then
+//! fails every call).
 //! Warnings are what may be intended or is only guessed: a file without the execute bit, a
 //! group-writable or foreign-owned file, a script that seems to call `virsh` (libvirt waits
 //! for the script while holding the guest's lock), an `env` interpreter not on this `PATH`, an
@@ -20,8 +22,9 @@ use std::path::{Path, PathBuf};
 
 use hook_core::discover::{self, Listing, ObjectListing, SkipReason, WarningKind};
 
+use serde::Serialize;
+
 use crate::installed::{self, Kind, MainHook};
-use crate::json::Value;
 use crate::style::{self, Style};
 use crate::{Ctx, InputError, Output, drivers, install, list};
 
@@ -97,7 +100,7 @@ pub(crate) fn check(ctx: &Ctx, json: bool) -> Result<Output, InputError> {
         .filter(|f| f.severity == Severity::Error)
         .count();
     let stdout = if json {
-        to_json(ctx, exists, &findings).to_string() + "\n"
+        to_json(ctx, exists, &findings)
     } else {
         to_text(
             ctx,
@@ -259,6 +262,12 @@ fn skipped(f: &mut Finder, driver: &str, place: Place<'_>, path: &Path, reason: 
                          {driver}.d/, never anything in {driver}/"
                     ),
                     String::new(),
+                ),
+                Place::Flat(_) if driver == hook_daemon::NAME => (
+                    "a subdirectory: libvirt never looks inside daemon.d subdirectories".to_owned(),
+                    " (daemon hooks get no object name ($1 is -): put the scripts directly in \
+                     daemon.d)"
+                        .to_owned(),
                 ),
                 Place::Flat(_) => (
                     format!("a subdirectory: libvirt never looks inside {driver}.d subdirectories"),
@@ -564,6 +573,38 @@ fn runs(f: &mut Finder, who: &str, script: &Path) {
         return;
     }
     let Some(line) = head.strip_prefix(b"#!") else {
+        // Copied from a web page: the #! is there, after spaces, blank lines or a BOM.
+        let lead = head.iter().take_while(|b| b.is_ascii_whitespace()).count();
+        let lead = if lead == 0 && head.starts_with(b"\xef\xbb\xbf") {
+            3
+        } else {
+            lead
+        };
+        if lead > 0 && head[lead..].starts_with(b"#!") {
+            let what = if head.starts_with(b"\xef\xbb\xbf") {
+                "a UTF-8 byte-order mark".to_owned()
+            } else {
+                let lines = head[..lead].iter().filter(|&&b| b == b'\n').count();
+                match lines {
+                    0 => format!(
+                        "{lead} whitespace character{}",
+                        if lead == 1 { "" } else { "s" }
+                    ),
+                    n => format!("{n} blank line{}", if n == 1 { "" } else { "s" }),
+                }
+            };
+            f.add(
+                Severity::Error,
+                "indented-shebang",
+                script,
+                format!(
+                    "its #! line is preceded by {what} (copied from a web page?): the kernel \
+                     only sees a #! as the very first two bytes, so every call fails \
+                     (\"Exec format error\"); delete what comes before #!"
+                ),
+            );
+            return;
+        }
         f.add(
             Severity::Error,
             "no-shebang",
@@ -776,27 +817,43 @@ fn unknown_entries(f: &mut Finder, dir: &Path) {
     }
 }
 
-fn to_json(ctx: &Ctx, exists: bool, findings: &[Finding]) -> Value {
+/// `check --json` (schema: docs/json.md).
+#[derive(Serialize)]
+struct CheckJson<'a> {
+    hooks_dir: String,
+    exists: bool,
+    errors: usize,
+    warnings: usize,
+    notes: usize,
+    findings: Vec<FindingJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct FindingJson<'a> {
+    severity: &'static str,
+    code: &'static str,
+    path: String,
+    message: &'a str,
+}
+
+fn to_json(ctx: &Ctx, exists: bool, findings: &[Finding]) -> String {
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
-    Value::obj()
-        .with("hooks_dir", ctx.hooks_dir.display().to_string())
-        .with("exists", exists)
-        .with("errors", count(Severity::Error))
-        .with("warnings", count(Severity::Warning))
-        .with("notes", count(Severity::Note))
-        .with(
-            "findings",
-            findings
-                .iter()
-                .map(|f| {
-                    Value::obj()
-                        .with("severity", f.severity.as_str())
-                        .with("code", f.code)
-                        .with("path", f.path.display().to_string())
-                        .with("message", f.message.as_str())
-                })
-                .collect::<Vec<_>>(),
-        )
+    crate::render::to_json(&CheckJson {
+        hooks_dir: ctx.hooks_dir.display().to_string(),
+        exists,
+        errors: count(Severity::Error),
+        warnings: count(Severity::Warning),
+        notes: count(Severity::Note),
+        findings: findings
+            .iter()
+            .map(|f| FindingJson {
+                severity: f.severity.as_str(),
+                code: f.code,
+                path: f.path.display().to_string(),
+                message: &f.message,
+            })
+            .collect(),
+    })
 }
 
 fn to_text(ctx: &Ctx, exists: bool, findings: &[Finding], st: Style) -> String {

@@ -16,8 +16,10 @@ Examples:
   virt-hook run qemu migrate --domain guest.xml > filtered.xml
                                         a filter: the resulting XML goes to stdout
   virt-hook run network port-created --network net.xml --port port.xml
-  virt-hook lifecycle qemu --domain guest.xml
+  virt-hook lifecycle qemu --domain guest.xml --end destroyed
                                         prepare, start, started, stopped, release
+  virt-hook run qemu release --domain guest.xml --libvirt 9.0
+                                        as libvirt before 10.5: `release end -`
   virt-hook --hooks-dir examples/hooks run qemu prepare --domain examples/domain.xml
   virt-hook install                     make virt-hook libvirt's qemu hook (per-guest scripts)
   virt-hook uninstall                   put back what was there before
@@ -40,7 +42,7 @@ pub(crate) struct Cli {
     #[arg(long, global = true)]
     pub(crate) user: bool,
 
-    /// Show what the hook library does on stderr (-v debug, -vv trace).
+    /// Show what the hook library does on stderr (-v debug, -vv trace; RUST_LOG overrides).
     #[arg(short, long, global = true, action = ArgAction::Count)]
     pub(crate) verbose: u8,
 
@@ -70,13 +72,15 @@ pub(crate) enum Command {
     Run(RunArgs),
     /// Run the hooks a guest start and stop trigger: prepare, start, started, stopped, release.
     ///
-    /// An aborting failure stops the start sequence; stopped and release then still run, as in
-    /// libvirt's cleanup.
+    /// Every step gets the --domain document as given (libvirt formats a different one at each
+    /// step; the output says which). --end says how the guest ends. An aborting failure stops
+    /// the start sequence; stopped and release then still run, as in libvirt's cleanup, with the
+    /// reason failed.
     Lifecycle(LifecycleArgs),
     /// Check the hooks directory for common mistakes; exit status 1 when an error is found.
     ///
-    /// Errors: executable backups or dotfiles (libvirt runs them), missing or CRLF #! line,
-    /// missing interpreter, world-writable script or directory, subdirectories of <driver>.d
+    /// Errors: executable backups or dotfiles (libvirt runs them), missing, indented or CRLF #!
+    /// line, missing interpreter, world-writable script or directory, subdirectories of <driver>.d
     /// holding scripts (libvirt ignores them), a <driver>.d that is not a readable directory.
     /// Warnings: non-executable files, group-writable or foreign-owned files, scripts calling
     /// virsh (deadlock), `env` interpreters not on PATH, files libvirt never looks at.
@@ -144,12 +148,18 @@ pub(crate) struct RunArgs {
     /// --domain/--network.
     #[arg(long, value_name = "FILE|-", conflicts_with_all = ["domain", "network"])]
     pub(crate) input: Option<String>,
-    /// The fifth argument (e.g. a release shutoff reason) [default: what the daemon passes].
+    /// The fifth argument (e.g. a release shutoff reason, or - as libvirt before 10.5 passes)
+    /// [default: what the daemon passes].
     #[arg(long, value_name = "VALUE")]
     pub(crate) extra: Option<String>,
-    /// Kill a script (and its process group) that runs longer than this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub(crate) timeout: Option<f64>,
+    /// Call the hooks as this libvirt release does (e.g. 9.0: release passes - instead of the
+    /// shutoff reason) [default: the newest known, 11.3].
+    #[arg(long, value_name = "VERSION")]
+    pub(crate) libvirt: Option<String>,
+    /// Kill a script (and its process group) that runs longer than this many seconds
+    /// (0.001 to 86400) [default: no timeout, as libvirt].
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub(crate) timeout: Option<String>,
     /// Print JSON instead of text (the filtered XML is then a field of it).
     #[arg(long)]
     pub(crate) json: bool,
@@ -174,12 +184,22 @@ pub(crate) struct DocArgs {
 pub(crate) struct LifecycleArgs {
     /// The guest driver (qemu, lxc, libxl, bhyve).
     pub(crate) driver: String,
-    /// The domain XML file (or - for stdin).
+    /// The domain XML file (or - for stdin), fed unchanged to every step.
     #[arg(long, value_name = "FILE|-")]
     pub(crate) domain: String,
-    /// Kill a script (and its process group) that runs longer than this many seconds.
-    #[arg(long, value_name = "SECS")]
-    pub(crate) timeout: Option<f64>,
+    /// How the guest ends, the shutoff reason qemu's and lxc's release get (libxl and bhyve
+    /// pass -): shutdown, destroyed, crashed, saved, migrated, failed, daemon, unknown,
+    /// "from snapshot" [default: shutdown; failed when a start hook aborts the start].
+    #[arg(long, value_name = "REASON")]
+    pub(crate) end: Option<String>,
+    /// Call the hooks as this libvirt release does (e.g. 9.0: release passes - instead of the
+    /// shutoff reason) [default: the newest known, 11.3].
+    #[arg(long, value_name = "VERSION")]
+    pub(crate) libvirt: Option<String>,
+    /// Kill a script (and its process group) that runs longer than this many seconds
+    /// (0.001 to 86400) [default: no timeout, as libvirt].
+    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    pub(crate) timeout: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]
     pub(crate) json: bool,

@@ -5,7 +5,7 @@
 //! driver crates.
 
 use hook_core::matrix::CallSite;
-use hook_core::{EventSpec, HookEvent, ShutoffReason};
+use hook_core::{EventSpec, HookEvent, LibvirtVersion, ShutoffReason};
 
 use crate::InputError;
 
@@ -54,23 +54,34 @@ fn first<
         })
 }
 
-fn reason(extra: Option<&str>, default: ShutoffReason) -> Result<ShutoffReason, InputError> {
-    match extra {
-        None => Ok(default),
-        Some(word) => word
-            .parse()
-            .map_err(|e: hook_core::UnknownWord| InputError(format!("--extra: {e}"))),
-    }
+/// A release's fifth argument: `--extra REASON` (default `shutdown`), or `-` as libvirt before
+/// 10.5.0 sends it, either because `--extra -` says so or because `libvirt` is that old.
+fn reason(
+    extra: Option<&str>,
+    default: ShutoffReason,
+    libvirt: LibvirtVersion,
+) -> Result<Option<ShutoffReason>, InputError> {
+    let reason = match extra {
+        None => default,
+        Some("-") => return Ok(None),
+        Some(word) => word.parse().map_err(|e: hook_core::UnknownWord| {
+            InputError(format!(
+                "--extra: {e}; or - (libvirt before 10.5.0 passes no reason)"
+            ))
+        })?,
+    };
+    Ok(libvirt.passes_release_reason().then_some(reason))
 }
 
 impl AnyEvent {
-    /// The event a daemon fires for `driver op`. For qemu and lxc `release`, `extra` is the
-    /// shutoff reason (default `shutdown`); other events take no part of `extra` here (see
-    /// [`Fire`] for overriding argv\[4\]).
+    /// The event a daemon emulating `libvirt` fires for `driver op`. For qemu and lxc
+    /// `release`, `extra` is the shutoff reason (default `shutdown`) or `-`; other events take
+    /// no part of `extra` here (see [`Fire`] for overriding argv\[4\]).
     pub(crate) fn parse(
         driver: &str,
         op: &str,
         extra: Option<&str>,
+        libvirt: LibvirtVersion,
     ) -> Result<AnyEvent, InputError> {
         let driver = crate::drivers::known(driver)?;
         let shutdown = ShutoffReason::Shutdown;
@@ -84,7 +95,7 @@ impl AnyEvent {
             hook_qemu::NAME => {
                 match first(driver, op, hook_qemu::Event::all(), hook_qemu::Event::op)? {
                     hook_qemu::Event::Release(_) => {
-                        AnyEvent::Qemu(hook_qemu::Event::Release(reason(extra, shutdown)?))
+                        AnyEvent::Qemu(hook_qemu::Event::Release(reason(extra, shutdown, libvirt)?))
                     }
                     e => AnyEvent::Qemu(e),
                 }
@@ -92,7 +103,7 @@ impl AnyEvent {
             hook_lxc::NAME => match first(driver, op, hook_lxc::Event::all(), hook_lxc::Event::op)?
             {
                 hook_lxc::Event::Release(_) => {
-                    AnyEvent::Lxc(hook_lxc::Event::Release(reason(extra, shutdown)?))
+                    AnyEvent::Lxc(hook_lxc::Event::Release(reason(extra, shutdown, libvirt)?))
                 }
                 e => AnyEvent::Lxc(e),
             },
@@ -200,13 +211,15 @@ impl HookEvent for Fire<'_> {
 }
 
 /// The guest drivers' start and stop sequence, for `lifecycle`: the start events, then the stop
-/// events for a stop of `reason` (qemu and lxc pass it to `release`).
+/// events for a stop of `reason` (qemu and lxc pass it to `release` when `libvirt` does).
 pub(crate) fn lifecycle(
     driver: &str,
     reason: ShutoffReason,
+    libvirt: LibvirtVersion,
 ) -> Result<(Vec<AnyEvent>, Vec<AnyEvent>), InputError> {
     use AnyEvent as A;
     let driver = crate::drivers::known(driver)?;
+    let reason = libvirt.passes_release_reason().then_some(reason);
     Ok(match driver {
         hook_qemu::NAME => {
             use hook_qemu::Event as E;

@@ -1,27 +1,62 @@
-//! `virt-hook lifecycle DRIVER --domain FILE`: the hooks a guest's start and stop trigger, in
-//! order: prepare, start, started, then stopped and release. A failure of a start event that
-//! libvirt does not ignore ends the start there (the later start events are skipped, as the
-//! start is abandoned); stopped and release then run anyway, with the shutoff reason `failed`,
-//! as libvirt's cleanup runs them. Without a failure the stop is a normal one (`shutdown`).
-//! Exit status 1 when any script failed.
+//! `virt-hook lifecycle DRIVER --domain FILE [--end REASON] [--libvirt VERSION]`: the hooks a
+//! guest's start and stop trigger, in order: prepare, start, started, then stopped and release.
+//! A failure of a start event that libvirt does not ignore ends the start there (the later start
+//! events are skipped, as the start is abandoned); stopped and release then run anyway, with the
+//! shutoff reason `failed`, as libvirt's cleanup runs them. Without a failure the guest ends as
+//! `--end` says (default `shutdown`); `release` gets that reason unless `--libvirt` is older than
+//! 10.5. Every step is fed the given document unchanged, and the output says so next to what
+//! real libvirt formats for that step. Exit status 1 when any script failed.
 
+use hook_core::matrix::Stdin;
 use hook_core::{FailurePolicy, ShutoffReason};
 
 use crate::cli::LifecycleArgs;
-use crate::json::Value;
+use serde::Serialize;
+
 use crate::render::{self, Fired};
 use crate::style::Style;
 use crate::{Ctx, InputError, Output, event, run};
 
+/// `lifecycle --json` (schema: docs/json.md).
+#[derive(Serialize)]
+struct LifecycleJson<'a> {
+    driver: &'a str,
+    object: &'a str,
+    libvirt: String,
+    end: &'static str,
+    aborted_at: Option<&'a str>,
+    skipped: &'a [String],
+    ok: bool,
+    events: Vec<render::FiredJson<'a>>,
+}
+
 /// Runs `lifecycle`.
 pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, InputError> {
-    let (start, _) = event::lifecycle(&args.driver, ShutoffReason::Shutdown)?;
-    let limits = run::limits(args.timeout)?;
+    let libvirt = run::libvirt(args.libvirt.as_deref())?;
+    let end = match &args.end {
+        None => ShutoffReason::Shutdown,
+        Some(word) => word
+            .parse()
+            .map_err(|e: hook_core::UnknownWord| InputError(format!("--end: {e}")))?,
+    };
+    let (start, _) = event::lifecycle(&args.driver, end, libvirt)?;
+    let limits = run::limits(args.timeout.as_deref())?;
     let doc = run::domain_doc(&args.domain)?;
     let object = doc.name().unwrap_or_default().to_owned();
     let xml = doc.into_bytes();
     let driver = crate::drivers::known(&args.driver)?;
-    let hooks = run::hooks_for(ctx, driver, limits)?;
+    let hooks = run::hooks_for(ctx, driver, limits, libvirt)?;
+    let fire = |e: event::AnyEvent| {
+        let mut f = run::fire_plain(&hooks, e, &object, &xml);
+        let libvirt_sends = match e.call_site().stdin {
+            Stdin::Document { what, .. } => what,
+            Stdin::DevNull => "nothing",
+        };
+        f.document = Some(format!(
+            "the --domain document as given, unchanged; libvirt would send {libvirt_sends}"
+        ));
+        f
+    };
 
     let mut fired: Vec<Fired> = Vec::new();
     let mut skipped: Vec<String> = Vec::new();
@@ -31,7 +66,7 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
             skipped.push(e.spec().op.to_owned());
             continue;
         }
-        let f = run::fire_plain(&hooks, e, &object, &xml);
+        let f = fire(e);
         if !f.proceeds() && f.policy != FailurePolicy::Ignore {
             aborted_at = Some(f.op().to_owned());
         }
@@ -40,25 +75,28 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     let reason = if aborted_at.is_some() {
         ShutoffReason::Failed
     } else {
-        ShutoffReason::Shutdown
+        end
     };
-    let (_, stop) = event::lifecycle(driver, reason)?;
+    let (_, stop) = event::lifecycle(driver, reason, libvirt)?;
     for e in stop {
-        fired.push(run::fire_plain(&hooks, e, &object, &xml));
+        fired.push(fire(e));
     }
     let failed = fired.iter().any(|f| !f.proceeds());
     let code = u8::from(failed);
 
     if args.json {
-        let v = Value::obj()
-            .with("driver", driver)
-            .with("object", object.as_str())
-            .with("aborted_at", aborted_at.clone())
-            .with("skipped", skipped.clone())
-            .with("ok", !failed)
-            .with("events", fired.iter().map(render::json).collect::<Vec<_>>());
+        let v = LifecycleJson {
+            driver,
+            object: &object,
+            libvirt: libvirt.to_string(),
+            end: reason.as_str(),
+            aborted_at: aborted_at.as_deref(),
+            skipped: &skipped,
+            ok: !failed,
+            events: fired.iter().map(render::json).collect(),
+        };
         return Ok(Output {
-            stdout: (v.to_string() + "\n").into_bytes(),
+            stdout: render::to_json(&v).into_bytes(),
             code,
             ..Output::default()
         });
@@ -87,7 +125,7 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
             "guest '{object}' would start and stop, but a stop hook failed (libvirt only logs that)"
         )),
         None => st.green(&format!(
-            "guest '{object}' would start and stop; every hook succeeded"
+            "guest '{object}' would start and stop ({reason}); every hook succeeded"
         )),
     };
     out.push_str(&format!("lifecycle: {summary}\n"));

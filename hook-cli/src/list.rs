@@ -4,14 +4,15 @@
 //! targets. When virt-hook's dispatcher or the guides' hook helper is the main hook, what runs
 //! for each `<driver>.d/<object>/<op>/<subop>` follows (`hook_core::discover::list_objects`).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use hook_core::discover::{
     self, Listing, ObjectListing, SkipReason, Skipped, Warning, WarningKind,
 };
 
+use serde::Serialize;
+
 use crate::installed::{Kind, MainHook};
-use crate::json::Value;
 use crate::style::{self, Style};
 use crate::{Ctx, InputError, Output, check, drivers};
 
@@ -37,7 +38,7 @@ pub(crate) fn list(ctx: &Ctx, driver: Option<&str>, json: bool) -> Result<Output
         })
         .collect();
     let stdout = if json {
-        to_json(ctx, exists, &listings).to_string() + "\n"
+        to_json(ctx, exists, &listings)
     } else {
         to_text(
             ctx,
@@ -62,7 +63,7 @@ struct Driver {
     objects: Option<ObjectListing>,
 }
 
-/// A path with its symlink target when it is a symlink (`qemu.d/10-x -> ../shared/x`), the
+/// A path with its symlink target when it is a symlink (`qemu.d/10-x -> ../lib/x`), the
 /// main hook with its whole chain.
 fn shown(path: &Path, dir: &Path, main: &MainHook) -> String {
     let rel = style::rel(path, dir);
@@ -131,105 +132,152 @@ pub(crate) fn warning_text(kind: &WarningKind) -> String {
     }
 }
 
-fn skipped_json(skipped: &[Skipped]) -> Vec<Value> {
+/// `list --json`: the hooks directory and one entry per driver (schema: docs/json.md).
+#[derive(Serialize)]
+struct ListJson<'a> {
+    hooks_dir: String,
+    exists: bool,
+    drivers: Vec<DriverJson<'a>>,
+}
+
+#[derive(Serialize)]
+struct DriverJson<'a> {
+    driver: &'a str,
+    main: String,
+    main_hook: MainHookJson,
+    d_dir: String,
+    runs: Vec<String>,
+    skipped: Vec<SkippedJson>,
+    warnings: Vec<WarningJson>,
+    d_error: Option<&'a str>,
+    per_object: Option<PerObjectJson<'a>>,
+}
+
+/// What the main hook is, and the symlinks that lead to it.
+#[derive(Serialize)]
+struct MainHookJson {
+    kind: &'static str,
+    links: Vec<String>,
+}
+
+/// The per-object tree, when the main hook runs it.
+#[derive(Serialize)]
+struct PerObjectJson<'a> {
+    sorted: bool,
+    entries: Vec<EntryJson<'a>>,
+    skipped: Vec<SkippedJson>,
+    d_error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct EntryJson<'a> {
+    object: &'a str,
+    op: &'a str,
+    subop: &'a str,
+    called: bool,
+    path: String,
+    runs: Vec<String>,
+    skipped: Vec<SkippedJson>,
+    warnings: Vec<WarningJson>,
+    error: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct SkippedJson {
+    path: String,
+    kind: &'static str,
+    reason: String,
+}
+
+#[derive(Serialize)]
+struct WarningJson {
+    path: String,
+    kind: &'static str,
+    message: String,
+}
+
+fn paths_json(paths: &[PathBuf]) -> Vec<String> {
+    paths.iter().map(|p| p.display().to_string()).collect()
+}
+
+fn skipped_json(skipped: &[Skipped]) -> Vec<SkippedJson> {
     skipped
         .iter()
-        .map(|s| {
-            Value::obj()
-                .with("path", s.path.display().to_string())
-                .with("kind", skip_kind(&s.reason))
-                .with("reason", s.reason.to_string())
+        .map(|s| SkippedJson {
+            path: s.path.display().to_string(),
+            kind: skip_kind(&s.reason),
+            reason: s.reason.to_string(),
         })
         .collect()
 }
 
-fn warnings_json(warnings: &[Warning]) -> Vec<Value> {
+fn warnings_json(warnings: &[Warning]) -> Vec<WarningJson> {
     warnings
         .iter()
-        .map(|w| {
-            Value::obj()
-                .with("path", w.path.display().to_string())
-                .with("kind", warning_kind(&w.kind))
-                .with("message", warning_text(&w.kind))
+        .map(|w| WarningJson {
+            path: w.path.display().to_string(),
+            kind: warning_kind(&w.kind),
+            message: warning_text(&w.kind),
         })
         .collect()
 }
 
-fn paths_json(paths: &[std::path::PathBuf]) -> Vec<Value> {
-    paths
-        .iter()
-        .map(|p| Value::from(p.display().to_string()))
-        .collect()
-}
-
-fn main_json(main: &MainHook) -> Value {
+fn main_json(main: &MainHook) -> MainHookJson {
     let kind = match main.kind {
         Kind::Absent => "absent",
         Kind::Dispatcher(_) => "dispatcher",
         Kind::HookHelper => "hook-helper",
         Kind::Other => "other",
     };
-    Value::obj()
-        .with("kind", kind)
-        .with("links", paths_json(&main.links))
+    MainHookJson {
+        kind,
+        links: paths_json(&main.links),
+    }
 }
 
-fn objects_json(main: &MainHook, o: &ObjectListing) -> Value {
-    let entries: Vec<Value> = o
-        .entries
+fn objects_json<'a>(main: &MainHook, o: &'a ObjectListing) -> PerObjectJson<'a> {
+    PerObjectJson {
+        sorted: !matches!(main.kind, Kind::HookHelper),
+        entries: o
+            .entries
+            .iter()
+            .map(|e| EntryJson {
+                object: &e.object,
+                op: &e.op,
+                subop: &e.subop,
+                called: drivers::has_event(&o.driver, &e.op, &e.subop),
+                path: e.path.display().to_string(),
+                runs: paths_json(&e.scripts),
+                skipped: skipped_json(&e.skipped),
+                warnings: warnings_json(&e.warnings),
+                error: e.error.as_deref(),
+            })
+            .collect(),
+        skipped: skipped_json(&o.skipped),
+        d_error: o.d_error.as_deref(),
+    }
+}
+
+fn to_json(ctx: &Ctx, exists: bool, listings: &[Driver]) -> String {
+    let drivers = listings
         .iter()
-        .map(|e| {
-            Value::obj()
-                .with("object", e.object.as_str())
-                .with("op", e.op.as_str())
-                .with("subop", e.subop.as_str())
-                .with("called", drivers::has_event(&o.driver, &e.op, &e.subop))
-                .with("path", e.path.display().to_string())
-                .with("runs", paths_json(&e.scripts))
-                .with("skipped", skipped_json(&e.skipped))
-                .with("warnings", warnings_json(&e.warnings))
-                .with("error", e.error.clone())
+        .map(|d| DriverJson {
+            driver: &d.flat.driver,
+            main: d.flat.main.display().to_string(),
+            main_hook: main_json(&d.main),
+            d_dir: d.flat.d_dir.display().to_string(),
+            runs: paths_json(&d.flat.scripts),
+            skipped: skipped_json(&d.flat.skipped),
+            warnings: warnings_json(&d.flat.warnings),
+            d_error: d.flat.d_error.as_deref(),
+            per_object: d.objects.as_ref().map(|o| objects_json(&d.main, o)),
         })
         .collect();
-    let sorted = !matches!(main.kind, Kind::HookHelper);
-    Value::obj()
-        .with("sorted", sorted)
-        .with("entries", entries)
-        .with("skipped", skipped_json(&o.skipped))
-        .with("d_error", o.d_error.clone())
-}
-
-fn to_json(ctx: &Ctx, exists: bool, listings: &[Driver]) -> Value {
-    let drivers: Vec<Value> = listings
-        .iter()
-        .map(
-            |Driver {
-                 flat: l,
-                 main,
-                 objects,
-             }| {
-                Value::obj()
-                    .with("driver", l.driver.as_str())
-                    .with("main", l.main.display().to_string())
-                    .with("main_hook", main_json(main))
-                    .with("d_dir", l.d_dir.display().to_string())
-                    .with("runs", paths_json(&l.scripts))
-                    .with("skipped", skipped_json(&l.skipped))
-                    .with("warnings", warnings_json(&l.warnings))
-                    .with("d_error", l.d_error.clone())
-                    .with(
-                        "per_object",
-                        objects
-                            .as_ref()
-                            .map_or(Value::Null, |o| objects_json(main, o)),
-                    )
-            },
-        )
-        .collect();
-    Value::obj()
-        .with("hooks_dir", ctx.hooks_dir.display().to_string())
-        .with("exists", exists)
-        .with("drivers", drivers)
+    crate::render::to_json(&ListJson {
+        hooks_dir: ctx.hooks_dir.display().to_string(),
+        exists,
+        drivers,
+    })
 }
 
 /// One line under a driver: a marker (`1`, `2`… for scripts that run, `-` skipped, `!`
@@ -258,7 +306,7 @@ impl Row {
 }
 
 /// The rows of scripts that run (numbered), with a note on suspicious names.
-fn script_rows(scripts: &[std::path::PathBuf], dir: &Path, main: &MainHook, rows: &mut Vec<Row>) {
+fn script_rows(scripts: &[PathBuf], dir: &Path, main: &MainHook, rows: &mut Vec<Row>) {
     for (i, p) in scripts.iter().enumerate() {
         let name = p
             .file_name()

@@ -16,22 +16,25 @@
 //! (one line on stderr naming the problem).
 
 mod check;
+// Its doc comments are the command's help text (plain text: `--help`, the man page), not
+// Markdown: `<driver>.d` there is not an HTML tag.
+#[allow(rustdoc::invalid_html_tags)]
 mod cli;
 mod dispatch;
 mod drivers;
 mod event;
+mod input;
 mod install;
 mod installed;
-mod json;
 mod lifecycle;
 mod list;
+mod logging;
 mod render;
 mod run;
 mod style;
-mod trace;
 
 use std::io::Write as _;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::Parser as _;
@@ -51,7 +54,9 @@ impl<T: std::fmt::Display> From<T> for InputError {
 /// What every command needs: the hooks directory and where it came from.
 #[derive(Debug)]
 pub(crate) struct Ctx {
-    /// The hooks directory. One named with `--hooks-dir` exists; the default ones need not.
+    /// The hooks directory, absolute (scripts get an absolute `$0`, as libvirt always gives
+    /// them), symlinks kept as given. One named with `--hooks-dir` exists; the default ones
+    /// need not.
     pub(crate) hooks_dir: PathBuf,
     /// How the command line chose it (`--hooks-dir DIR`, `--user`), to repeat in the commands
     /// a message suggests; `None` for the system directory.
@@ -73,9 +78,11 @@ impl Ctx {
                     );
                 }
             }
-            let quoted = hook_core::libvirt::shell_quote(&dir.display().to_string()).into_owned();
+            let hooks_dir = absolute("--hooks-dir", dir)?;
+            let quoted =
+                hook_core::libvirt::shell_quote(&hooks_dir.display().to_string()).into_owned();
             return Ok(Ctx {
-                hooks_dir: dir.clone(),
+                hooks_dir,
                 dir_flag: Some(format!("--hooks-dir {quoted}")),
             });
         }
@@ -84,6 +91,8 @@ impl Ctx {
         } else {
             hook_core::dir::system_dir()
         };
+        // Absolute already unless the build's sysconfdir was relative; made sure of here.
+        let hooks_dir = absolute("the hooks directory", &hooks_dir)?;
         Ok(Ctx {
             hooks_dir,
             dir_flag: cli.user.then(|| "--user".to_owned()),
@@ -98,6 +107,17 @@ impl Ctx {
             .map(|f| format!(" {f}"))
             .unwrap_or_default()
     }
+}
+
+/// `dir` made absolute once, lexically (`std::path::absolute`): not canonicalized, so a
+/// symlinked directory stays as given, like the path libvirt is configured with.
+fn absolute(what: &str, dir: &Path) -> Result<PathBuf, InputError> {
+    std::path::absolute(dir).map_err(|e| {
+        InputError(format!(
+            "{what} {}: cannot make it an absolute path: {e}",
+            dir.display()
+        ))
+    })
 }
 
 /// What a command prints: its stdout text and stderr text, and its exit status.
@@ -181,7 +201,7 @@ fn main() -> ExitCode {
         return write_out(&out);
     }
     let cli = Cli::parse();
-    trace::init(cli.verbose);
+    logging::init(cli.verbose);
     let out = match execute(&cli) {
         Ok(out) => out,
         Err(InputError(msg)) => Output {

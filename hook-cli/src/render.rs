@@ -7,7 +7,8 @@ use std::path::{Path, PathBuf};
 
 use hook_core::{Ending, Failure, FailurePolicy, HookError, Outcome, ScriptRun};
 
-use crate::json::Value;
+use serde::Serialize;
+
 use crate::style::{self, Style};
 
 /// What a filter event's scripts made of the document, when they all succeeded.
@@ -19,6 +20,9 @@ pub(crate) enum FilterResult {
     Replaced {
         /// The script whose output it is.
         by: PathBuf,
+        /// Every script whose output changed the document, in order (`by` is usually the
+        /// last; it is not when it printed its input back unchanged).
+        changed_by: Vec<PathBuf>,
         /// The replacement document.
         xml: Vec<u8>,
     },
@@ -45,6 +49,8 @@ pub(crate) struct Fired {
     pub(crate) failed: bool,
     /// For filter events that succeeded.
     pub(crate) filter: Option<FilterResult>,
+    /// Which document the scripts were fed, in words, when the caller says (`lifecycle`).
+    pub(crate) document: Option<String>,
 }
 
 impl Fired {
@@ -67,6 +73,7 @@ impl Fired {
             other_errors: Vec::new(),
             failed: false,
             filter: None,
+            document: None,
         };
         match result {
             Ok(outcome) => fired.runs = outcome.runs,
@@ -137,6 +144,29 @@ fn stderr_text(run: &ScriptRun) -> String {
     String::from_utf8_lossy(bytes).trim_end().to_owned()
 }
 
+/// For a script that failed, the end of what it printed on stdout (many scripts print their
+/// reason there), with a line saying how much came before it; `None` when it succeeded or
+/// printed nothing.
+fn stdout_tail(run: &ScriptRun) -> Option<String> {
+    let report = run.report.as_ref()?;
+    if run.succeeded() || report.stdout_tail.is_empty() {
+        return None;
+    }
+    let tail = String::from_utf8_lossy(&report.stdout_tail);
+    let tail = tail.trim_end();
+    if tail.is_empty() {
+        return None;
+    }
+    let before = report
+        .stdout_len
+        .saturating_sub(report.stdout_tail.len() as u64);
+    Some(if before > 0 {
+        format!("[... {before} earlier bytes of stdout not kept ...]\n{tail}")
+    } else {
+        tail.to_owned()
+    })
+}
+
 /// The scripts' argv after the path, shell-quoted as libvirt quotes it.
 fn argv_line(args: &[String; 4]) -> String {
     args.iter()
@@ -159,6 +189,9 @@ pub(crate) fn text(f: &Fired, hooks_dir: &Path, st: Style) -> String {
             argv_line(&f.args)
         ))
     );
+    if let Some(document) = &f.document {
+        out.push_str(&format!("  {}\n", st.dim(&format!("stdin: {document}"))));
+    }
     let paths: Vec<String> = f
         .runs
         .iter()
@@ -197,16 +230,11 @@ pub(crate) fn text(f: &Fired, hooks_dir: &Path, st: Style) -> String {
             let label = if i == 0 { "stderr: " } else { "        " };
             out.push_str(&format!("{indent}{}\n", st.dim(&format!("{label}{line}"))));
         }
-        if let Some(dropped) = run
-            .report
-            .as_ref()
-            .map(|r| r.stderr_dropped)
-            .filter(|&n| n > 0)
-        {
-            out.push_str(&format!(
-                "{indent}{}\n",
-                st.dim(&format!("(and {dropped} more bytes of stderr, dropped)"))
-            ));
+        if let Some(tail) = stdout_tail(run) {
+            for (i, line) in tail.lines().enumerate() {
+                let label = if i == 0 { "stdout: " } else { "        " };
+                out.push_str(&format!("{indent}{}\n", st.dim(&format!("{label}{line}"))));
+            }
         }
     }
     for e in &f.other_errors {
@@ -216,11 +244,27 @@ pub(crate) fn text(f: &Fired, hooks_dir: &Path, st: Style) -> String {
         Some(FilterResult::Unchanged) => out.push_str(
             "  output: unchanged (no filter printed anything; libvirt keeps the original XML)\n",
         ),
-        Some(FilterResult::Replaced { by, xml }) => out.push_str(&format!(
-            "  output: {} bytes of XML from {} replace the original\n",
-            xml.len(),
-            style::rel(by, hooks_dir)
-        )),
+        Some(FilterResult::Replaced {
+            by,
+            xml,
+            changed_by,
+        }) => {
+            out.push_str(&format!(
+                "  output: {} bytes of XML from {} replace the original\n",
+                xml.len(),
+                style::rel(by, hooks_dir)
+            ));
+            let names: Vec<String> = changed_by
+                .iter()
+                .map(|p| style::rel(p, hooks_dir))
+                .collect();
+            let changed = match names.as_slice() {
+                [] => "no script changed the XML (the output is the input, unchanged)".to_owned(),
+                [one] => format!("changed by {one}"),
+                [first @ .., last] => format!("changed by {}, then {last}", first.join(", ")),
+            };
+            out.push_str(&format!("          {changed}\n"));
+        }
         None => {}
     }
     out.push_str(&verdict(f, st));
@@ -265,45 +309,107 @@ fn verdict(f: &Fired, st: Style) -> String {
     }
 }
 
+/// Pretty-printed JSON with a final newline, for every `--json` (schema: docs/json.md).
+pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+    match serde_json::to_string_pretty(value) {
+        Ok(text) => text + "\n",
+        // Only plain strings, numbers and lists go in, which always serialize.
+        Err(e) => format!("{{\"error\": \"cannot write JSON: {e}\"}}\n"),
+    }
+}
+
+/// One fired event, as `run --json` prints it and `lifecycle --json` lists it.
+#[derive(Serialize)]
+pub(crate) struct FiredJson<'a> {
+    driver: &'a str,
+    /// Which document the scripts were fed, in words (`lifecycle` only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    document: Option<&'a str>,
+    args: &'a [String; 4],
+    stdin_bytes: Option<usize>,
+    scripts: Vec<ScriptJson>,
+    errors: Vec<String>,
+    result: &'static str,
+    proceeds: bool,
+    on_failure: &'static str,
+    libvirt_on_failure: &'a str,
+    output: Option<OutputJson>,
+}
+
+/// One script of a fired event.
+#[derive(Serialize)]
+struct ScriptJson {
+    path: String,
+    status: &'static str,
+    exit_code: Option<i32>,
+    signal: Option<&'static str>,
+    timed_out: bool,
+    duration_ms: Option<f64>,
+    stderr: String,
+    stderr_dropped: u64,
+    stdout_tail: Option<String>,
+    error: Option<String>,
+}
+
+/// What a filter event's scripts made of the document.
+#[derive(Serialize)]
+struct OutputJson {
+    changed: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    by: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    changed_by: Option<Vec<String>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    xml: Option<String>,
+}
+
 /// The event as a JSON object.
-pub(crate) fn json(f: &Fired) -> Value {
-    let scripts: Vec<Value> = f
+pub(crate) fn json(f: &Fired) -> FiredJson<'_> {
+    let scripts = f
         .runs
         .iter()
         .map(|run| {
             let report = run.report.as_ref();
-            let (code, signal) = match report.map(|r| r.ending) {
+            let (exit_code, signal) = match report.map(|r| r.ending) {
                 Some(Ending::Exited(c)) => (Some(c), None),
                 Some(e @ Ending::Signaled { .. }) => (None, e.signal_name()),
                 None => (None, None),
             };
-            Value::obj()
-                .with("path", run.script.display().to_string())
-                .with(
-                    "status",
-                    match status(run) {
-                        "FAILED" => "failed",
-                        "not started" => "not-started",
-                        s => s,
-                    },
-                )
-                .with("exit_code", code)
-                .with("signal", signal)
-                .with("timed_out", report.is_some_and(|r| r.timed_out.is_some()))
-                .with(
-                    "duration_ms",
-                    report.map(|r| r.duration.as_secs_f64() * 1000.0),
-                )
-                .with("stderr", stderr_text(run))
-                .with("error", run.error.as_ref().map(|e| e.to_string()))
+            ScriptJson {
+                path: run.script.display().to_string(),
+                status: match status(run) {
+                    "FAILED" => "failed",
+                    "not started" => "not-started",
+                    _ => "ok",
+                },
+                exit_code,
+                signal,
+                timed_out: report.is_some_and(|r| r.timed_out.is_some()),
+                duration_ms: report.map(|r| r.duration.as_micros() as f64 / 1000.0),
+                stderr: stderr_text(run),
+                stderr_dropped: report.map_or(0, |r| r.stderr_dropped),
+                stdout_tail: stdout_tail(run),
+                error: run.error.as_ref().map(|e| e.to_string()),
+            }
         })
         .collect();
     let output = f.filter.as_ref().map(|r| match r {
-        FilterResult::Unchanged => Value::obj().with("changed", false),
-        FilterResult::Replaced { by, xml } => Value::obj()
-            .with("changed", true)
-            .with("by", by.display().to_string())
-            .with("xml", String::from_utf8_lossy(xml).into_owned()),
+        FilterResult::Unchanged => OutputJson {
+            changed: false,
+            by: None,
+            changed_by: None,
+            xml: None,
+        },
+        FilterResult::Replaced {
+            by,
+            xml,
+            changed_by,
+        } => OutputJson {
+            changed: true,
+            by: Some(by.display().to_string()),
+            changed_by: Some(changed_by.iter().map(|p| p.display().to_string()).collect()),
+            xml: Some(String::from_utf8_lossy(xml).into_owned()),
+        },
     });
     let result = if f.failed {
         "failed"
@@ -312,24 +418,17 @@ pub(crate) fn json(f: &Fired) -> Value {
     } else {
         "ok"
     };
-    Value::obj()
-        .with("driver", f.driver)
-        .with(
-            "args",
-            f.args.iter().map(|a| a.as_str()).collect::<Vec<_>>(),
-        )
-        .with("stdin_bytes", f.stdin_len)
-        .with("scripts", scripts)
-        .with(
-            "errors",
-            f.other_errors
-                .iter()
-                .map(|e| e.to_string())
-                .collect::<Vec<_>>(),
-        )
-        .with("result", result)
-        .with("proceeds", f.proceeds())
-        .with("on_failure", f.policy.as_str())
-        .with("libvirt_on_failure", f.on_failure)
-        .with("output", output)
+    FiredJson {
+        driver: f.driver,
+        document: f.document.as_deref(),
+        args: &f.args,
+        stdin_bytes: f.stdin_len,
+        scripts,
+        errors: f.other_errors.iter().map(|e| e.to_string()).collect(),
+        result,
+        proceeds: f.proceeds(),
+        on_failure: f.policy.as_str(),
+        libvirt_on_failure: f.on_failure,
+        output,
+    }
 }

@@ -10,43 +10,39 @@
 //! so), 2 for bad input.
 
 use std::borrow::Cow;
-use std::io::Read as _;
 use std::time::Duration;
 
 use hook_core::xml::{Document, ObjectDocument, Root};
-use hook_core::{HookError, Hooks, Limits};
+use hook_core::{HookError, Hooks, LibvirtVersion, Limits};
 
 use crate::cli::RunArgs;
 use crate::event::{AnyEvent, Fire, Kind};
 use crate::render::{self, FilterResult, Fired};
 use crate::style::Style;
-use crate::{Ctx, InputError, Output};
+use crate::{Ctx, InputError, Output, input};
 
-/// Reads `FILE`, or all of stdin for `-`.
-pub(crate) fn read_source(what: &str, source: &str) -> Result<Vec<u8>, InputError> {
-    if source == "-" {
-        let mut buf = Vec::new();
-        std::io::stdin()
-            .read_to_end(&mut buf)
-            .map_err(|e| InputError(format!("{what} -: cannot read stdin: {e}")))?;
-        return Ok(buf);
-    }
-    std::fs::read(source).map_err(|e| {
-        let e = e.to_string();
-        InputError(format!("{what} {source}: {}", crate::list::io_text(&e)))
-    })
-}
+/// The shortest `--timeout`, in seconds: 1 ms (a shorter one kills every script at once).
+const MIN_TIMEOUT_SECS: f64 = 0.001;
+/// The longest `--timeout`, in seconds: 24 hours. Without `--timeout` there is none at all.
+const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 
-/// `--timeout SECS` as limits.
-pub(crate) fn limits(timeout: Option<f64>) -> Result<Limits, InputError> {
+/// `--timeout SECS` as limits: a number of seconds from [`MIN_TIMEOUT_SECS`] to
+/// [`MAX_TIMEOUT_SECS`]; anything else (negative, NaN, infinite, not a number) is an input
+/// error stating the bounds, quoting what was given rather than printing a parsed float.
+pub(crate) fn limits(timeout: Option<&str>) -> Result<Limits, InputError> {
     let timeout = match timeout {
         None => None,
-        Some(s) if s.is_finite() && s > 0.0 && s < 1e9 => Some(Duration::from_secs_f64(s)),
-        Some(s) => {
-            return Err(InputError(format!(
-                "--timeout {s}: give a positive number of seconds"
-            )));
-        }
+        Some(text) => match text.trim().parse::<f64>() {
+            Ok(s) if (MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&s) => {
+                Some(Duration::from_secs_f64(s))
+            }
+            _ => {
+                return Err(InputError(format!(
+                    "--timeout {text:?}: give a number of seconds from {MIN_TIMEOUT_SECS} to \
+                     {MAX_TIMEOUT_SECS} (24 hours), or leave --timeout out for no timeout"
+                )));
+            }
+        },
     };
     Ok(Limits {
         timeout,
@@ -54,11 +50,25 @@ pub(crate) fn limits(timeout: Option<f64>) -> Result<Limits, InputError> {
     })
 }
 
-/// Builds the [`Hooks`] for one driver in the hooks directory.
-pub(crate) fn hooks_for(ctx: &Ctx, driver: &str, limits: Limits) -> Result<Hooks, InputError> {
+/// `--libvirt VERSION`, or the newest release the driver crates know.
+pub(crate) fn libvirt(version: Option<&str>) -> Result<LibvirtVersion, InputError> {
+    version.map_or(Ok(LibvirtVersion::NEWEST), |v| {
+        v.parse()
+            .map_err(|e: hook_core::BadVersion| InputError(format!("--libvirt: {e}")))
+    })
+}
+
+/// Builds the [`Hooks`] for one driver in the hooks directory, emulating `libvirt`.
+pub(crate) fn hooks_for(
+    ctx: &Ctx,
+    driver: &str,
+    limits: Limits,
+    libvirt: LibvirtVersion,
+) -> Result<Hooks, InputError> {
     Hooks::builder(&ctx.hooks_dir)
         .driver(driver)
         .limits(limits)
+        .libvirt_version(libvirt)
         .build()
         .map_err(|e| InputError(e.to_string()))
 }
@@ -71,17 +81,17 @@ struct Input {
 
 /// A checked domain document, for `--domain`.
 pub(crate) fn domain_doc(source: &str) -> Result<ObjectDocument, InputError> {
-    let bytes = read_source("--domain", source)?;
+    let bytes = input::read("--domain", source)?;
     ObjectDocument::parse(bytes, "domain")
         .map_err(|e| InputError(format!("--domain {source}: {e}")))
 }
 
-fn input(args: &RunArgs, event: AnyEvent) -> Result<Input, InputError> {
+fn script_input(args: &RunArgs, event: AnyEvent) -> Result<Input, InputError> {
     let driver = event.driver();
     let op = event.spec().op;
     let doc = &args.doc;
     if let Some(source) = &args.input {
-        let bytes = read_source("--input", source)?;
+        let bytes = input::read("--input", source)?;
         let object = match (&args.object, event.kind()) {
             (Some(o), _) => o.clone(),
             (None, Kind::Nothing) => "-".to_owned(),
@@ -148,11 +158,11 @@ fn input(args: &RunArgs, event: AnyEvent) -> Result<Input, InputError> {
                     "network {op} needs the network's XML: --network FILE (e.g. from virsh net-dumpxml) or --input FILE"
                 )));
             };
-            let network = hook_network::Network::parse(read_source("--network", source)?)
+            let network = hook_network::Network::parse(input::read("--network", source)?)
                 .map_err(|e| InputError(format!("--network {source}: {e}")))?;
             let port = match (&doc.port, event.has_port()) {
                 (Some(p), true) => Some(
-                    hook_network::Port::parse(read_source("--port", p)?)
+                    hook_network::Port::parse(input::read("--port", p)?)
                         .map_err(|e| InputError(format!("--port {p}: {e}")))?,
                 ),
                 (None, true) => {
@@ -232,9 +242,11 @@ fn filter<R: Root>(
         Some(doc) if doc.name() == object => match hooks.run_filter(fire, &doc) {
             Ok(filtered) => {
                 let by = filtered.replaced_by().map(ToOwned::to_owned);
+                let changed_by = filtered.outcome.changed_by.clone();
                 let result = match (filtered.replacement, by) {
                     (Some(new), Some(by)) => FilterResult::Replaced {
                         by,
+                        changed_by,
                         xml: new.into_bytes(),
                     },
                     _ => FilterResult::Unchanged,
@@ -248,7 +260,15 @@ fn filter<R: Root>(
         _ => match hooks.run(fire, object, || stdin.map(Cow::Borrowed)) {
             Ok(mut outcome) => match (outcome.output.take(), outcome.output_from.clone()) {
                 (Some(xml), Some(by)) => match Document::<R>::parse(xml.as_slice()) {
-                    Ok(_) => (Ok(outcome), Some(FilterResult::Replaced { by, xml }), None),
+                    Ok(_) => {
+                        let changed_by = outcome.changed_by.clone();
+                        let replaced = FilterResult::Replaced {
+                            by,
+                            changed_by,
+                            xml,
+                        };
+                        (Ok(outcome), Some(replaced), None)
+                    }
                     Err(e) => {
                         let error = HookError::BadOutput {
                             script: by,
@@ -267,7 +287,8 @@ fn filter<R: Root>(
 
 /// Runs `run`.
 pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
-    let event = AnyEvent::parse(&args.driver, &args.op, args.extra.as_deref())?;
+    let libvirt = libvirt(args.libvirt.as_deref())?;
+    let event = AnyEvent::parse(&args.driver, &args.op, args.extra.as_deref(), libvirt)?;
     let fire = Fire {
         event,
         extra: if event.takes_reason() {
@@ -276,14 +297,14 @@ pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
             args.extra.as_deref()
         },
     };
-    let limits = limits(args.timeout)?;
-    let input = input(args, event)?;
-    let hooks = hooks_for(ctx, event.driver(), limits)?;
+    let limits = limits(args.timeout.as_deref())?;
+    let input = script_input(args, event)?;
+    let hooks = hooks_for(ctx, event.driver(), limits, libvirt)?;
     let fired = fire_event(&hooks, &fire, &input.object, input.stdin.as_deref());
     let code = u8::from(!fired.proceeds());
     if args.json {
         return Ok(Output {
-            stdout: (render::json(&fired).to_string() + "\n").into_bytes(),
+            stdout: render::to_json(&render::json(&fired)).into_bytes(),
             code,
             ..Output::default()
         });

@@ -12,6 +12,7 @@ use nix::errno::Errno;
 /// The arguments a script was given after its path (`object op subop extra`), shown
 /// shell-quoted the way libvirt quotes them.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize), serde(transparent))]
 pub struct Args(pub Box<[String]>);
 
 impl Args {
@@ -215,7 +216,26 @@ impl HookError {
         }
     }
 
-    /// What the script wrote on stderr (the kept head), if this error carries it.
+    /// A short stable name for the variant: `invalid_argument`, `not_started`, `exited`,
+    /// `signaled`, `timed_out`, `output_too_large`, `io`, `dir_unreadable`, `untrusted`,
+    /// `bad_output` (the `kind` of its JSON form).
+    pub fn kind(&self) -> &'static str {
+        match self {
+            HookError::InvalidArgument { .. } => "invalid_argument",
+            HookError::NotStarted { .. } => "not_started",
+            HookError::Exited { .. } => "exited",
+            HookError::Signaled { .. } => "signaled",
+            HookError::TimedOut { .. } => "timed_out",
+            HookError::OutputTooLarge { .. } => "output_too_large",
+            HookError::Io { .. } => "io",
+            HookError::DirUnreadable { .. } => "dir_unreadable",
+            HookError::Untrusted { .. } => "untrusted",
+            HookError::BadOutput { .. } => "bad_output",
+        }
+    }
+
+    /// What the script wrote on stderr (as kept: see [`crate::Report::stderr`]), if this error
+    /// carries it.
     pub fn stderr(&self) -> Option<&[u8]> {
         match self {
             HookError::Exited { stderr, .. }
@@ -259,6 +279,11 @@ impl fmt::Display for Stderr<'_> {
 
 /// A permission problem on a script or a directory it runs from.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum WarningKind {
     /// Anyone may change it.
     WorldWritable,
@@ -280,5 +305,18 @@ impl std::fmt::Display for WarningKind {
                 write!(f, "owned by uid {uid}, neither root nor the current user")
             }
         }
+    }
+}
+
+/// `{ "kind": "exited", "message": "hook script … exited with code 3: …" }`: a stable,
+/// snake_case name for the variant ([`HookError::kind`]) and the error's one-line text.
+#[cfg(feature = "serde")]
+impl serde::Serialize for HookError {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeStruct as _;
+        let mut st = s.serialize_struct("HookError", 2)?;
+        st.serialize_field("kind", self.kind())?;
+        st.serialize_field("message", &self.to_string())?;
+        st.end()
     }
 }

@@ -2,8 +2,13 @@
 //! true of every libvirt object document: it is well-formed XML (checked with `quick-xml`'s
 //! streaming reader plus the rules that reader leaves to its caller), its root element is the
 //! expected one, and the root's top-level `<name>` child holds the object's name (argv\[1\] of
-//! the scripts) next to an optional `<uuid>`. The original bytes are kept untouched, so scripts
-//! receive them byte-identical. Parsing never panics, whatever the input.
+//! the scripts) next to an optional `<uuid>`. What libvirt's parser (libxml2) would read
+//! differently or refuse is refused too, with its position: `]]>` in text, a second or
+//! lowercase `<!DOCTYPE`, an encoding declaration other than UTF-8 (the bytes are read as
+//! UTF-8), and a `<name>` or `<uuid>` in a default namespace (libvirt's XPath `./name` matches
+//! only elements in no namespace; a prefixed `<x:name>` is some other element, as for libvirt).
+//! The original bytes are kept untouched, so scripts receive them byte-identical. Parsing never
+//! panics, whatever the input.
 //!
 //! A driver crate names its root element once, with [`Root`], and uses [`Document`]:
 //!
@@ -141,6 +146,21 @@ pub enum XmlError {
         /// `name` or `uuid`.
         child: &'static str,
         /// Where the second one starts.
+        at: Position,
+    },
+    /// The top-level `<name>` (or `<uuid>`) is in a namespace (a default `xmlns='…'` on it or
+    /// on the root), so libvirt's `./name` (or `./uuid`), which matches only elements in no
+    /// namespace, would not read it.
+    #[error(
+        "<{child}> at {at} is in the namespace {namespace:?}: libvirt reads only a <{child}> in \
+         no namespace"
+    )]
+    Namespaced {
+        /// `name` or `uuid`.
+        child: &'static str,
+        /// The namespace it is in.
+        namespace: String,
+        /// Where it starts.
         at: Position,
     },
     /// The top-level `<name>` (or `<uuid>`) holds an element instead of plain text.
@@ -452,6 +472,22 @@ fn check_tag(e: &BytesStart<'_>) -> Result<(), String> {
     Ok(())
 }
 
+/// The value of `e`'s `xmlns` attribute (its default namespace declaration), if it has one.
+/// `check_tag` has already accepted the attributes.
+fn default_namespace(e: &BytesStart<'_>) -> Option<String> {
+    e.attributes()
+        .flatten()
+        .find(|a| a.key.as_ref() == "xmlns")
+        .and_then(|a| a.normalized_value(XmlVersion::Implicit1_0).ok())
+        .map(|v| v.into_owned())
+}
+
+/// Whether an encoding declaration names UTF-8, as libxml2 reads the names (`UTF-8` or
+/// `UTF8`, in any case).
+fn is_utf8_name(name: &str) -> bool {
+    name.eq_ignore_ascii_case("UTF-8") || name.eq_ignore_ascii_case("UTF8")
+}
+
 /// Resolves a general reference: the five predefined entities and character references.
 fn resolve_ref(name: &str) -> Result<char, String> {
     let c = match name {
@@ -511,6 +547,9 @@ fn scan(bytes: &[u8], expected_root: &str) -> Result<Scan, XmlError> {
     let mut root_start: Option<usize> = None;
     let mut root_end: Option<usize> = None;
     let mut seen_anything = false;
+    let mut seen_doctype = false;
+    // The root's default namespace (`xmlns='…'`), which its unprefixed children inherit.
+    let mut root_namespace: Option<String> = None;
     let mut name: Option<String> = None;
     let mut uuid: Option<String> = None;
     // The top-level child whose text is being collected, and the text so far.
@@ -547,6 +586,7 @@ fn scan(bytes: &[u8], expected_root: &str) -> Result<Scan, XmlError> {
                         });
                     }
                     root_start = Some(start);
+                    root_namespace = default_namespace(e);
                 } else if let Some((field, _)) = &collecting {
                     return Err(XmlError::MarkupInText {
                         child: field.element(),
@@ -560,6 +600,15 @@ fn scan(bytes: &[u8], expected_root: &str) -> Result<Scan, XmlError> {
                         _ => None,
                     };
                     if let Some((field, slot)) = field {
+                        // libvirt's XPath `./name` matches only a <name> in no namespace.
+                        let namespace = default_namespace(e).or_else(|| root_namespace.clone());
+                        if let Some(namespace) = namespace.filter(|n| !n.is_empty()) {
+                            return Err(XmlError::Namespaced {
+                                child: field.element(),
+                                namespace,
+                                at: at(start),
+                            });
+                        }
                         if slot.is_some() {
                             return Err(XmlError::Duplicate {
                                 root: expected_root.to_owned(),
@@ -600,6 +649,14 @@ fn scan(bytes: &[u8], expected_root: &str) -> Result<Scan, XmlError> {
                 }
             }
             Event::Text(t) => {
+                // XML forbids `]]>` in text (libxml2: "Sequence ']]>' not allowed in content").
+                // References are separate events, so an escaped `]]&gt;` never gets here.
+                if let Some(i) = t.find("]]>") {
+                    return Err(malformed(
+                        (start + i) as u64,
+                        "']]>' is not allowed in text (escape it as ]]&gt;)".to_owned(),
+                    ));
+                }
                 if depth == 0 {
                     let content = t.xml10_content();
                     if !is_xml_space(&content) {
@@ -626,18 +683,58 @@ fn scan(bytes: &[u8], expected_root: &str) -> Result<Scan, XmlError> {
                     value.push_str(&c.xml10_content());
                 }
             }
-            Event::Decl(_) => {
+            Event::Decl(d) => {
                 if !first_event {
                     return Err(malformed(
                         start as u64,
                         "an XML declaration is only allowed at the very start".to_owned(),
                     ));
                 }
+                // The bytes are read as UTF-8 (checked above); libxml2 would decode them as
+                // declared, so a document declaring anything else would mean something else.
+                match d.encoding() {
+                    None => {}
+                    Some(Ok(enc)) if is_utf8_name(&enc) => {}
+                    Some(Ok(enc)) => {
+                        return Err(malformed(
+                            start as u64,
+                            format!(
+                                "the XML declaration says encoding {enc:?}: only UTF-8 \
+                                 documents are accepted (libvirt writes UTF-8)"
+                            ),
+                        ));
+                    }
+                    Some(Err(e)) => {
+                        return Err(malformed(
+                            start as u64,
+                            format!(
+                                "in the XML declaration's encoding (only UTF-8 is accepted): {e}"
+                            ),
+                        ));
+                    }
+                }
             }
             Event::DocType(_) => {
                 if root_start.is_some() {
                     return Err(outside("a <!DOCTYPE>".to_owned()));
                 }
+                if seen_doctype {
+                    return Err(malformed(
+                        start as u64,
+                        "a second <!DOCTYPE>: a document has at most one".to_owned(),
+                    ));
+                }
+                // quick-xml also takes `<!doctype`; XML (and libxml2) want it in capitals.
+                if !bytes
+                    .get(start..)
+                    .is_some_and(|b| b.starts_with(b"<!DOCTYPE"))
+                {
+                    return Err(malformed(
+                        start as u64,
+                        "a document type declaration is spelt <!DOCTYPE, in capitals".to_owned(),
+                    ));
+                }
+                seen_doctype = true;
             }
             Event::Comment(_) | Event::PI(_) => {}
             Event::Eof => break,
@@ -801,6 +898,118 @@ mod tests {
         assert!(
             matches!(e, XmlError::NotUtf8 { at } if at.offset == 14),
             "{e:?}"
+        );
+    }
+
+    /// Malformed at exactly this byte offset, with this in the message.
+    fn malformed_at(doc: &str, offset: usize, needle: &str) {
+        match err(doc, "domain") {
+            XmlError::Malformed { at, message } => {
+                assert_eq!(at.offset, offset, "{doc:?}: {message}");
+                assert!(message.contains(needle), "{doc:?}: {message}");
+            }
+            other => panic!("{doc:?}: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn refuses_cdata_end_in_text_as_libxml2_does() {
+        malformed_at(
+            "<domain><name>x</name>\n<a>x ]]> y</a></domain>",
+            28,
+            "']]>' is not allowed in text",
+        );
+        malformed_at("<domain><name>a]]>b</name></domain>", 15, "']]>'");
+        // Escaped, in an attribute or ending a CDATA section, it is fine.
+        for ok in [
+            "<domain a=']]>'><name>x</name><b>]]&gt;</b></domain>",
+            "<domain><name>x</name><b><![CDATA[ a ]]></b><c>]]</c><d>]></d></domain>",
+        ] {
+            ObjectDocument::parse(ok, "domain").expect(ok);
+        }
+    }
+
+    #[test]
+    fn refuses_a_second_or_malformed_doctype() {
+        let doc = "<!DOCTYPE domain>\n<!DOCTYPE domain>\n<domain><name>x</name></domain>";
+        malformed_at(doc, 18, "a second <!DOCTYPE>");
+        malformed_at(
+            "<!doctype domain><domain><name>x</name></domain>",
+            0,
+            "<!DOCTYPE",
+        );
+        ObjectDocument::parse(
+            "<?xml version='1.0'?>\n<!-- c --><!DOCTYPE domain>\n<domain><name>x</name></domain>",
+            "domain",
+        )
+        .unwrap();
+    }
+
+    #[test]
+    fn refuses_an_encoding_other_than_utf8() {
+        for enc in ["ISO-8859-1", "latin1", "UTF-16", "US-ASCII", ""] {
+            let doc =
+                format!("<?xml version='1.0' encoding='{enc}'?><domain><name>x</name></domain>");
+            malformed_at(&doc, 0, "UTF-8");
+        }
+        for enc in ["UTF-8", "utf-8", "UTF8", "utf8"] {
+            let doc = format!(
+                "<?xml version=\"1.0\" encoding=\"{enc}\"?><domain><name>x</name></domain>"
+            );
+            ObjectDocument::parse(doc.as_str(), "domain").expect(&doc);
+        }
+    }
+
+    #[test]
+    fn a_name_in_a_namespace_is_not_the_name() {
+        // libvirt's XPath ./name (and ./uuid) matches only elements in no namespace.
+        for (doc, child, offset) in [
+            ("<domain><name xmlns='urn:x'>a</name></domain>", "name", 8),
+            (
+                "<domain xmlns='urn:x'>\n<name>a</name></domain>",
+                "name",
+                23,
+            ),
+            (
+                "<domain><name>a</name><uuid xmlns='urn:x'>u</uuid></domain>",
+                "uuid",
+                22,
+            ),
+        ] {
+            match err(doc, "domain") {
+                XmlError::Namespaced {
+                    child: c,
+                    at,
+                    namespace,
+                } => {
+                    assert_eq!((c, at.offset, namespace.as_str()), (child, offset, "urn:x"));
+                }
+                other => panic!("{doc:?}: {other:?}"),
+            }
+        }
+        let shown = err("<domain><name xmlns='urn:x'>a</name></domain>", "domain").to_string();
+        assert!(shown.contains("line 1, column 9"), "{shown}");
+        // Undeclaring the default namespace puts it back in no namespace; a prefixed <x:name>
+        // is some other element, as for libvirt; a prefix declared but unused changes nothing.
+        let ok = |doc: &str| ObjectDocument::parse(doc, "domain").expect(doc);
+        assert_eq!(
+            ok("<domain xmlns='urn:x'><name xmlns=''>a</name></domain>").name(),
+            Some("a")
+        );
+        assert_eq!(
+            ok("<domain xmlns:x='urn:x'><x:name>a</x:name><name>b</name></domain>").name(),
+            Some("b")
+        );
+        assert!(matches!(
+            err(
+                "<domain xmlns:x='urn:x'><x:name>a</x:name></domain>",
+                "domain"
+            ),
+            XmlError::NoName { .. }
+        ));
+        assert_eq!(
+            ok("<domain xmlns:qemu='urn:q'><name xmlns:y='urn:y'>a</name></domain>").name(),
+            Some("a")
         );
     }
 

@@ -121,6 +121,16 @@ impl HookEvent for Event {
     }
 }
 
+/// The order in which libvirt makes the `daemon` calls, as recorded from real libvirt 9.0.0 and
+/// 11.3.0 daemons: what a hook author may rely on.
+pub const ORDER: &[&str] = &[
+    "`start` comes before any other hook of the daemon's life: before the `network` hook's \
+     `port-created` replays and the guests' `reconnect`.",
+    "SIGHUP fires only `reload`: no guest or network hook runs.",
+    "A restart: `shutdown` (running guests keep running, no guest hook runs), then the new \
+     daemon's `start`.",
+];
+
 /// Every event's row of the invocation matrix, in [`Event::all`]'s order.
 pub fn invocation_matrix() -> Vec<CallSite> {
     Event::all().into_iter().map(Event::call_site).collect()

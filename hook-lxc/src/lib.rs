@@ -20,6 +20,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! `release` passes the shutoff reason as libvirt 10.5.0 and later do; a stack whose
+//! administrators' scripts expect an older libvirt's `release end -` builds its `Hooks` with
+//! `.libvirt_version(hook_core::LibvirtVersion::new(9, 0, 0))` (or the release it stands in
+//! for), and its call sites stay the same.
+//!
 //! Building the XML only to find that no hook is installed is wasted work; as libvirt's callers
 //! check `virHookPresent`, check `hooks.is_present(hook_lxc::NAME)` first when that matters.
 
@@ -81,8 +86,9 @@ pub enum Event {
     Started,
     /// `stopped end -`
     Stopped,
-    /// `release end <reason>`
-    Release(ShutoffReason),
+    /// `release end <reason>`; `None` is `release end -`, as libvirt before 10.5.0 sends it
+    /// (the call function picks it from [`Hooks::libvirt_version`]).
+    Release(Option<ShutoffReason>),
     /// `reconnect begin -`
     Reconnect,
 }
@@ -96,7 +102,8 @@ impl Event {
     /// Every event, in the order of a container's life; `Release` once per shutoff reason.
     pub fn all() -> Vec<Event> {
         let mut all = vec![Event::Prepare, Event::Start, Event::Started, Event::Stopped];
-        all.extend(ShutoffReason::ALL.iter().map(|&r| Event::Release(r)));
+        all.extend(ShutoffReason::ALL.iter().map(|&r| Event::Release(Some(r))));
+        all.push(Event::Release(None));
         all.push(Event::Reconnect);
         all
     }
@@ -121,7 +128,10 @@ impl Event {
             Event::Prepare | Event::Start => EventSpec::new(op, SubOp::Begin, Abort),
             Event::Started | Event::Reconnect => EventSpec::new(op, SubOp::Begin, StopGuest),
             Event::Stopped => EventSpec::new(op, SubOp::End, Ignore),
-            Event::Release(r) => EventSpec::new(op, SubOp::End, Ignore).with_extra(r.as_str()),
+            Event::Release(Some(r)) => {
+                EventSpec::new(op, SubOp::End, Ignore).with_extra(r.as_str())
+            }
+            Event::Release(None) => EventSpec::new(op, SubOp::End, Ignore),
         }
     }
 
@@ -148,9 +158,14 @@ impl Event {
                 "stop: the container died, before labels are restored",
                 "logged; the operation goes on",
             ),
-            Event::Release(r) => (
+            Event::Release(Some(r)) => (
                 format!("release(&hooks, &domain, ShutoffReason::{r:?})"),
-                "stop: the end of cleanup, after cgroup teardown",
+                "stop: the end of cleanup, after cgroup teardown; libvirt 10.5.0 and later (the default)",
+                "logged; the operation goes on",
+            ),
+            Event::Release(None) => (
+                "release(&hooks, &domain, reason)".to_owned(),
+                "stop: the end of cleanup, after cgroup teardown; libvirt before 10.5.0 (`HooksBuilder::libvirt_version`), whatever the reason",
                 "logged; the operation goes on",
             ),
             Event::Reconnect => (
@@ -205,12 +220,18 @@ pub fn stopped(hooks: &Hooks, domain: &Domain) -> Result<Outcome, Box<Failure>> 
     hooks.run_document(&Event::Stopped, domain)
 }
 
-/// `release end <reason>`: the stop is complete. A failure is only logged.
+/// `release end <reason>`: the stop is complete. A failure is only logged. The reason is passed
+/// as libvirt 10.5.0 and later pass it; a [`Hooks`] emulating an older libvirt
+/// ([`hook_core::HooksBuilder::libvirt_version`]) passes `-` instead, as those releases did.
 pub fn release(
     hooks: &Hooks,
     domain: &Domain,
     reason: ShutoffReason,
 ) -> Result<Outcome, Box<Failure>> {
+    let reason = hooks
+        .libvirt_version()
+        .passes_release_reason()
+        .then_some(reason);
     hooks.run_document(&Event::Release(reason), domain)
 }
 

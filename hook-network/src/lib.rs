@@ -192,10 +192,16 @@ impl Event {
                 "logged; the operation goes on",
             ),
         };
-        let what = if self.has_port() {
-            "the live network XML and the port's XML"
-        } else {
-            "the live network XML"
+        let what = match self {
+            Event::PortCreated | Event::PortReplayed => {
+                "the live network XML (`connections='N'` counting this port) and the port's XML"
+            }
+            Event::PortDeleted => {
+                "the live network XML (the port no longer counted in `connections`) and the \
+                 port's XML"
+            }
+            Event::Updated => "the updated live network XML, without a `connections` attribute",
+            Event::Start | Event::Started | Event::Stopped => "the live network XML",
         };
         CallSite {
             driver: NAME,
@@ -220,6 +226,19 @@ impl HookEvent for Event {
         Event::spec(*self)
     }
 }
+
+/// The order in which libvirt makes the `network` calls, and what the `<network>` in
+/// `<hookData>` holds, as recorded from real libvirt 9.0.0 and 11.3.0 daemons.
+pub const ORDER: &[&str] = &[
+    "A network's start: `start`, then `started`; its stop: `stopped`.",
+    "A guest's NIC on the network: `port-created` between the guest's `prepare` and `start` \
+     hooks; `port-deleted` between its `stopped` and `release`.",
+    "At daemon start, `port-created` is replayed for every existing port, after the `daemon` \
+     hook's `start` and before the guests' `reconnect`.",
+    "The `<network>` carries `connections='N'` only while ports are in use: `port-created` \
+     counts the new port; `port-deleted` (the port already gone), `start`, `started`, \
+     `stopped` and `updated` had none, `updated` even with a port in use.",
+];
 
 /// Every event's row of the invocation matrix, in [`Event::all`]'s order.
 pub fn invocation_matrix() -> Vec<CallSite> {

@@ -23,6 +23,11 @@
 //! # Ok::<(), Box<dyn std::error::Error>>(())
 //! ```
 //!
+//! `release` passes the shutoff reason as libvirt 10.5.0 and later do; a stack whose
+//! administrators' scripts expect an older libvirt's `release end -` builds its `Hooks` with
+//! `.libvirt_version(hook_core::LibvirtVersion::new(9, 0, 0))` (or the release it stands in
+//! for), and its call sites stay the same.
+//!
 //! Building the XML only to find that no hook is installed is wasted work; as libvirt's callers
 //! check `virHookPresent`, check `hooks.is_present(hook_qemu::NAME)` first when that matters.
 
@@ -91,8 +96,9 @@ pub enum Event {
     Started,
     /// `stopped end -`
     Stopped,
-    /// `release end <reason>`
-    Release(ShutoffReason),
+    /// `release end <reason>`; `None` is `release end -`, as libvirt before 10.5.0 sends it
+    /// (the call function picks it from [`Hooks::libvirt_version`]).
+    Release(Option<ShutoffReason>),
     /// `reconnect begin -`
     Reconnect,
     /// `migrate begin -`: a filter.
@@ -101,16 +107,41 @@ pub enum Event {
     Restore,
 }
 
-const LIVE: Stdin = Stdin::Document {
-    root: "domain",
-    what: "the live domain XML, without secrets",
-};
+// What each call site gets on stdin, as recorded from real libvirt 9.0.0 and 11.3.0 daemons
+// (the replay tests check every recorded document against these calls).
+const fn domain(what: &'static str) -> Stdin {
+    Stdin::Document {
+        root: "domain",
+        what,
+    }
+}
+const PREPARE: Stdin = domain(
+    "the live domain XML, without secrets: `id=` and the defaults filled in, but no device \
+     `<alias>`es and no `<seclabel>` yet",
+);
+const START: Stdin = domain(
+    "the live domain XML, without secrets: prepare's plus the device `<alias>`es, the graphics' \
+     chosen port and the DAC `<seclabel>` with its label",
+);
+const STARTED: Stdin = domain(
+    "the live domain XML, without secrets, as QEMU runs it: start's plus `<resource>` and the \
+     checked CPU (`check='full'`, its `<feature>`s)",
+);
+const STOPPED: Stdin = domain(
+    "the domain XML, without secrets, no longer live: no `id=`, graphics ports back to \
+     automatic; aliases and `<seclabel>` kept",
+);
+const RELEASE: Stdin =
+    domain("stopped's document, with the `<seclabel>` emptied (its labels released)");
+const RECONNECT: Stdin =
+    domain("the live domain XML, without secrets: the document the guest's started hook got");
 
 impl Event {
     /// Every event, in the order of a guest's life; `Release` once per shutoff reason.
     pub fn all() -> Vec<Event> {
         let mut all = vec![Event::Prepare, Event::Start, Event::Started, Event::Stopped];
-        all.extend(ShutoffReason::ALL.iter().map(|&r| Event::Release(r)));
+        all.extend(ShutoffReason::ALL.iter().map(|&r| Event::Release(Some(r))));
+        all.push(Event::Release(None));
         all.extend([Event::Reconnect, Event::Migrate, Event::Restore]);
         all
     }
@@ -137,7 +168,10 @@ impl Event {
             Event::Prepare | Event::Start => EventSpec::new(op, SubOp::Begin, Abort),
             Event::Started | Event::Reconnect => EventSpec::new(op, SubOp::Begin, StopGuest),
             Event::Stopped => EventSpec::new(op, SubOp::End, Ignore),
-            Event::Release(r) => EventSpec::new(op, SubOp::End, Ignore).with_extra(r.as_str()),
+            Event::Release(Some(r)) => {
+                EventSpec::new(op, SubOp::End, Ignore).with_extra(r.as_str())
+            }
+            Event::Release(None) => EventSpec::new(op, SubOp::End, Ignore),
             Event::Migrate | Event::Restore => {
                 EventSpec::new(op, SubOp::Begin, Abort).with_output()
             }
@@ -149,37 +183,43 @@ impl Event {
         let (call, stdin, when, failure) = match self {
             Event::Prepare => (
                 "prepare(&hooks, &domain)".to_owned(),
-                LIVE,
+                PREPARE,
                 "start: before anything is allocated, labelled or built",
                 "the start is aborted; the stopped and release hooks then run",
             ),
             Event::Start => (
                 "start(&hooks, &domain)".to_owned(),
-                LIVE,
+                START,
                 "start: command line built, helpers started, before QEMU is spawned",
                 "the start is aborted; the stopped and release hooks then run",
             ),
             Event::Started => (
                 "started(&hooks, &domain)".to_owned(),
-                LIVE,
+                STARTED,
                 "start, and an incoming migration before its data: the guest runs, status saved",
                 "the just-started guest is stopped (reason failed); an incoming migration fails",
             ),
             Event::Stopped => (
                 "stopped(&hooks, &domain)".to_owned(),
-                LIVE,
+                STOPPED,
                 "stop: QEMU killed, before security labels are restored",
                 "logged; the operation goes on",
             ),
-            Event::Release(r) => (
+            Event::Release(Some(r)) => (
                 format!("release(&hooks, &domain, ShutoffReason::{r:?})"),
-                LIVE,
-                "stop: the end of cleanup, labels released",
+                RELEASE,
+                "stop: the end of cleanup, labels released; libvirt 10.5.0 and later (the default)",
+                "logged; the operation goes on",
+            ),
+            Event::Release(None) => (
+                "release(&hooks, &domain, reason)".to_owned(),
+                RELEASE,
+                "stop: the end of cleanup, labels released; libvirt before 10.5.0 (`HooksBuilder::libvirt_version`), whatever the reason",
                 "logged; the operation goes on",
             ),
             Event::Reconnect => (
                 "reconnect(&hooks, &domain)".to_owned(),
-                LIVE,
+                RECONNECT,
                 "daemon start: reconnected to a running guest's monitor",
                 "the running QEMU is killed",
             ),
@@ -187,7 +227,8 @@ impl Event {
                 "migrate(&hooks, &domain)".to_owned(),
                 Stdin::Document {
                     root: "domain",
-                    what: "the incoming domain XML, with secrets, migratable",
+                    what: "the incoming domain XML, migratable, with secrets: no `id=`, aliases or \
+                           `<seclabel>`",
                 },
                 "incoming migration, on the destination, before the guest is defined",
                 "the incoming migration is refused; so is an unusable replacement",
@@ -196,7 +237,8 @@ impl Event {
                 "restore(&hooks, &domain)".to_owned(),
                 Stdin::Document {
                     root: "domain",
-                    what: "the caller's replacement XML if given, else the save image's (with secrets)",
+                    what: "the save image's domain XML, migratable, with secrets; or, when the \
+                           caller gave a replacement (`virsh restore --xml`), exactly its bytes",
                 },
                 "restore and managed-save restore, after the save image's header is read",
                 "the restore fails; so does an unusable replacement",
@@ -223,6 +265,26 @@ impl HookEvent for Event {
     }
 }
 
+/// The order in which libvirt makes the `qemu` calls (and the `network` calls in between), as
+/// recorded from real libvirt 9.0.0 and 11.3.0 daemons: what a hook author may rely on.
+pub const ORDER: &[&str] = &[
+    "A start: `prepare`, then the `network` hook's `port-created` for each NIC on a libvirt \
+     network, then `start`, then `started`.",
+    "A stop: `stopped`, then `port-deleted` for each such NIC, then `release` with the shutoff \
+     reason: `destroyed` (destroy), `shutdown` (the guest shut down), `crashed` (QEMU died), \
+     `saved`, `migrated`, `failed`. `stopped` never gets the reason; `release` only from libvirt \
+     10.5.0, `-` before.",
+    "A start whose `prepare`, `start` or `started` hook fails: the start stops there, then \
+     `stopped` and `release` (reason `failed`) run as the cleanup.",
+    "A save or managed save: `stopped`, `release` (reason `saved`). A restore, a restore with \
+     `--xml` and a start from a managed save: `restore`, then `prepare`, `start`, `started`.",
+    "An incoming migration: on the destination `migrate`, `prepare`, `start`, `started`; only \
+     then, on the source, `stopped` and `release` (reason `migrated`).",
+    "A daemon restart with running guests: the `daemon` hook's `shutdown`, then its `start`, \
+     then `port-created` replayed for every existing port, then `reconnect` for each running \
+     guest (the guests in no fixed order).",
+];
+
 /// Every event's row of the invocation matrix, in [`Event::all`]'s order.
 pub fn invocation_matrix() -> Vec<CallSite> {
     Event::all().into_iter().map(Event::call_site).collect()
@@ -248,12 +310,18 @@ pub fn stopped(hooks: &Hooks, domain: &Domain) -> Result<Outcome, Box<Failure>> 
     hooks.run_document(&Event::Stopped, domain)
 }
 
-/// `release end <reason>`: the stop is complete. A failure is only logged.
+/// `release end <reason>`: the stop is complete. A failure is only logged. The reason is passed
+/// as libvirt 10.5.0 and later pass it; a [`Hooks`] emulating an older libvirt
+/// ([`hook_core::HooksBuilder::libvirt_version`]) passes `-` instead, as those releases did.
 pub fn release(
     hooks: &Hooks,
     domain: &Domain,
     reason: ShutoffReason,
 ) -> Result<Outcome, Box<Failure>> {
+    let reason = hooks
+        .libvirt_version()
+        .passes_release_reason()
+        .then_some(reason);
     hooks.run_document(&Event::Release(reason), domain)
 }
 

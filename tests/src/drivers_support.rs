@@ -128,6 +128,15 @@ if [ -e "$rec/fail" ]; then echo "recorder: failing on purpose" >&2; exit 3; fi
             .expect("build Hooks")
     }
 
+    /// A [`Hooks`] like [`Recorder::hooks`], emulating the libvirt release `version`.
+    pub fn hooks_as(&self, version: hook_core::LibvirtVersion) -> Hooks {
+        Hooks::builder(self.hooks_dir())
+            .driver(&self.driver)
+            .libvirt_version(version)
+            .build()
+            .expect("build Hooks")
+    }
+
     /// Makes the script fail (exit 3) or succeed from now on.
     pub fn set_failing(&self, fail: bool) {
         let flag = self.dir.path().join("rec").join("fail");

@@ -366,4 +366,5 @@ pub fn mask_has(mask_hex: &str, sig: Signal) -> bool {
 pub mod cli_support;
 pub mod drivers_support;
 pub mod hookdir;
+pub mod recorded;
 pub mod reliability_support;

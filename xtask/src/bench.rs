@@ -251,8 +251,8 @@ fn document(
     doc.push_str("# Performance\n\n");
     doc.push_str(
         "What a hook call costs, measured by `cargo xtask bench` (hook-core's `cost` benchmark, \
-         release build) against the cost model of the project's design (`shared/design.md`, \
-         \"Performance model\"): a call costs one process start, \
+         release build) against the project's cost model (`docs/performance-model.md`): \
+         a call costs one process start, \
          so the floor is `posix_spawn` + `waitpid` of the same script, and a call for a driver \
          with nothing installed costs nothing measurable. Every ratio below is a ratio of \
          medians measured in one process run with the variants interleaved (A B C A B C …, the \

@@ -6,6 +6,7 @@ pub mod bench;
 pub mod ci;
 pub mod docgen;
 pub mod install_samples;
+pub mod man;
 pub mod soak;
 pub mod tidy;
 

@@ -9,8 +9,10 @@ tasks:
   bench [--quick]       measure the cost model, write docs/performance.md
   docgen [--check]      write docs/invocations.md from the driver crates
                         (--check: only fail if the committed file is stale)
-  ci                    run .ci/run: fmt, clippy, tests, bench build, stray snapshots
+  ci                    run .ci/run: fmt, clippy, tests, docs, bench build, stray snapshots
   install-samples DIR   write the example hooks (examples/hooks) into DIR, with their modes
+  man [--check]         write virt-hook's man pages (docs/man) and shell completions
+                        (completions/) from its clap definition
   soak                  the full soak (10,000 calls) and concurrency (64 threads x 100) runs";
 
 fn main() -> ExitCode {
@@ -21,6 +23,7 @@ fn main() -> ExitCode {
         Some("docgen") => xtask::docgen::run(args),
         Some("ci") => xtask::ci::run(args),
         Some("install-samples") => xtask::install_samples::run(args),
+        Some("man") => xtask::man::run(args),
         Some("soak") => xtask::soak::run(args),
         Some("help" | "-h" | "--help") => {
             println!("{USAGE}");

@@ -1,7 +1,8 @@
 //! Tidy checks: properties of the source tree that code review would otherwise have to keep,
 //! written as ordinary `#[test]`s so `cargo test --workspace` enforces them (rust-analyzer's
 //! pattern). Today: hook-core's module groups depend on each other one way only, as
-//! ARCHITECTURE.md draws them, and no two of its modules depend on each other in a cycle.
+//! ARCHITECTURE.md draws them, no two of its modules depend on each other in a cycle, and no
+//! file of the repository refers to a path outside it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -11,15 +12,23 @@ use std::path::{Path, PathBuf};
 pub const HOOK_CORE_LAYERS: &[(&str, &[&str])] = &[
     ("quote", &[]),
     ("xml", &[]),
-    ("error", &["quote"]),
-    ("process", &["error", "quote"]),
-    ("hookdir", &["error", "quote"]),
-    ("driver", &["quote"]),
+    ("serde_support", &[]),
+    ("error", &["quote", "serde_support"]),
+    ("process", &["error", "quote", "serde_support"]),
+    ("hookdir", &["error", "quote", "serde_support"]),
+    ("driver", &["quote", "serde_support"]),
     ("libvirt", &["error", "quote", "process", "driver"]),
     (
         "dispatch",
         &[
-            "error", "quote", "xml", "process", "hookdir", "driver", "libvirt",
+            "error",
+            "quote",
+            "xml",
+            "process",
+            "hookdir",
+            "driver",
+            "libvirt",
+            "serde_support",
         ],
     ),
 ];
@@ -314,6 +323,49 @@ mod tests {
         assert_eq!(
             code_lines("/// [`crate::dispatch`]\nuse crate::xml; // crate::hookdir\n"),
             ["use crate::xml;"]
+        );
+    }
+
+    /// Every file under `dir`, skipping build output, git's files and CI's own scripts.
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let path = entry.path();
+            let name = entry.file_name();
+            if matches!(name.to_str(), Some("target" | ".git" | ".ci")) {
+                continue;
+            }
+            match entry.file_type() {
+                Ok(t) if t.is_dir() => walk(&path, out),
+                Ok(t) if t.is_file() => out.push(path),
+                _ => {}
+            }
+        }
+    }
+
+    /// The repository stands alone: the design notes and specification the project started
+    /// from live outside it and are not shipped (`docs/` holds the project's own account).
+    #[test]
+    fn nothing_refers_to_a_path_outside_the_repository() {
+        let root = crate::workspace_root();
+        let outside = concat!("..", "/shared");
+        let mut files = Vec::new();
+        walk(&root, &mut files);
+        assert!(files.len() > 50, "walked {} files", files.len());
+        let offending: Vec<String> = files
+            .iter()
+            .filter(|p| {
+                std::fs::read(p)
+                    .map(|b| b.windows(outside.len()).any(|w| w == outside.as_bytes()))
+                    .unwrap_or(false)
+            })
+            .map(|p| p.strip_prefix(&root).unwrap_or(p).display().to_string())
+            .collect();
+        assert!(
+            offending.is_empty(),
+            "these files refer to {outside}, outside the repository: {offending:?}"
         );
     }
 }

@@ -2,7 +2,7 @@
 //! libvirt logs nothing when a hook succeeds. Sent as one datagram per line to the journal's
 //! native socket (structured fields) or to the syslog socket (RFC 3164), with no process
 //! started and no `unsafe`. A log that cannot be written is dropped: it never changes what the
-//! dispatcher answers libvirt. Nothing from the environment or the stdin document is logged.
+//! dispatcher answers libvirt, nor makes it wait (the socket is non-blocking). Nothing from the environment or the stdin document is logged.
 
 use std::os::unix::net::UnixDatagram;
 use std::path::{Path, PathBuf};
@@ -69,7 +69,9 @@ impl Logger {
             let Ok(sock) = UnixDatagram::unbound() else {
                 break;
             };
-            if sock.connect(&path).is_ok() {
+            // Non-blocking: a log daemon that stops reading must not stall the dispatcher, and
+            // through it libvirt; a full queue drops the record instead.
+            if sock.connect(&path).is_ok() && sock.set_nonblocking(true).is_ok() {
                 return Logger {
                     sink: Some((sock, path, journal)),
                 };
@@ -160,6 +162,27 @@ mod tests {
                  SYSLOG_IDENTIFIER=virt-hook\nSYSLOG_PID={pid}\nVIRT_HOOK_EXIT=0\n"
             )
         );
+    }
+
+    #[test]
+    fn a_log_reader_that_stops_reading_never_blocks() {
+        let dir = std::env::temp_dir().join(format!("virt-hook-log-test-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let reader = UnixDatagram::bind(&path).unwrap();
+        let l = Logger::new(LogTarget::Journal, Some(&path));
+        assert!(l.sink.is_some());
+        // Far more than a datagram socket queues (max_dgram_qlen, 512 by default): with a
+        // blocking socket this would hang here.
+        for _ in 0..5000 {
+            l.log(&record());
+        }
+        let mut buf = [0u8; 4096];
+        let n = reader.recv(&mut buf).unwrap();
+        assert!(buf[..n].starts_with(b"MESSAGE=qemu win10"));
+        drop(reader);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

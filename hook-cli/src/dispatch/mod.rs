@@ -22,23 +22,18 @@ mod config;
 mod log;
 
 use std::borrow::Cow;
-use std::io::Read as _;
 use std::path::Path;
 use std::time::Duration;
 
 use hook_core::xml::{Document, Root};
 use hook_core::{
-    EventSpec, Failure, FailurePolicy, HookError, HookEvent, Hooks, Layout, Limits, Outcome,
-    ScriptRun, SubOp,
+    EventSpec, Failure, FailurePolicy, HookError, HookEvent, Hooks, Layout, LibvirtVersion, Limits,
+    Outcome, ScriptRun, SubOp,
 };
 
 use crate::Output;
 use crate::event::AnyEvent;
 use log::{Logger, Record, Severity};
-
-/// The most stdin bytes read: libvirt's documents are a few kilobytes; a filter's replacement
-/// is capped at the same size by hook-core.
-const STDIN_CAP: usize = 16 * 1024 * 1024;
 
 /// The most characters of a script's stderr shown in the failure line.
 const TAIL_CHARS: usize = 300;
@@ -93,11 +88,6 @@ fn failure_line(line: &str) -> Output {
 /// The settings file's name in the hooks directory.
 pub(crate) const CONFIG_FILE: &str = config::FILE_NAME;
 
-/// Whether driver `d` has an operation named `o` (for the settings file's sections).
-fn known_op(d: &str, o: &str) -> Result<(), String> {
-    AnyEvent::parse(d, o, None).map(|_| ()).map_err(|e| e.0)
-}
-
 /// What is wrong with `<hooks dir>/virt-hook.toml`, if anything: the reason every dispatched
 /// event would fail without running a script (`check` reports it). Every section is checked
 /// whatever the event, so one load says it for all.
@@ -107,18 +97,17 @@ pub(crate) fn config_problem(hooks_dir: &Path) -> Option<String> {
         .map(|e| e.to_string())
 }
 
+/// Whether driver `d` has an operation named `o` (for the settings file's sections). The
+/// release emulated plays no part: only the operation words are checked.
+fn known_op(d: &str, o: &str) -> Result<(), String> {
+    AnyEvent::parse(d, o, None, LibvirtVersion::NEWEST)
+        .map(|_| ())
+        .map_err(|e| e.0)
+}
+
 /// Runs `driver`'s per-object scripts for the event in `args` (`object op subop extra`, as
 /// libvirt passes them) from `hooks_dir`, reading the document from stdin.
 pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Output {
-    dispatch_with(hooks_dir, driver, args, &mut std::io::stdin().lock())
-}
-
-fn dispatch_with(
-    hooks_dir: &Path,
-    driver: &str,
-    args: &[String],
-    stdin: &mut dyn std::io::Read,
-) -> Output {
     let driver = match crate::drivers::known(driver) {
         Ok(d) => d,
         Err(e) => return usage(e.0),
@@ -135,8 +124,10 @@ fn dispatch_with(
         Err(e) => return usage(format!("{e}")),
     };
     // An operation the driver crates do not know (a newer libvirt) still runs its scripts;
-    // only known filter events have their output used.
-    let (uses_output, on_failure) = match AnyEvent::parse(driver, op, None) {
+    // only known filter events have their output used. The words go to the scripts exactly as
+    // libvirt sent them, so the release being emulated plays no part here.
+    let (uses_output, on_failure) = match AnyEvent::parse(driver, op, None, LibvirtVersion::NEWEST)
+    {
         Ok(event) => (event.spec().uses_output, event.spec().on_failure),
         Err(_) => (false, FailurePolicy::Abort),
     };
@@ -183,9 +174,11 @@ fn dispatch_with(
     if !hooks.is_present(driver) {
         return Output::default(); // nothing installed: stdin is never read
     }
-    let document = match read_bounded(stdin, STDIN_CAP) {
+    // Bounded by the library's output cap (16 MiB): libvirt's documents are kilobytes, and a
+    // filter's replacement could not be bigger anyway.
+    let document = match crate::input::read_stdin("the document on stdin") {
         Ok(d) => d,
-        Err(msg) => {
+        Err(crate::InputError(msg)) => {
             let line = format!("{msg}; no script was run");
             logger.log(&Record {
                 message: format!("{event_words}: {line}"),
@@ -257,22 +250,6 @@ fn filter<R: Root>(
                 (outcome, out)
             }),
     }
-}
-
-/// Reads all of `input`, refusing more than `cap` bytes.
-fn read_bounded(input: &mut dyn std::io::Read, cap: usize) -> Result<Vec<u8>, String> {
-    let mut buf = Vec::new();
-    input
-        .take(cap as u64 + 1)
-        .read_to_end(&mut buf)
-        .map_err(|e| format!("cannot read the document on stdin: {e}"))?;
-    if buf.len() > cap {
-        return Err(format!(
-            "the document on stdin is larger than {} MiB",
-            cap / (1024 * 1024)
-        ));
-    }
-    Ok(buf)
 }
 
 /// A path as the administrator reads it: relative to the hooks directory.
@@ -443,28 +420,19 @@ mod tests {
     }
 
     #[test]
-    fn stdin_is_bounded() {
-        let mut small: &[u8] = b"<domain/>";
-        assert_eq!(read_bounded(&mut small, 9).unwrap(), b"<domain/>");
-        let mut big: &[u8] = b"<domain/>!";
-        let e = read_bounded(&mut big, 9).unwrap_err();
-        assert!(e.contains("larger than"), "{e}");
-    }
-
-    #[test]
     fn malformed_calls_are_usage_errors() {
         let dir = Path::new("/nonexistent");
-        let out = dispatch_with(dir, "qemu", &["a".into()], &mut &b""[..]);
+        let out = dispatch(dir, "qemu", &["a".into()]);
         assert_eq!(out.code, 2);
         assert_eq!(
             out.stderr,
             "virt-hook: qemu hook called with 1 argument; libvirt passes 4: OBJECT OP SUBOP EXTRA\n"
         );
         let args = ["g", "prepare", "middle", "-"].map(String::from);
-        let out = dispatch_with(dir, "qemu", &args, &mut &b""[..]);
+        let out = dispatch(dir, "qemu", &args);
         assert_eq!(out.code, 2);
         assert!(out.stderr.contains("sub-operation"), "{}", out.stderr);
-        let out = dispatch_with(dir, "xen", &args, &mut &b""[..]);
+        let out = dispatch(dir, "xen", &args);
         assert_eq!(out.code, 2);
         assert!(out.stderr.contains("unknown driver"), "{}", out.stderr);
     }

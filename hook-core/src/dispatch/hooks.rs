@@ -18,6 +18,7 @@ use crate::driver::{EventSpec, FailurePolicy, HookEvent};
 use crate::error::HookError;
 use crate::hookdir::discover::{self, Scan};
 use crate::hookdir::layout::{self, Layout};
+use crate::libvirt::version::LibvirtVersion;
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
 use crate::process::report::Report;
@@ -58,6 +59,7 @@ pub struct HooksBuilder {
     env: Option<ScriptEnv>,
     strict_trust: bool,
     layout: Layout,
+    libvirt_version: LibvirtVersion,
 }
 
 impl HooksBuilder {
@@ -106,6 +108,16 @@ impl HooksBuilder {
         self
     }
 
+    /// The libvirt release whose hook calls this stack makes (default
+    /// [`LibvirtVersion::NEWEST`]). The driver crates follow it where libvirt releases differ:
+    /// before 10.5.0, qemu's and lxc's `release` pass `-` instead of the shutoff reason. Choose
+    /// the release the administrators' scripts were written for, e.g. the distribution's libvirt
+    /// the stack replaces.
+    pub fn libvirt_version(mut self, version: LibvirtVersion) -> Self {
+        self.libvirt_version = version;
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -141,6 +153,7 @@ impl HooksBuilder {
             rescan_lock: Mutex::new(()),
             strict_trust: self.strict_trust,
             layout: self.layout,
+            libvirt_version: self.libvirt_version,
         };
         let _ = hooks.rescan();
         Ok(hooks)
@@ -156,6 +169,7 @@ pub struct Hooks {
     rescan_lock: Mutex<()>,
     strict_trust: bool,
     layout: Layout,
+    libvirt_version: LibvirtVersion,
 }
 
 impl fmt::Debug for Hooks {
@@ -168,14 +182,20 @@ impl fmt::Debug for Hooks {
             )
             .field("strict_trust", &self.strict_trust)
             .field("layout", &self.layout)
+            .field("libvirt_version", &self.libvirt_version)
             .finish_non_exhaustive()
     }
 }
 
 /// One script that ran (or was meant to) for an event.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct ScriptRun {
     /// The script.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub script: PathBuf,
     /// The report, when the script was started.
     pub report: Option<Report>,
@@ -192,14 +212,32 @@ impl ScriptRun {
 
 /// A call whose scripts all succeeded, or where nothing ran.
 #[derive(Debug, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Outcome {
     /// One entry per script, in the order they ran; empty when nothing ran.
     pub runs: Vec<ScriptRun>,
     /// For events whose output is used: the last non-empty (not only whitespace) successful
     /// output, i.e. the replacement document. `None` means "unchanged" (no filter printed anything).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::opt_lossy")
+    )]
     pub output: Option<Vec<u8>>,
     /// The script that printed `output`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::opt_path")
+    )]
     pub output_from: Option<PathBuf>,
+    /// For events whose output is used: every script whose output changed the document, in the
+    /// order they ran (each printed a non-blank document that differs from the one it was
+    /// given). A script that printed its input back unchanged is not named here, though its
+    /// output may be `output`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::paths")
+    )]
+    pub changed_by: Vec<PathBuf>,
 }
 
 impl Outcome {
@@ -211,6 +249,7 @@ impl Outcome {
 
 /// A call where at least one script failed, or the `.d` directory could not be read.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Failure {
     /// The driver.
     pub driver: String,
@@ -229,6 +268,10 @@ pub struct Failure {
     /// which is libvirt's `*output` at the end except in one case: libvirt also leaves there
     /// the stdout of a main script that failed (when no later script replaced it); this never
     /// holds a failed script's output. libvirt's callers ignore it on failure.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::opt_lossy")
+    )]
     pub output: Option<Vec<u8>>,
 }
 
@@ -289,6 +332,7 @@ impl Hooks {
             env: None,
             strict_trust: false,
             layout: Layout::Libvirt,
+            libvirt_version: LibvirtVersion::NEWEST,
         }
     }
 
@@ -300,6 +344,11 @@ impl Hooks {
     /// The runner (environment and default limits) used for every script.
     pub fn runner(&self) -> &Runner {
         &self.runner
+    }
+
+    /// The libvirt release whose hook calls this stack makes ([`HooksBuilder::libvirt_version`]).
+    pub fn libvirt_version(&self) -> LibvirtVersion {
+        self.libvirt_version
     }
 
     /// Whether strict trust mode is on ([`HooksBuilder::strict_trust`]).
@@ -454,11 +503,12 @@ impl Hooks {
         // libvirt's script_ret: 1 = nothing ran yet, 0 = all succeeded so far, -1 = a failure.
         let mut all_ok = true;
         let mut output: Option<(Vec<u8>, PathBuf)> = None;
+        let mut changed_by: Vec<PathBuf> = Vec::new();
 
-        let run_one = |script: &Path,
-                       runs: &mut Vec<ScriptRun>,
-                       all_ok: &mut bool,
-                       output: &mut Option<(Vec<u8>, PathBuf)>| {
+        let mut run_one = |script: &Path,
+                           runs: &mut Vec<ScriptRun>,
+                           all_ok: &mut bool,
+                           output: &mut Option<(Vec<u8>, PathBuf)>| {
             // Each filter gets the previous non-empty successful output while nothing has failed,
             // otherwise the original input (virhook.c step 10).
             let chained = if *all_ok && spec.uses_output {
@@ -499,6 +549,9 @@ impl Hooks {
                         let blank =
                             |b: &u8| matches!(b, b' ' | b'\t' | b'\n' | 0x0b | 0x0c | b'\r');
                         if spec.uses_output && !report.stdout.iter().all(blank) {
+                            if stdin != Some(report.stdout.as_slice()) {
+                                changed_by.push(script.to_owned());
+                            }
                             *output = Some((report.stdout.clone(), script.to_owned()));
                         }
                     } else {
@@ -585,6 +638,7 @@ impl Hooks {
                 runs,
                 output,
                 output_from,
+                changed_by,
             })
         } else {
             let failure = Failure {

@@ -10,6 +10,11 @@ use crate::quote::shell_quote;
 
 /// What the scripts read on stdin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Stdin {
     /// Nothing: stdin is `/dev/null`.
     DevNull,
@@ -33,6 +38,7 @@ impl fmt::Display for Stdin {
 
 /// One lifecycle event of one driver, as a row of the invocation matrix.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct CallSite {
     /// The driver (the main script's name).
     pub driver: &'static str,

@@ -19,6 +19,14 @@ pub enum SubOp {
     End,
 }
 
+/// argv\[3\] as the scripts see it: `-`, `begin` or `end`.
+#[cfg(feature = "serde")]
+impl serde::Serialize for SubOp {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.as_str())
+    }
+}
+
 impl SubOp {
     /// The word on the command line.
     pub fn as_str(self) -> &'static str {
@@ -54,6 +62,11 @@ impl std::str::FromStr for SubOp {
 
 /// What a failure of an event's hooks means to the caller (libvirt's call sites, spec §6).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum FailurePolicy {
     /// The operation is aborted (a start, a migration, a restore…).
     Abort,
@@ -125,6 +138,7 @@ pub struct UnknownWord {
 
 /// Everything core needs to call a driver's scripts for one event.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct EventSpec<'a> {
     /// argv\[2\].
     pub op: &'a str,

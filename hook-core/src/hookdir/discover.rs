@@ -185,6 +185,11 @@ pub(crate) fn scan(main: &Path, d_dir: &Path) -> Scan {
 
 /// Why a file in the hooks directory does not run.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum SkipReason {
     /// A regular file without any execute bit.
     NotExecutable,
@@ -225,8 +230,13 @@ impl std::fmt::Display for SkipReason {
 
 /// A file that is in the hooks directory but will not run.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Skipped {
     /// Its path.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub path: PathBuf,
     /// Why.
     pub reason: SkipReason,
@@ -236,8 +246,13 @@ pub use crate::error::WarningKind;
 
 /// A warning about one path.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Warning {
     /// The script or directory.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub path: PathBuf,
     /// What is wrong.
     pub kind: WarningKind,
@@ -264,14 +279,27 @@ impl std::fmt::Display for Warning {
 
 /// Everything about one driver's scripts: what runs, in order, what is skipped and why.
 #[derive(Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Listing {
     /// The driver.
     pub driver: String,
     /// The main script's path (`<dir>/<driver>`), whether or not it exists.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub main: PathBuf,
     /// The `.d` directory's path.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub d_dir: PathBuf,
     /// The scripts that run, in order: the main script first when it is executable.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::paths")
+    )]
     pub scripts: Vec<PathBuf>,
     /// Files present that do not run.
     pub skipped: Vec<Skipped>,
@@ -336,9 +364,92 @@ fn warn_about(path: &Path, m: &Metadata, euid: u32, out: &mut Vec<Warning>) {
     }
 }
 
+/// The most symlinks followed while resolving one path, as Linux's `MAXSYMLINKS`.
+const MAX_SYMLINKS: usize = 40;
+
+/// Every directory in which a name is looked up while `path` is resolved the way the kernel
+/// resolves it for `exec` (every symlink followed, intermediate ones included), in order, each
+/// as a symlink-free path. Whoever can write one of them can make `path` lead elsewhere. Stops
+/// where resolution fails (a missing entry, a loop, too many links).
+fn lookup_dirs(path: &Path) -> Vec<PathBuf> {
+    use std::collections::VecDeque;
+    use std::path::Component;
+
+    let Ok(path) = std::path::absolute(path) else {
+        return Vec::new();
+    };
+    let mut dirs: Vec<PathBuf> = Vec::new();
+    let mut current = PathBuf::from("/");
+    let mut pending: VecDeque<OsString> = VecDeque::new();
+    let push_front = |pending: &mut VecDeque<OsString>, p: &Path| {
+        for c in p.components().rev() {
+            match c {
+                Component::Normal(n) => pending.push_front(n.to_owned()),
+                Component::ParentDir => pending.push_front(OsString::from("..")),
+                Component::RootDir | Component::CurDir | Component::Prefix(_) => {}
+            }
+        }
+    };
+    push_front(&mut pending, &path);
+    let mut links = 0;
+    while let Some(name) = pending.pop_front() {
+        if name == ".." {
+            // `current` is symlink-free, so its parent is the real `..`.
+            current.pop();
+            continue;
+        }
+        if !dirs.contains(&current) {
+            dirs.push(current.clone());
+        }
+        let next = current.join(&name);
+        match std::fs::symlink_metadata(&next) {
+            Ok(m) if m.file_type().is_symlink() => {
+                links += 1;
+                let Ok(target) = std::fs::read_link(&next) else {
+                    break;
+                };
+                if links > MAX_SYMLINKS {
+                    break;
+                }
+                if target.is_absolute() {
+                    current = PathBuf::from("/");
+                }
+                push_front(&mut pending, &target);
+            }
+            Ok(_) => current = next,
+            Err(_) => break,
+        }
+    }
+    dirs
+}
+
+/// The directories outside the hooks tree that `script` is reached through: those
+/// [`lookup_dirs`] finds for it, but not for `root` itself (the path to the hooks directory is
+/// not judged, as before), and not the directories between `script` and `root`, which are
+/// judged under their own names. Empty for a tree without symlinks.
+fn directories_reached_through_symlinks(script: &Path, root: &Path) -> Vec<PathBuf> {
+    let mut known = lookup_dirs(root);
+    let mut dir = script.parent();
+    while let Some(d) = dir {
+        if let Ok(real) = std::fs::canonicalize(d) {
+            known.push(real);
+        }
+        if d == root || !d.starts_with(root) {
+            break;
+        }
+        dir = d.parent();
+    }
+    lookup_dirs(script)
+        .into_iter()
+        .filter(|d| !known.contains(d))
+        .collect()
+}
+
 /// Strict trust mode: the first permission problem, as [`list`] warns about them, of `script`
-/// (symlinks followed) or of a directory between it and `root`, both included. `None` when all
-/// are owned by root or the current user and writable by their owner only.
+/// (symlinks followed), of a directory between it and `root` (both included), then of a
+/// directory outside the tree that a symlink leads through (the target's directory, an
+/// intermediate link's, and the directories above them). `None` when all are owned by root or
+/// the current user and writable by their owner only, or sticky (like `/tmp`).
 pub(crate) fn trust_problem(script: &Path, root: &Path) -> Option<Warning> {
     let euid = nix::unistd::geteuid().as_raw();
     let problem = |path: &Path| -> Option<Warning> {
@@ -361,7 +472,22 @@ pub(crate) fn trust_problem(script: &Path, root: &Path) -> Option<Warning> {
         }
         dir = d.parent();
     }
-    None
+    directories_reached_through_symlinks(script, root)
+        .iter()
+        .find_map(|d| problem(d))
+}
+
+/// Warnings about the directories outside the tree that `script` is reached through (see
+/// [`trust_problem`]), each directory once.
+fn outside_warnings(script: &Path, root: &Path, euid: u32, out: &mut Vec<Warning>) {
+    for dir in directories_reached_through_symlinks(script, root) {
+        if out.iter().any(|w| w.path == dir) {
+            continue;
+        }
+        if let Ok(m) = std::fs::metadata(&dir) {
+            warn_about(&dir, &m, euid, out);
+        }
+    }
 }
 
 /// Lists one driver's scripts in `hooks_dir`, with every skipped file and its reason and the
@@ -384,6 +510,7 @@ pub fn list(hooks_dir: &Path, driver: &str) -> Listing {
         match classify(&main) {
             Ok(m) => {
                 warn_about(&main, &m, euid, &mut l.warnings);
+                outside_warnings(&main, hooks_dir, euid, &mut l.warnings);
                 l.scripts.push(main.clone());
                 dirs_to_check.push(hooks_dir.to_owned());
             }
@@ -418,6 +545,7 @@ pub fn list(hooks_dir: &Path, driver: &str) -> Listing {
                 match classify(&path) {
                     Ok(m) => {
                         warn_about(&path, &m, euid, &mut l.warnings);
+                        outside_warnings(&path, hooks_dir, euid, &mut l.warnings);
                         l.scripts.push(path);
                         any = true;
                     }
@@ -642,5 +770,61 @@ fn fill_entry(entry: &mut ObjectEntry, euid: u32) {
         Err(e) if not_there(&e) => consider(path, entry),
         // A symlink loop, permissions: the call fails.
         Err(e) => entry.error = Some(e.to_string()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh directory under the temporary directory, removed on drop.
+    struct Tmp(PathBuf);
+    impl Tmp {
+        fn new(tag: &str) -> Tmp {
+            static NEXT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+            let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let p = std::env::temp_dir().join(format!(
+                "hook-core-discover-{}-{n}-{tag}",
+                std::process::id()
+            ));
+            std::fs::create_dir(&p).unwrap();
+            Tmp(std::fs::canonicalize(&p).unwrap())
+        }
+    }
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    #[test]
+    fn lookup_dirs_follow_every_link_as_the_kernel_does() {
+        let t = Tmp::new("lookup");
+        let r = &t.0;
+        std::fs::create_dir_all(r.join("a/b")).unwrap();
+        std::fs::create_dir_all(r.join("c")).unwrap();
+        std::fs::write(r.join("a/b/file"), "x").unwrap();
+        // c/link -> ../a/b/file (relative, with ..); d -> c (a directory link).
+        std::os::unix::fs::symlink("../a/b/file", r.join("c/link")).unwrap();
+        std::os::unix::fs::symlink("c", r.join("d")).unwrap();
+        let dirs = lookup_dirs(&r.join("d/link"));
+        let tail: Vec<_> = dirs.iter().filter(|d| d.starts_with(r)).collect();
+        assert_eq!(
+            tail,
+            [r.clone(), r.join("c"), r.join("a"), r.join("a/b")]
+                .iter()
+                .collect::<Vec<_>>(),
+            "{dirs:?}"
+        );
+        // No links: the path's own parents.
+        let plain: Vec<_> = lookup_dirs(&r.join("a/b/file"))
+            .into_iter()
+            .filter(|d| d.starts_with(r))
+            .collect();
+        assert_eq!(plain, [r.clone(), r.join("a"), r.join("a/b")]);
+        // A loop or a missing entry ends the walk instead of hanging or failing.
+        std::os::unix::fs::symlink("loop", r.join("loop")).unwrap();
+        assert!(lookup_dirs(&r.join("loop/x")).contains(r));
+        assert!(lookup_dirs(&r.join("missing/x")).contains(r));
     }
 }

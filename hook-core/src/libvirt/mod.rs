@@ -9,6 +9,7 @@ use crate::process::env::ScriptEnv;
 pub use crate::quote::shell_quote;
 
 pub mod shutoff;
+pub mod version;
 
 /// `virCommandToString`: the environment entries (values quoted), then the script path and its
 /// arguments, space-separated.

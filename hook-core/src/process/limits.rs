@@ -16,8 +16,13 @@ pub struct Limits {
     /// Most stdout bytes kept when the output is wanted; more is [`HookError::OutputTooLarge`](crate::HookError::OutputTooLarge).
     /// Default: 16 MiB.
     pub stdout_cap: usize,
-    /// Most stderr bytes kept; the rest is counted and dropped. Default: 64 KiB.
+    /// Most stderr bytes kept: its first half and its last half, with the bytes between
+    /// counted and dropped ([`Report::stderr`](crate::Report::stderr)). Default: 64 KiB.
     pub stderr_cap: usize,
+    /// Most bytes kept of the end of stdout in [`Report::stdout_tail`](crate::Report::stdout_tail),
+    /// whether or not stdout is captured, so a failing script's reason printed on stdout can be
+    /// shown. Default: 4 KiB.
+    pub stdout_tail: usize,
 }
 
 impl Default for Limits {
@@ -28,6 +33,7 @@ impl Default for Limits {
             drain: Duration::from_millis(200),
             stdout_cap: 16 * 1024 * 1024,
             stderr_cap: 64 * 1024,
+            stdout_tail: 4 * 1024,
         }
     }
 }

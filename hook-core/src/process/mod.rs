@@ -6,6 +6,7 @@
 //! This group knows nothing of hooks directories, drivers or documents: it depends only on the
 //! crate's leaves ([`crate::error`], [`crate::quote`]).
 
+pub(crate) mod capture;
 pub(crate) mod env;
 pub(crate) mod limits;
 pub(crate) mod pump;

@@ -13,6 +13,7 @@ use nix::sys::signal::{SigSet, SigmaskHow, Signal, killpg, pthread_sigmask};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid, waitpid};
 use nix::unistd::Pid;
 
+use crate::process::capture::Capture;
 use crate::process::limits::Limits;
 use crate::process::report::Ending;
 use crate::process::spawn::Child;
@@ -29,8 +30,9 @@ pub(crate) struct Pumped {
     pub(crate) stdout: Vec<u8>,
     pub(crate) stdout_len: u64,
     pub(crate) stdout_too_large: Option<usize>,
-    pub(crate) stderr: Vec<u8>,
-    pub(crate) stderr_dropped: u64,
+    /// The last bytes of stdout, whether it was captured or not (for a failure's report).
+    pub(crate) stdout_tail: Capture,
+    pub(crate) stderr: Capture,
     pub(crate) stdin_unread: usize,
     pub(crate) timed_out: Option<Duration>,
     pub(crate) pipes_held_open: bool,
@@ -105,8 +107,8 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
         stdout: Vec::new(),
         stdout_len: 0,
         stdout_too_large: None,
-        stderr: Vec::new(),
-        stderr_dropped: 0,
+        stdout_tail: Capture::new(0, limits.stdout_tail),
+        stderr: Capture::within(limits.stderr_cap),
         stdin_unread: 0,
         timed_out: None,
         pipes_held_open: false,
@@ -275,7 +277,7 @@ pub(crate) fn pump(child: Child, input: &[u8], capture_stdout: bool, limits: &Li
                             if role == b'o' {
                                 keep_stdout(&mut out, data, capture_stdout, limits.stdout_cap);
                             } else {
-                                keep_stderr(&mut out, data, limits.stderr_cap);
+                                out.stderr.push(data);
                             }
                         }
                         Err(Errno::EAGAIN) | Err(Errno::EINTR) => {}
@@ -352,6 +354,7 @@ fn try_reap(pid: Pid, phase: &Phase, known_exited: bool) -> Option<Ending> {
 
 fn keep_stdout(out: &mut Pumped, data: &[u8], capture: bool, cap: usize) {
     out.stdout_len += data.len() as u64;
+    out.stdout_tail.push(data);
     if !capture || out.stdout_too_large.is_some() {
         return;
     }
@@ -362,11 +365,4 @@ fn keep_stdout(out: &mut Pumped, data: &[u8], capture: bool, cap: usize) {
     } else {
         out.stdout.extend_from_slice(data);
     }
-}
-
-fn keep_stderr(out: &mut Pumped, data: &[u8], cap: usize) {
-    let room = cap.saturating_sub(out.stderr.len());
-    let take = room.min(data.len());
-    out.stderr.extend_from_slice(&data[..take]);
-    out.stderr_dropped += (data.len() - take) as u64;
 }

@@ -9,6 +9,11 @@ use crate::error::{Args, HookError};
 
 /// How the script's process ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(
+    feature = "serde",
+    derive(serde::Serialize),
+    serde(rename_all = "snake_case")
+)]
 pub enum Ending {
     /// It exited with this code.
     Exited(i32),
@@ -59,8 +64,13 @@ pub(crate) fn signal_name(signal: i32) -> &'static str {
 
 /// The result of running one script to its end.
 #[derive(Clone, Debug)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize))]
 pub struct Report {
     /// The script's path (argv\[0\]).
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::path")
+    )]
     pub script: PathBuf,
     /// The arguments after the path.
     pub args: Args,
@@ -69,22 +79,51 @@ pub struct Report {
     /// How it ended.
     pub ending: Ending,
     /// Captured stdout when it was asked for and fit under the cap; otherwise empty.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::lossy")
+    )]
     pub stdout: Vec<u8>,
     /// How many bytes the script wrote on stdout in all (captured or not).
     pub stdout_len: u64,
     /// The script's stdout was wanted but it wrote more than the cap (this value): `stdout` was
     /// discarded rather than cut.
     pub stdout_too_large: Option<usize>,
-    /// The head of stderr, at most the stderr cap.
+    /// The last bytes of stdout (at most [`Limits::stdout_tail`](crate::Limits::stdout_tail)),
+    /// kept whether or not stdout was captured: many scripts print their reason for failing on
+    /// stdout, where a hook's output is otherwise not used.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::lossy")
+    )]
+    pub stdout_tail: Vec<u8>,
+    /// What was kept of stderr. All of it when it fit under the stderr cap; otherwise its head
+    /// and its tail (half the cap each) with one line marking the gap between them:
+    /// `[... N bytes of stderr dropped ...]`.
+    #[cfg_attr(
+        feature = "serde",
+        serde(serialize_with = "crate::serde_support::lossy")
+    )]
     pub stderr: Vec<u8>,
-    /// How many bytes of stderr were dropped past the cap.
+    /// How many bytes of stderr were dropped between the head and the tail (0: nothing was).
     pub stderr_dropped: u64,
     /// How many bytes of the stdin document the script did not read (it exited or closed
     /// stdin early; not an error, as in libvirt).
     pub stdin_unread: usize,
     /// From the start to the end of the run (the drain included).
+    #[cfg_attr(
+        feature = "serde",
+        serde(rename = "duration_ms", serialize_with = "crate::serde_support::ms")
+    )]
     pub duration: Duration,
     /// Set when the script ran past its timeout and was killed: the timeout.
+    #[cfg_attr(
+        feature = "serde",
+        serde(
+            rename = "timed_out_ms",
+            serialize_with = "crate::serde_support::opt_ms"
+        )
+    )]
     pub timed_out: Option<Duration>,
     /// Something the script left behind still held its stdout or stderr open at the end of the
     /// drain: the pipes were closed on it and it was left running. After a normal exit that

@@ -98,6 +98,7 @@ impl Runner {
             tracing::warn!(error = %err, "I/O error");
             return Err(err);
         }
+        let (stderr, stderr_dropped) = p.stderr.into_marked("stderr");
         let report = Report {
             script: inv.script.to_owned(),
             args,
@@ -106,8 +107,9 @@ impl Runner {
             stdout: p.stdout,
             stdout_len: p.stdout_len,
             stdout_too_large: p.stdout_too_large,
-            stderr: p.stderr,
-            stderr_dropped: p.stderr_dropped,
+            stdout_tail: p.stdout_tail.into_bytes(),
+            stderr,
+            stderr_dropped,
             stdin_unread: p.stdin_unread,
             duration,
             timed_out: p.timed_out,
@@ -125,7 +127,10 @@ impl Runner {
             );
         }
         if report.stderr_dropped > 0 {
-            tracing::debug!(dropped = report.stderr_dropped, "stderr cut at its cap");
+            tracing::debug!(
+                dropped = report.stderr_dropped,
+                "stderr over its cap: head and tail kept"
+            );
         }
         if report.pipes_held_open && report.timed_out.is_some() {
             tracing::warn!(

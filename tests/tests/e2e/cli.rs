@@ -407,21 +407,11 @@ fn run_network_port_created() {
         "<networkport>\n  <uuid>5d4b5f5e-2a5b-4c7e-9b1a-0c2f3e4d5a6b</uuid>\n  <owner>\n    <name>test</name>\n  </owner>\n</networkport>\n",
         0o644,
     );
+    // What `virsh net-dumpxml default` prints (tests/fixtures/README.md).
     let network = workspace_root()
-        .join("../shared/fixtures/network-default.xml")
+        .join("tests/fixtures/network-default.xml")
         .display()
         .to_string();
-    let network = if std::path::Path::new(&network).is_file() {
-        network
-    } else {
-        t.file(
-            "network.xml",
-            "<network>\n  <name>default</name>\n  <bridge name='virbr0'/>\n</network>\n",
-            0o644,
-        )
-        .display()
-        .to_string()
-    };
     let run = t.run(&[
         "run",
         "network",
@@ -498,7 +488,7 @@ fn run_verbose_traces_on_stderr() {
     assert_eq!(run.code, 0);
     assert!(
         run.stderr
-            .contains("DEBUG hook_event{driver=qemu op=prepare object=test}"),
+            .contains("DEBUG hook_event{driver=\"qemu\" op=\"prepare\" object=\"test\"}"),
         "{}",
         run.stderr
     );
@@ -535,6 +525,81 @@ fn lifecycle_stops_at_an_aborting_failure() {
     let run = t.run(&["lifecycle", "qemu", "--domain", &domain_xml()]);
     assert_eq!(run.code, 1);
     assert_snapshot!(run.snapshot(t.root()));
+}
+
+/// `--end` chooses release's reason; `--libvirt 9.0` makes it `-`, as libvirt before 10.5.
+#[test]
+fn lifecycle_ends_as_told_and_emulates_an_older_libvirt() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", "#!/bin/sh\necho \"$*\" >&2\n", 0o755);
+    let d = domain_xml();
+    let run = t.run(&["lifecycle", "qemu", "--domain", &d, "--end", "destroyed"]);
+    assert_eq!(run.code, 0);
+    assert!(
+        run.stdout.contains("stderr: test release end destroyed"),
+        "{}",
+        run.stdout
+    );
+    let run = t.run(&[
+        "lifecycle",
+        "qemu",
+        "--domain",
+        &d,
+        "--end",
+        "crashed",
+        "--libvirt",
+        "9.0",
+    ]);
+    assert_eq!(run.code, 0);
+    assert_snapshot!(run.snapshot(t.root()));
+}
+
+/// `run … release --extra -` makes the call every libvirt before 10.5 makes; so does
+/// `--libvirt 10.4` whatever the reason.
+#[test]
+fn run_release_without_a_reason() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", "#!/bin/sh\necho \"$*\" >&2\n", 0o755);
+    let d = domain_xml();
+    for args in [
+        &["run", "qemu", "release", "--domain", &d, "--extra", "-"][..],
+        &[
+            "run",
+            "qemu",
+            "release",
+            "--domain",
+            &d,
+            "--libvirt",
+            "10.4",
+            "--extra",
+            "saved",
+        ],
+    ] {
+        let run = t.run(args);
+        assert_eq!(run.code, 0, "{args:?}: {}", run.stderr);
+        assert!(
+            run.stdout.contains("`<script> test release end -`")
+                && run.stdout.contains("stderr: test release end -"),
+            "{args:?}: {}",
+            run.stdout
+        );
+    }
+    let run = t.run(&[
+        "run",
+        "qemu",
+        "release",
+        "--domain",
+        &d,
+        "--libvirt",
+        "10.5",
+        "--extra",
+        "saved",
+    ]);
+    assert!(
+        run.stdout.contains("stderr: test release end saved"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
@@ -591,6 +656,17 @@ fn bad_input_run_and_lifecycle() {
         vec!["run", "qemu", "prepare", "--domain", &d, "--timeout=0"],
         vec!["lifecycle", "network", "--domain", &d],
         vec!["lifecycle", "qemu", "--domain", &malformed],
+        vec!["lifecycle", "qemu", "--domain", &d, "--end", "poweroff"],
+        vec!["lifecycle", "qemu", "--domain", &d, "--libvirt", "9"],
+        vec![
+            "run",
+            "qemu",
+            "release",
+            "--domain",
+            &d,
+            "--libvirt",
+            "v10.5",
+        ],
     ];
     let mut text = String::new();
     for args in cases {
@@ -695,4 +771,248 @@ fn virt_hook_with_closed_standard_fds() {
             "the Rust runtime no longer reopens closed standard fds: {seen}"
         );
     }
+}
+
+/// `--timeout` outside its bounds (1 ms to 24 h; a number) is one short line stating the
+/// bounds, never the number as f64 prints it (`1e300` was 300 digits).
+#[test]
+fn bad_input_timeouts_state_the_bounds() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", SH_OK, 0o755);
+    let d = domain_xml();
+    for value in [
+        "1e300", "86401", "-1", "-0", "0", "1e-300", "0.0009", "NaN", "inf", "-inf", "ten", "",
+    ] {
+        for cmd in [
+            vec!["run", "qemu", "prepare", "--domain", &d],
+            vec!["lifecycle", "qemu", "--domain", &d],
+        ] {
+            let timeout = format!("--timeout={value}");
+            let mut args = cmd.clone();
+            args.push(&timeout);
+            let run = t.run(&args);
+            bad(&run);
+            assert!(
+                run.stderr.contains("from 0.001 to 86400 (24 hours)"),
+                "{value}: {}",
+                run.stderr
+            );
+            assert!(run.stderr.len() < 200, "{value}: {}", run.stderr);
+        }
+    }
+    for value in ["86400", "0.001", "1e3"] {
+        let run = t.run(&["run", "qemu", "prepare", "--domain", &d, "--timeout", value]);
+        assert_eq!(run.code, 0, "{value}: {run:?}");
+    }
+}
+
+/// A relative `--hooks-dir` is made absolute once: scripts see an absolute `$0`, as libvirt
+/// always gives them, with a symlink in the path kept as given (not canonicalized).
+#[test]
+fn a_relative_hooks_dir_gives_scripts_an_absolute_dollar_zero() {
+    use hook_core::libvirt::shell_quote;
+    use hook_core::{Ending, Invocation, Runner};
+    use tests::write_script;
+
+    let t = HooksTree::new();
+    t.file(
+        "hooks/daemon",
+        "#!/bin/sh\necho \"dollar0=$0\" >&2\n",
+        0o755,
+    );
+    t.symlink("via-link", "hooks");
+    let bin = tests::cli_support::virt_hook();
+    let wrapper = format!(
+        "#!/bin/sh\ncd {} || exit 99\nexec {} --hooks-dir \"$1\" run daemon start\n",
+        shell_quote(&t.root().display().to_string()),
+        shell_quote(&bin.display().to_string()),
+    );
+    let wrapper = write_script(t.root(), "wrapper", wrapper.as_bytes(), 0o755).unwrap();
+    for (given, expected) in [
+        ("hooks", t.hooks()),
+        ("./hooks/", t.hooks()),
+        ("via-link", t.root().join("via-link")),
+    ] {
+        let r = tests::run(
+            &Runner::default(),
+            &Invocation {
+                script: &wrapper,
+                args: &[given],
+                stdin: None,
+                capture_stdout: true,
+            },
+        )
+        .unwrap();
+        let out = String::from_utf8_lossy(&r.stdout);
+        assert_eq!(r.ending, Ending::Exited(0), "{given}: {out}");
+        let want = format!("dollar0={}", expected.join("daemon").display());
+        assert!(
+            out.contains(&format!("stderr: {want}\n")),
+            "{given}: expected {want:?} in:\n{out}"
+        );
+    }
+}
+
+/// Every document option refuses what is not a regular file, naming the option, the path and
+/// what it is, without waiting: a FIFO without a writer (which used to block forever), a
+/// character device that never ends (`/dev/zero` used to fill the memory), a directory.
+#[test]
+fn bad_input_documents_that_never_open_or_never_end() {
+    let t = HooksTree::new();
+    t.file("hooks/qemu", SH_OK, 0o755);
+    t.file("hooks/network", SH_OK, 0o755);
+    let fifo = t.root().join("fifo");
+    nix::unistd::mkfifo(&fifo, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+    let fifo = fifo.display().to_string();
+    let dir = t.dir("a-dir", 0o755).display().to_string();
+    let net = t.file("net.xml", "<network><name>n</name></network>", 0o644);
+    let net = net.display().to_string();
+    let d = domain_xml();
+    for (path, what) in [
+        (fifo.as_str(), "a FIFO (named pipe)"),
+        ("/dev/zero", "a character device"),
+        (dir.as_str(), "a directory"),
+    ] {
+        let cases: Vec<(&str, Vec<&str>)> = vec![
+            ("--domain", vec!["run", "qemu", "prepare", "--domain", path]),
+            ("--domain", vec!["lifecycle", "qemu", "--domain", path]),
+            (
+                "--input",
+                vec!["run", "qemu", "prepare", "--input", path, "--object", "x"],
+            ),
+            (
+                "--network",
+                vec!["run", "network", "start", "--network", path],
+            ),
+            (
+                "--port",
+                vec![
+                    "run",
+                    "network",
+                    "port-created",
+                    "--network",
+                    &net,
+                    "--port",
+                    path,
+                ],
+            ),
+        ];
+        for (option, args) in cases {
+            let run = t.run(&args);
+            bad(&run);
+            assert_eq!(
+                run.stderr,
+                format!(
+                    "virt-hook: {option} {path}: {what}, not a regular file (give a file, or - for stdin)\n"
+                ),
+                "{args:?}"
+            );
+        }
+    }
+    // The check is on the open file, so a symlink to a regular file is fine.
+    let link = t.symlink("domain-link.xml", &d).display().to_string();
+    let run = t.run(&["run", "qemu", "prepare", "--domain", &link]);
+    assert_eq!(run.code, 0, "{run:?}");
+}
+
+/// A document larger than the library's output cap (16 MiB) is refused in one line, from a
+/// file or from stdin, even an endless one; exactly the cap is accepted.
+#[test]
+fn bad_input_documents_over_the_cap() {
+    use hook_core::libvirt::shell_quote;
+    use hook_core::{Ending, Invocation, Runner};
+
+    let cap = hook_core::Limits::default().stdout_cap;
+    let t = HooksTree::new();
+    t.file("hooks/bhyve", "#!/bin/sh\ncat >/dev/null\n", 0o755);
+    let exact = t.root().join("exact");
+    std::fs::write(&exact, vec![b'x'; cap]).unwrap();
+    let over = t.root().join("over");
+    std::fs::write(&over, vec![b'x'; cap + 1]).unwrap();
+    let (exact, over) = (exact.display().to_string(), over.display().to_string());
+    let raw = |source: &str| {
+        vec!["run", "bhyve", "start", "--input", source, "--object", "vm"]
+            .into_iter()
+            .map(str::to_owned)
+            .collect::<Vec<_>>()
+    };
+    let args = raw(&exact);
+    let run = t.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    assert_eq!(run.code, 0, "exactly the cap is accepted: {run:?}");
+
+    let args = raw(&over);
+    let run = t.run(&args.iter().map(String::as_str).collect::<Vec<_>>());
+    bad(&run);
+    assert_eq!(
+        run.stderr,
+        format!(
+            "virt-hook: --input {over}: larger than 16 MiB, the most a document may have (the hook library's output cap)\n"
+        )
+    );
+    let big_stdin = vec![b' '; cap + 1];
+    let run = t.run_with(
+        &["run", "qemu", "prepare", "--domain", "-"],
+        Some(&big_stdin),
+    );
+    bad(&run);
+    assert!(
+        run.stderr.contains("--domain -: larger than 16 MiB"),
+        "{run:?}"
+    );
+
+    // Endless stdin: /dev/zero through a wrapper.
+    let bin = tests::cli_support::virt_hook();
+    let wrapper = format!(
+        "#!/bin/sh\nexec {} --hooks-dir {} run bhyve start --input - --object vm < /dev/zero\n",
+        shell_quote(&bin.display().to_string()),
+        shell_quote(&t.hooks_arg()),
+    );
+    let wrapper = tests::write_script(t.root(), "wrapper", wrapper.as_bytes(), 0o755).unwrap();
+    let r = tests::run(
+        &Runner::default(),
+        &Invocation {
+            script: &wrapper,
+            args: &[],
+            stdin: None,
+            capture_stdout: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(r.ending, Ending::Exited(2));
+    assert_eq!(
+        String::from_utf8_lossy(&r.stderr),
+        "virt-hook: --input -: larger than 16 MiB, the most a document may have (the hook library's output cap)\n"
+    );
+}
+
+/// `check` follows a symlinked script to its target's directories: one anyone can write is an
+/// error naming it, as strict trust mode refuses it; a sticky one (like /tmp) is not.
+#[test]
+fn check_judges_the_directory_of_a_symlinks_target() {
+    let t = HooksTree::new();
+    t.dir("hooks/qemu.d", 0o755);
+    let open = t.dir("elsewhere", 0o777);
+    let target = t.file("elsewhere/real", SH_OK, 0o755);
+    t.symlink("hooks/qemu.d/10-link", &target.display().to_string());
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 1, "{run:?}");
+    let line = run
+        .stdout
+        .lines()
+        .find(|l| l.contains(&open.display().to_string()))
+        .unwrap_or_else(|| panic!("{} is not named:\n{}", open.display(), run.stdout));
+    assert!(
+        line.starts_with("error") && line.contains("world-writable"),
+        "{line}"
+    );
+    let list = t.run(&["list", "qemu"]);
+    assert!(
+        list.stdout.contains(&open.display().to_string()),
+        "{}",
+        list.stdout
+    );
+
+    std::fs::set_permissions(&open, std::os::unix::fs::PermissionsExt::from_mode(0o1777)).unwrap();
+    let run = t.run(&["check"]);
+    assert_eq!(run.code, 0, "{run:?}");
 }

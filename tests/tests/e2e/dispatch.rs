@@ -109,10 +109,10 @@ fn d_scripts_run_in_bytewise_order_including_dotfiles_and_backups() {
 #[test]
 fn symlinks_in_d_are_followed_and_bad_ones_skipped() {
     let d = HookDir::new();
-    d.logging_script("shared/real");
-    d.symlink("qemu.d/10-to-executable", "../shared/real");
-    d.symlink("qemu.d/20-to-directory", "../shared");
-    d.symlink("qemu.d/30-broken", "../shared/missing");
+    d.logging_script("elsewhere/real");
+    d.symlink("qemu.d/10-to-executable", "../elsewhere/real");
+    d.symlink("qemu.d/20-to-directory", "../elsewhere");
+    d.symlink("qemu.d/30-broken", "../elsewhere/missing");
     d.symlink("qemu.d/40-loop", "40-loop");
     let hooks = hooks_for(&d, &["qemu"]);
     assert_eq!(hooks.presence("qemu"), Presence::Present);

@@ -2,9 +2,13 @@
 //! `hook-core`, with insta snapshots of what the script saw and what the caller got.
 
 mod cli;
+mod cli_reports;
 mod dispatch;
+mod dispatcher;
 mod drivers;
 mod layout;
 mod per_guest;
+mod recorded;
 mod reliability;
 mod runner;
+mod serde_schema;

@@ -353,8 +353,8 @@ fn example_with_slips() -> HooksTree {
     t.dir("hooks/qemu.d/win11/release/end", 0o755);
     t.file("hooks/qemu.d/win11/release/end/10-x", SH_OK, 0o755);
     t.file("hooks/qemu.d/50-flat", SH_OK, 0o755);
-    t.symlink("hooks/qemu.d/60-shared", "../shared-script");
-    t.file("hooks/shared-script", SH_OK, 0o755);
+    t.symlink("hooks/qemu.d/60-common", "../common-script");
+    t.file("hooks/common-script", SH_OK, 0o755);
     t
 }
 

@@ -81,7 +81,15 @@ impl Soak {
             ("stderr", Ok(o)) => {
                 let r = o.runs[0].report.as_ref().unwrap();
                 let cap = Limits::default().stderr_cap;
-                if r.stderr.len() == cap && r.stderr_dropped == (STDERR_FLOOD - cap) as u64 {
+                // Head and tail, half the cap each, and the line marking the gap.
+                let dropped = (STDERR_FLOOD - cap) as u64;
+                let marker = format!("[... {dropped} bytes of stderr dropped ...]\n");
+                let marked = r
+                    .stderr
+                    .windows(marker.len())
+                    .any(|w| w == marker.as_bytes());
+                if r.stderr_dropped == dropped && marked && r.stderr.len() <= cap + marker.len() + 1
+                {
                     Ok(())
                 } else {
                     bad(&(r.stderr.len(), r.stderr_dropped))

@@ -1,8 +1,10 @@
 //! Property tests of the object document parser (`hook_core::xml`, through the driver crates'
 //! typed documents): it never panics, on arbitrary bytes or on arbitrary mutations of a real
 //! domain document; whatever it accepts is kept byte for byte; generated names and uuids,
-//! escaped every way XML allows, come back exactly; and a document whose root is not the
-//! expected one is refused.
+//! escaped every way XML allows, come back exactly; a document whose root is not the
+//! expected one is refused; and what libxml2 (libvirt's parser) would read differently or
+//! refuse (`]]>` in text, an encoding other than UTF-8, a `<name>` in a namespace) is refused
+//! where it is.
 
 use hook_core::xml::{ObjectDocument, XmlError};
 use hook_qemu::Domain;
@@ -85,7 +87,8 @@ fn check_outcome(input: &[u8], parsed: Result<Domain, XmlError>) -> Result<(), T
                 | XmlError::Unclosed { at, .. }
                 | XmlError::OutsideRoot { at, .. }
                 | XmlError::Duplicate { at, .. }
-                | XmlError::MarkupInText { at, .. } => Some(*at),
+                | XmlError::MarkupInText { at, .. }
+                | XmlError::Namespaced { at, .. } => Some(*at),
                 _ => None,
             };
             if let Some(at) = at {
@@ -237,6 +240,78 @@ proptest! {
                 prop_assert!(hook_network::Network::parse(doc.clone()).is_err());
             }
         }
+    }
+}
+
+/// The error's position as a byte offset, when it is `Malformed`.
+fn malformed_offset(e: &XmlError) -> Option<usize> {
+    match e {
+        XmlError::Malformed { at, .. } => Some(at.offset),
+        _ => None,
+    }
+}
+
+// What libxml2 (libvirt's parser) would read differently or refuse is refused, where it is.
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(128))]
+
+    #[test]
+    fn cdata_end_in_text_is_refused_where_it_is(
+        before in name(),
+        after in name(),
+        element in prop::sample::select(vec!["name", "title", "description"]),
+    ) {
+        let text = format!("{}]]>{}", escape(&before), escape(&after));
+        let doc = if element == "name" {
+            FIXTURE.replacen(NAME_ELEMENT, &format!("<name>{text}</name>"), 1)
+        } else {
+            FIXTURE.replacen("</domain>", &format!("<{element}>{text}</{element}></domain>"), 1)
+        };
+        let e = Domain::parse(doc.clone()).unwrap_err();
+        prop_assert_eq!(malformed_offset(&e), doc.find("]]>"), "{}", e);
+    }
+
+    #[test]
+    fn only_utf8_may_be_declared(
+        encoding in prop_oneof![
+            prop::sample::select(vec!["UTF-8", "utf-8", "UTF8", "Utf8"]).prop_map(String::from),
+            "[A-Za-z][A-Za-z0-9._-]{0,15}",
+        ],
+        quote in prop::sample::select(vec!['\'', '"']),
+    ) {
+        let doc = format!(
+            "<?xml version={quote}1.0{quote} encoding={quote}{encoding}{quote}?>\n{FIXTURE}"
+        );
+        let utf8 = ["UTF-8", "UTF8"].iter().any(|u| u.eq_ignore_ascii_case(&encoding));
+        match Domain::parse(doc) {
+            Ok(_) => prop_assert!(utf8, "{} accepted", encoding),
+            Err(e) => {
+                prop_assert!(!utf8, "{}: {}", encoding, e);
+                prop_assert_eq!(malformed_offset(&e), Some(0), "{}", e);
+            }
+        }
+    }
+
+    #[test]
+    fn a_default_namespace_on_the_name_or_the_root_is_refused(
+        namespace in "[a-z]{1,8}:[a-z0-9/.]{0,20}",
+        on_root in any::<bool>(),
+    ) {
+        let doc = if on_root {
+            FIXTURE.replacen("<domain ", &format!("<domain xmlns='{namespace}' "), 1)
+        } else {
+            FIXTURE.replacen("<name>", &format!("<name xmlns='{namespace}'>"), 1)
+        };
+        let e = Domain::parse(doc.clone()).unwrap_err();
+        let at = doc.find("<name").unwrap();
+        prop_assert_eq!(
+            e,
+            XmlError::Namespaced {
+                child: "name",
+                namespace,
+                at: hook_core::xml::Position::of(doc.as_bytes(), at),
+            }
+        );
     }
 }
 

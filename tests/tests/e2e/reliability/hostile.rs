@@ -49,12 +49,19 @@ fn closes_stdout_early_and_keeps_writing_stderr() {
     assert!(report.success(), "{report:?}");
     assert_eq!(report.stdout, b"before\n");
     let total = 5000 * 32;
-    assert_eq!(report.stderr.len() as u64 + report.stderr_dropped, total);
-    assert_eq!(report.stderr.len(), Limits::default().stderr_cap);
+    let cap = Limits::default().stderr_cap;
+    let marker = format!("[... {} bytes of stderr dropped ...]\n", total - cap as u64);
+    assert_eq!(report.stderr_dropped, total - cap as u64);
+    assert_eq!(report.stderr.len(), cap + marker.len());
     assert!(
         report
             .stderr
             .starts_with(b"err line 00000 xxxxxxxxxxxxxxxx\n")
+    );
+    assert!(
+        report
+            .stderr
+            .ends_with(b"err line 04999 xxxxxxxxxxxxxxxx\n")
     );
     assert!(!report.pipes_held_open);
 

@@ -191,3 +191,100 @@ fn symlink_is_judged_by_its_target() {
     let got = runs(&hooks(tmp.path(), true));
     assert!(got.iter().all(|(_, e)| e.is_none()), "{got:?}");
 }
+
+/// The directories a symlink leads through are judged too: a target (or an intermediate link)
+/// in a directory others can write is refused, naming that directory; a sticky one (like
+/// `/tmp`) is not, as for the hooks directories themselves.
+#[test]
+fn a_symlinks_target_directories_are_judged_too() {
+    let tmp = tree();
+    let outside = TempDir::new("rel-trust-outside").expect("temp dir");
+    let open = outside.path().join("open");
+    let target = open.join("real");
+    write_script(&target, "#!/bin/sh\necho linked\n");
+    chmod(&open, 0o777);
+    let link = tmp.path().join("drv.d/30-link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+
+    let got = runs(&hooks(tmp.path(), true));
+    assert_eq!(got.len(), 4);
+    assert!(got[..3].iter().all(|(_, e)| e.is_none()), "{got:?}");
+    let (path, problem, fix) = untrusted(&got[3].1);
+    assert_eq!(
+        (path, problem),
+        (open.as_path(), &WarningKind::WorldWritable)
+    );
+    assert_eq!(fix, format!("chmod go-w {}", open.display()));
+    assert!(listed(tmp.path(), &open, problem));
+
+    // Group-writable: refused too; sticky and world-writable, like /tmp: runs.
+    chmod(&open, 0o770);
+    let got = runs(&hooks(tmp.path(), true));
+    let (path, problem, _) = untrusted(&got[3].1);
+    assert_eq!(
+        (path, problem),
+        (open.as_path(), &WarningKind::GroupWritable)
+    );
+    assert!(listed(tmp.path(), &open, problem));
+    chmod(&open, 0o1777);
+    let got = runs(&hooks(tmp.path(), true));
+    assert!(got.iter().all(|(_, e)| e.is_none()), "{got:?}");
+    assert!(discover::list(tmp.path(), "drv").warnings.is_empty());
+    chmod(&open, 0o755);
+
+    // A link to a link: the intermediate link's directory, where anyone could replace it.
+    std::fs::remove_file(&link).unwrap();
+    let hops = outside.path().join("hops");
+    std::fs::create_dir(&hops).unwrap();
+    let hop = hops.join("hop");
+    std::os::unix::fs::symlink(&target, &hop).unwrap();
+    std::os::unix::fs::symlink(&hop, &link).unwrap();
+    assert!(
+        runs(&hooks(tmp.path(), true))
+            .iter()
+            .all(|(_, e)| e.is_none())
+    );
+    chmod(&hops, 0o777);
+    let got = runs(&hooks(tmp.path(), true));
+    let (path, problem, _) = untrusted(&got[3].1);
+    assert_eq!(
+        (path, problem),
+        (hops.as_path(), &WarningKind::WorldWritable)
+    );
+    assert!(listed(tmp.path(), &hops, problem));
+    chmod(&hops, 0o755);
+
+    // A symlinked drv.d: the directory it lives in, reached through a relative link.
+    std::fs::remove_file(&link).unwrap();
+    let moved = open.join("drv.d");
+    std::fs::rename(tmp.path().join("drv.d"), &moved).unwrap();
+    std::os::unix::fs::symlink(
+        format!(
+            "../{}/open/drv.d",
+            outside.path().file_name().unwrap().to_string_lossy()
+        ),
+        tmp.path().join("drv.d"),
+    )
+    .unwrap();
+    assert!(
+        runs(&hooks(tmp.path(), true))
+            .iter()
+            .all(|(_, e)| e.is_none())
+    );
+    chmod(&open, 0o777);
+    let got = runs(&hooks(tmp.path(), true));
+    assert_eq!(got.len(), 3);
+    assert!(
+        got[0].1.is_none(),
+        "the main script does not go through drv.d"
+    );
+    for (_, err) in &got[1..] {
+        let (path, problem, _) = untrusted(err);
+        assert_eq!(
+            (path, problem),
+            (open.as_path(), &WarningKind::WorldWritable)
+        );
+    }
+    assert!(listed(tmp.path(), &open, &WarningKind::WorldWritable));
+    chmod(&open, 0o755);
+}

@@ -111,8 +111,13 @@ fn stdout_and_stderr_flooded_together() {
         .unwrap();
     assert_eq!(report.stdout_len, 4 * MIB as u64);
     let cap = Limits::default().stderr_cap;
-    assert_eq!(report.stderr.len(), cap);
-    assert_eq!(report.stderr_dropped, (4 * MIB - cap) as u64);
+    let dropped = (4 * MIB - cap) as u64;
+    assert_eq!(report.stderr_dropped, dropped);
+    // Half the cap of zeros, a newline, the marked gap, the other half.
+    let mut kept = vec![0u8; cap / 2];
+    kept.extend_from_slice(format!("\n[... {dropped} bytes of stderr dropped ...]\n").as_bytes());
+    kept.extend(vec![0u8; cap / 2]);
+    assert_eq!(report.stderr, kept);
     assert_eq!(report.stdin_unread, 0);
 }
 
@@ -165,8 +170,9 @@ fn stdout_over_its_cap() {
     assert_eq!(report.stdout, vec![0u8; 1024]);
 }
 
+/// A hook that prints hundreds of progress lines, then its reason: the reason is kept.
 #[test]
-fn stderr_over_its_cap_keeps_the_head() {
+fn stderr_over_its_cap_keeps_the_head_and_the_tail() {
     let dir = TempDir::new("stderrcap").unwrap();
     let script = write_script(
         dir.path(),
@@ -183,8 +189,53 @@ fn stderr_over_its_cap_keeps_the_head() {
 
     let report = run_with(&runner(), &inv(&script, None, false), &limits).unwrap();
     assert_eq!(report.ending, Ending::Exited(3));
-    assert_eq!(report.stderr, all.as_bytes()[..1000]);
-    assert_eq!(report.stderr_dropped, (all.len() - 1000) as u64);
+    let dropped = all.len() - 1000;
+    let mut kept = all.as_bytes()[..500].to_vec();
+    kept.extend_from_slice(format!("\n[... {dropped} bytes of stderr dropped ...]\n").as_bytes());
+    kept.extend_from_slice(&all.as_bytes()[all.len() - 500..]);
+    assert_eq!(report.stderr_dropped, dropped as u64);
+    assert_eq!(
+        String::from_utf8_lossy(&report.stderr),
+        String::from_utf8_lossy(&kept)
+    );
+    assert!(
+        report.stderr.ends_with(b"line 01999\n"),
+        "the last line is kept"
+    );
     let err = report.check().unwrap_err();
-    assert_eq!(err.stderr(), Some(&all.as_bytes()[..1000]));
+    assert_eq!(err.stderr(), Some(kept.as_slice()));
+}
+
+/// Scripts print their reason on stdout too ("Not able to allocate all hugepages"): its last
+/// bytes are kept, bounded, whether stdout is captured or not, and even when it is over its cap.
+#[test]
+fn stdout_tail_is_kept_for_the_report() {
+    let dir = TempDir::new("stdouttail").unwrap();
+    let script = write_script(
+        dir.path(),
+        "qemu",
+        b"#!/bin/sh\ni=0\nwhile [ $i -lt 1000 ]; do echo \"progress $i\"; i=$((i+1)); done\necho 'Not able to allocate all hugepages'\nexit 1\n",
+        0o755,
+    )
+    .unwrap();
+    let limits = Limits {
+        stdout_tail: 100,
+        stdout_cap: 1000,
+        ..Limits::default()
+    };
+    for capture in [false, true] {
+        let report = run_with(&runner(), &inv(&script, None, capture), &limits).unwrap();
+        assert_eq!(report.ending, Ending::Exited(1));
+        assert_eq!(report.stdout_tail.len(), 100, "capture={capture}");
+        assert!(
+            report
+                .stdout_tail
+                .ends_with(b"progress 999\nNot able to allocate all hugepages\n"),
+            "capture={capture}: {:?}",
+            String::from_utf8_lossy(&report.stdout_tail)
+        );
+        // Captured, it was over its cap: the output is gone, the tail is still there.
+        assert_eq!(report.stdout_too_large.is_some(), capture);
+        assert!(report.stdout.is_empty());
+    }
 }

@@ -1,0 +1,538 @@
+//! `virt-hook` as libvirt's main hook script (dispatch mode), run the way libvirt runs it:
+//! `<hooks>/qemu` is a symlink to the built binary (or a one-line wrapper), and the test acts as
+//! the daemon through hook-core with libvirt's own layout ([`Layout::Libvirt`]: the main
+//! script, then `qemu.d/*`), calling the driver crates' functions, or through `virt-hook run`.
+//! Covered: per-guest scripts in order with the whole document each, filters chained through
+//! the dispatcher to the caller, the one-line failure message, the timeout kill, a background
+//! child holding a script's output, the settings file, and the system log lines.
+
+use std::os::unix::net::UnixDatagram;
+use std::path::Path;
+use std::time::Duration;
+
+use hook_core::{HookError, Hooks, Layout, ScriptEnv, ShutoffReason};
+use hook_qemu::Domain;
+use insta::assert_snapshot;
+use tests::cli_support::{virt_hook, virt_hook_run};
+use tests::drivers_support::fixture;
+use tests::hookdir::{HookDir, exec_guard, sh_quote};
+use tests::{KillGroupOnDrop, proc_stat, wait_process_dead};
+
+/// A hooks directory whose `qemu` is virt-hook (a symlink, as `virt-hook install` makes it),
+/// with a settings file that keeps the system log out of the tests unless one asks for it.
+fn dispatcher_dir(settings: &str) -> HookDir {
+    let d = HookDir::new();
+    d.symlink("qemu", virt_hook());
+    d.file("virt-hook.toml", settings, 0o644);
+    d
+}
+
+/// The daemon: hook-core with exactly libvirt's behaviour.
+fn daemon(d: &HookDir) -> Hooks {
+    Hooks::builder(d.hooks())
+        .drivers([hook_qemu::NAME, hook_daemon::NAME])
+        .layout(Layout::Libvirt)
+        .build()
+        .expect("build Hooks")
+}
+
+fn domain() -> Domain {
+    Domain::parse(fixture("domain-test.xml")).expect("the fixture parses")
+}
+
+/// A script that logs its name and argv and copies its stdin to `<root>/in.<name>`.
+fn recording(d: &HookDir, rel: &str) {
+    let name = Path::new(rel).file_name().unwrap().to_string_lossy();
+    let rec = sh_quote(&d.root().join(format!("in.{name}")));
+    d.script(rel, &format!("{}\ncat > {rec}", d.log_argv_line()));
+}
+
+const BASE: &str = "qemu.d/test/prepare/begin";
+
+#[test]
+fn per_guest_scripts_run_in_order_each_with_the_whole_document() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    for n in ["20-b", "10-a", "9-c"] {
+        recording(&d, &format!("{BASE}/{n}"));
+    }
+    recording(&d, "qemu.d/test/start/begin/not-this-event");
+    recording(&d, "qemu.d/other/prepare/begin/not-this-guest");
+    recording(&d, "qemu.d/flat"); // libvirt's own: run by libvirt after the main script
+    let hooks = daemon(&d);
+    assert!(hooks.is_present("qemu"));
+
+    let outcome = {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"))
+    };
+
+    let ran: Vec<String> = outcome.runs.iter().map(|r| d.rel(&r.script)).collect();
+    assert_eq!(ran, ["qemu", "qemu.d/flat"], "what libvirt itself ran");
+    assert_eq!(
+        d.log(),
+        [
+            "10-a test prepare begin -",
+            "20-b test prepare begin -",
+            "9-c test prepare begin -",
+            "flat test prepare begin -",
+        ],
+        "the per-guest scripts in bytewise order, each once, then libvirt's .d script once"
+    );
+    let doc = fixture("domain-test.xml");
+    for n in ["10-a", "20-b", "9-c", "flat"] {
+        assert_eq!(
+            d.read_root(format!("in.{n}")),
+            doc,
+            "{n} got the whole document"
+        );
+    }
+}
+
+#[test]
+fn filters_chain_through_the_dispatcher_to_the_caller() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    let base = "qemu.d/test/migrate/begin";
+    d.script(
+        format!("{base}/1-memory"),
+        "sed 's|<memory unit=.KiB.>8388608</memory>|<memory unit='\"'\"'KiB'\"'\"'>4194304</memory>|'",
+    );
+    d.script(format!("{base}/2-silent"), "cat > /dev/null");
+    d.script(
+        format!("{base}/3-vcpu"),
+        "sed 's|<vcpu placement=.static.>2</vcpu>|<vcpu placement='\"'\"'static'\"'\"'>4</vcpu>|'",
+    );
+    d.script(
+        "qemu.d/z-flat",
+        "sed 's|<on_crash>destroy</on_crash>|<on_crash>restart</on_crash>|'",
+    );
+    let hooks = daemon(&d);
+
+    let filtered = {
+        let _g = exec_guard();
+        hook_qemu::migrate(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"))
+    };
+    let xml = String::from_utf8(filtered.replacement.expect("changed").into_bytes()).unwrap();
+    assert!(xml.contains("<memory unit='KiB'>4194304</memory>"), "{xml}");
+    assert!(xml.contains("<vcpu placement='static'>4</vcpu>"), "{xml}");
+    assert!(
+        xml.contains("<on_crash>restart</on_crash>"),
+        "libvirt's .d filter got the dispatcher's result: {xml}"
+    );
+
+    // Nothing changed by any per-guest script: the dispatcher prints nothing, and libvirt keeps
+    // its document (no flat filter this time).
+    let d = dispatcher_dir("log = \"none\"\n");
+    d.script(format!("{base}/only-reads"), "cat > /dev/null");
+    let hooks = daemon(&d);
+    let filtered = {
+        let _g = exec_guard();
+        hook_qemu::migrate(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"))
+    };
+    assert!(filtered.is_unchanged());
+    assert!(
+        filtered.outcome.runs[0]
+            .report
+            .as_ref()
+            .unwrap()
+            .stdout
+            .is_empty()
+    );
+}
+
+#[test]
+fn a_failing_per_guest_script_is_one_line_naming_it() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    d.logging_script(format!("{BASE}/10-ok"));
+    d.script(
+        format!("{BASE}/20-vfio"),
+        &format!(
+            "{}\necho 'modprobe: FATAL: Module vfio-pci not found in directory /lib/modules/6.1.0' >&2\n\
+             echo 'giving up' >&2\nexit 3",
+            d.log_name_line()
+        ),
+    );
+    d.logging_script(format!("{BASE}/30-never"));
+    d.logging_script("qemu.d/flat");
+    let hooks = daemon(&d);
+
+    let failure = {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).expect_err("the start is refused")
+    };
+    assert_eq!(
+        d.log(),
+        ["10-ok", "20-vfio", "flat"],
+        "the dispatcher stopped at the failure; libvirt still ran its .d script"
+    );
+    let line = "virt-hook: qemu.d/test/prepare/begin/20-vfio: exit 3: modprobe: FATAL: Module \
+                vfio-pci not found in directory /lib/modules/6.1.0 | giving up\n";
+    match failure.headline() {
+        HookError::Exited {
+            script,
+            code,
+            stderr,
+            ..
+        } => {
+            assert_eq!(d.rel(script), "qemu");
+            assert_eq!(*code, 1);
+            assert_eq!(String::from_utf8_lossy(stderr), line);
+        }
+        other => panic!("expected Exited, got {other:?}"),
+    }
+    // What `virsh start` shows: libvirt's wording around the dispatcher's line.
+    let env = ScriptEnv::libvirt_from(|name| match name {
+        "PATH" => Some("/usr/sbin:/usr/bin".into()),
+        "USER" => Some("root".into()),
+        _ => None,
+    });
+    let shown = hook_core::libvirt::libvirt_message(failure.headline(), &env);
+    assert_snapshot!("virsh_start_error", d.redact(&shown));
+}
+
+#[test]
+fn virt_hook_run_shows_the_dispatchers_line() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    d.script(
+        format!("{BASE}/20-vfio"),
+        "echo 'modprobe: FATAL: Module vfio-pci not found' >&2\nexit 3",
+    );
+    let xml = d.root().join("test.xml");
+    std::fs::write(&xml, fixture("domain-test.xml")).unwrap();
+    let run = virt_hook_run(
+        &[
+            "--hooks-dir",
+            &d.hooks().to_string_lossy(),
+            "run",
+            "qemu",
+            "prepare",
+            "--domain",
+            &xml.to_string_lossy(),
+        ],
+        &[("NO_COLOR", "1")],
+        None,
+    );
+    assert_eq!(run.code, 1);
+    assert_snapshot!("virt_hook_run_failing_guest_script", run.snapshot(d.root()));
+}
+
+#[test]
+fn a_wrapper_script_dispatches_like_the_symlink() {
+    let d = HookDir::new();
+    d.file("virt-hook.toml", "log = \"none\"\n", 0o644);
+    d.script(
+        "qemu",
+        &format!(
+            "exec {} --hooks-dir {} dispatch qemu \"$@\"",
+            sh_quote(&virt_hook()),
+            sh_quote(d.hooks())
+        ),
+    );
+    recording(&d, &format!("{BASE}/only"));
+    let hooks = daemon(&d);
+    {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"));
+    }
+    assert_eq!(d.log(), ["only test prepare begin -"]);
+    assert_eq!(d.read_root("in.only"), fixture("domain-test.xml"));
+}
+
+#[test]
+fn the_timeout_kills_the_script_with_its_process_group() {
+    let d = dispatcher_dir("log = \"none\"\n[driver.qemu.op.prepare]\ntimeout = \"1s\"\n");
+    let pid_file = d.root().join("bg.pid");
+    d.script(
+        format!("{BASE}/hangs"),
+        &format!(
+            "sleep 600 &\necho $! > {}\necho 'waiting for the GPU' >&2\nsleep 600",
+            sh_quote(&pid_file)
+        ),
+    );
+    let hooks = daemon(&d);
+    let failure = {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).expect_err("the start is refused")
+    };
+    let bg: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let pgrp = proc_stat(bg).map_or(0, |s| s.pgrp);
+    let _cleanup = KillGroupOnDrop(pgrp as u32);
+    assert_eq!(
+        String::from_utf8_lossy(failure.headline().stderr().unwrap()),
+        "virt-hook: qemu.d/test/prepare/begin/hangs: timed out after 1s, killed with its \
+         process group: waiting for the GPU\n"
+    );
+    assert!(
+        wait_process_dead(bg, pgrp, Duration::from_secs(30)),
+        "the script's background child was killed with its group"
+    );
+}
+
+#[test]
+fn a_background_child_holding_the_output_does_not_hold_the_caller() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    let pid_file = d.root().join("bg.pid");
+    // A daemon started without redirection: it holds the script's stdout and stderr. Under
+    // libvirt with a plain hook this hangs `virsh start` until the child exits.
+    d.script(
+        format!("{BASE}/starts-a-daemon"),
+        &format!(
+            "sleep 600 &\necho $! > {}\necho started",
+            sh_quote(&pid_file)
+        ),
+    );
+    let hooks = daemon(&d);
+    let outcome = {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"))
+    };
+    let bg: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    let child = proc_stat(bg).expect("the background child is still running");
+    let _cleanup = KillGroupOnDrop(child.pgrp as u32);
+    assert!(!child.is_dead());
+    let report = outcome.runs[0].report.as_ref().unwrap();
+    assert!(
+        !report.pipes_held_open,
+        "the dispatcher's own stdout/stderr (libvirt's pipes) reached EOF when it exited: \
+         the child holds only the pipes hook-core gave the script"
+    );
+    assert_eq!(report.ending, hook_core::Ending::Exited(0));
+}
+
+#[test]
+fn a_bad_settings_file_refuses_to_run_anything() {
+    let d = dispatcher_dir("[driver.qemu.op.prepare]\ntimeout = \"5 minutes\"\n");
+    d.logging_script(format!("{BASE}/never"));
+    let hooks = daemon(&d);
+    let failure = {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).expect_err("refused")
+    };
+    assert!(d.log().is_empty(), "no script ran without its timeout");
+    let stderr = String::from_utf8_lossy(failure.headline().stderr().unwrap()).into_owned();
+    assert_eq!(
+        d.redact(&stderr),
+        "virt-hook: [ROOT]/hooks/virt-hook.toml line 2: driver.qemu.op.prepare.timeout: \
+         \"5 minutes\" is not a duration; write e.g. \"90s\", \"500ms\", \"5m\", 90 or \"none\"; \
+         no script was run\n"
+    );
+}
+
+#[test]
+fn nothing_installed_for_the_guest_lets_libvirt_proceed() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    d.logging_script("qemu.d/other-guest/prepare/begin/a");
+    let hooks = daemon(&d);
+    let _g = exec_guard();
+    let outcome = hook_qemu::prepare(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"));
+    assert_eq!(outcome.runs.len(), 1);
+    let filtered = hook_qemu::migrate(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"));
+    assert!(filtered.is_unchanged());
+    // release passes the shutoff reason as argv[4]; nothing for this guest either.
+    hook_qemu::release(&hooks, &domain(), ShutoffReason::Destroyed)
+        .unwrap_or_else(|f| panic!("{f}"));
+    assert!(d.log().is_empty());
+}
+
+#[test]
+fn the_daemon_hook_dispatches_on_its_dash_object() {
+    let d = HookDir::new();
+    d.symlink("daemon", virt_hook());
+    d.file("virt-hook.toml", "log = \"none\"\n", 0o644);
+    recording(&d, "daemon.d/-/start/-/on-start");
+    let hooks = daemon(&d);
+    {
+        let _g = exec_guard();
+        hook_daemon::start(&hooks).unwrap_or_else(|f| panic!("{f}"));
+    }
+    assert_eq!(d.log(), ["on-start - start - start"]);
+    assert!(d.read_root("in.on-start").is_empty(), "stdin is /dev/null");
+}
+
+/// Every datagram waiting on `sock`.
+fn datagrams(sock: &UnixDatagram) -> Vec<String> {
+    sock.set_nonblocking(true).unwrap();
+    let mut out = Vec::new();
+    let mut buf = vec![0u8; 65536];
+    while let Ok(n) = sock.recv(&mut buf) {
+        out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+    }
+    out
+}
+
+/// `<PID>` for the dispatcher's pid and `<SECS>` for durations, for comparisons.
+fn normalise(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    while let Some(i) = rest.find(|c: char| c.is_ascii_digit()) {
+        let (head, tail) = rest.split_at(i);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(tail.len());
+        let number = &tail[..end];
+        let after = &tail[end..];
+        if head.ends_with("virt-hook[") || head.ends_with("SYSLOG_PID=") {
+            out.push_str("<PID>");
+        } else if head.ends_with(" in ") || head.ends_with("DURATION_MS=") {
+            out.push_str("<N>");
+        } else {
+            out.push_str(number);
+        }
+        rest = after;
+    }
+    out.push_str(rest);
+    out
+}
+
+#[test]
+fn each_script_run_is_one_line_in_the_system_log() {
+    let d = HookDir::new();
+    let sock_path = d.root().join("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    d.symlink("qemu", virt_hook());
+    d.file(
+        "virt-hook.toml",
+        &format!(
+            "log = \"syslog\"\nlog_socket = {:?}\n",
+            sock_path.to_str().unwrap()
+        ),
+        0o644,
+    );
+    d.script(format!("{BASE}/10-ok"), "cat > /dev/null");
+    d.script(format!("{BASE}/20-fails"), "echo secret-free >&2; exit 4");
+    let hooks = daemon(&d);
+    {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).expect_err("fails");
+    }
+    let lines: Vec<String> = datagrams(&sock).iter().map(|l| normalise(l)).collect();
+    assert_eq!(
+        lines,
+        [
+            "<30>virt-hook[<PID>]: qemu test prepare begin -: qemu.d/test/prepare/begin/10-ok exit 0 in <N>s",
+            "<27>virt-hook[<PID>]: qemu test prepare begin -: qemu.d/test/prepare/begin/20-fails exit 4 in <N>s",
+        ]
+    );
+
+    // The journal's native protocol, with its fields.
+    std::fs::remove_file(d.hooks().join("virt-hook.toml")).unwrap();
+    d.file(
+        "virt-hook.toml",
+        &format!(
+            "log = \"journal\"\nlog_socket = {:?}\n",
+            sock_path.to_str().unwrap()
+        ),
+        0o644,
+    );
+    std::fs::remove_file(d.hooks().join(format!("{BASE}/20-fails"))).unwrap();
+    {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"));
+    }
+    let records: Vec<String> = datagrams(&sock).iter().map(|l| normalise(l)).collect();
+    let script = d.hooks().join(format!("{BASE}/10-ok"));
+    assert_eq!(
+        records,
+        [format!(
+            "MESSAGE=qemu test prepare begin -: qemu.d/test/prepare/begin/10-ok exit 0 in <N>s\n\
+             PRIORITY=6\nSYSLOG_FACILITY=3\nSYSLOG_IDENTIFIER=virt-hook\nSYSLOG_PID=<PID>\n\
+             VIRT_HOOK_DRIVER=qemu\nVIRT_HOOK_OBJECT=test\nVIRT_HOOK_OP=prepare\n\
+             VIRT_HOOK_SUBOP=begin\nVIRT_HOOK_SCRIPT={}\nVIRT_HOOK_STATUS=exit 0\n\
+             VIRT_HOOK_DURATION_MS=<N>\n",
+            normalise(&script.to_string_lossy())
+        )]
+    );
+}
+
+#[test]
+fn an_oversized_document_runs_nothing() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    d.logging_script(format!("{BASE}/never"));
+    let big = vec![b' '; (16 << 20) + 1];
+    let run = virt_hook_run(
+        &[
+            "--hooks-dir",
+            &d.hooks().to_string_lossy(),
+            "dispatch",
+            "qemu",
+            "test",
+            "prepare",
+            "begin",
+            "-",
+        ],
+        &[],
+        Some(&big),
+    );
+    assert_eq!(run.code, 1);
+    assert_eq!(
+        run.stderr,
+        "virt-hook: the document on stdin: larger than 16 MiB, the most a document may have \
+         (the hook library's output cap); no script was run\n"
+    );
+    assert!(d.log().is_empty());
+}
+
+/// `virt-hook --hooks-dir <hooks> dispatch qemu test <op> begin -` with the fixture on stdin.
+fn dispatch(d: &HookDir, op: &str) -> tests::cli_support::CliRun {
+    virt_hook_run(
+        &[
+            "--hooks-dir",
+            &d.hooks().to_string_lossy(),
+            "dispatch",
+            "qemu",
+            "test",
+            op,
+            "begin",
+            "-",
+        ],
+        &[],
+        Some(&fixture("domain-test.xml")),
+    )
+}
+
+#[test]
+fn every_way_a_script_fails_is_one_line() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    let case = |name: &str, body: &str| {
+        let dir = format!("qemu.d/test/{name}/begin");
+        d.file(format!("{dir}/script"), body, 0o755);
+        let run = dispatch(&d, name);
+        assert_eq!(run.code, 1, "{name}: {run:?}");
+        assert_eq!(run.stdout, "");
+        assert_eq!(run.stderr.lines().count(), 1, "{name}: {:?}", run.stderr);
+        run.stderr
+    };
+    let lines = [
+        case("start", "#!/bin/sh\necho 'no such bridge' >&2\nexit 2\n"),
+        case(
+            "started",
+            "#!/bin/sh\necho 'about to crash' >&2\nkill -SEGV $$\n",
+        ),
+        case("stopped", "#!/bin/sh\r\nexit 0\r\n"),
+        case("reconnect", "#!/nonexistent/interpreter\n"),
+        case("attach", "just text, no #! line\n"),
+    ];
+    assert_snapshot!("every_way_a_script_fails", lines.concat());
+}
+
+#[test]
+fn an_operation_virt_hook_does_not_know_still_runs_its_scripts() {
+    // A newer libvirt may send an operation this version has never heard of.
+    let d = dispatcher_dir("log = \"none\"\n");
+    recording(&d, "qemu.d/test/hibernate/begin/a");
+    let run = dispatch(&d, "hibernate");
+    assert_eq!(
+        (run.code, run.stdout.as_str(), run.stderr.as_str()),
+        (0, "", "")
+    );
+    assert_eq!(d.log(), ["a test hibernate begin -"]);
+    assert_eq!(d.read_root("in.a"), fixture("domain-test.xml"));
+}
