@@ -1,19 +1,26 @@
-//! `virt-hook check`: the mistakes people make in a hooks directory, each an error or a
-//! warning with a stable code. Exit status 1 when there is at least one error.
+//! `virt-hook check`: the mistakes people make in a hooks directory, each an error, a warning
+//! or a note with a stable code. Exit status 1 when there is at least one error.
 //!
 //! Errors are what breaks hook calls or runs something nobody meant to run: an executable
 //! editor backup or dotfile (`qemu.d/10-net~`, `.10-net.swp`: libvirt runs those too), a `#!`
 //! line missing or ending in CR, an interpreter that does not exist or cannot run, a
 //! world-writable script or directory (a symlink's target directories included, as
 //! `discover::list` and strict trust mode judge them), a `<driver>.d` subdirectory holding
-//! scripts (per-guest layouts: libvirt never looks inside), a main-script path that is a
-//! directory holding scripts, a `<driver>.d` that is not a readable directory (libvirt then
-//! fails every call).
+//! scripts while nothing runs the per-object layout (libvirt never looks inside; the fix is
+//! `virt-hook install`), a main-script path that is a directory holding scripts, a `<driver>.d`
+//! that is not a readable directory (libvirt then fails every call), a dispatcher whose binary
+//! is gone, a `virt-hook.toml` the dispatcher cannot load.
 //! Warnings are what may be intended or is only guessed: a file without the execute bit, a
 //! group-writable or foreign-owned file, a script that seems to call `virsh` (libvirt waits
 //! for the script while holding the guest's lock), an `env` interpreter not on this `PATH`, an
-//! empty subdirectory, a broken symlink, and executables in the hooks directory under a name
-//! libvirt never runs (`qemu.sh`).
+//! empty subdirectory, a broken symlink, executables in the hooks directory under a name
+//! libvirt never runs (`qemu.sh`), the guides' hook helper, a per-object directory for an event
+//! the driver does not have. Notes are neither: a per-object directory of a guest this host does
+//! not define, the backup `install` kept.
+//!
+//! With virt-hook's dispatcher or the hook helper as the main hook ([`crate::installed`]), the
+//! per-object tree (`hook_core::discover::list_objects`) is checked like `<driver>.d`: each
+//! script that runs gets the same lints.
 
 use std::collections::HashSet;
 use std::io::Read as _;
@@ -418,8 +425,8 @@ fn object_findings(f: &mut Finder, dir: &Path, l: &Listing, main: &MainHook, o: 
                 ),
             );
         }
-        for w in &e.warnings {
-            f.permission(&w.path, &w.kind, w.path.is_dir());
+        for warning in &e.warnings {
+            f.permission(&warning.path, &warning.kind, warning.path.is_dir());
         }
         for s in &e.skipped {
             skipped(f, d, Place::PerObject(who), &s.path, &s.reason);
@@ -479,8 +486,8 @@ impl Defined {
     fn new(hooks_dir: &Path, driver: &str) -> Defined {
         let what = drivers::object_word(driver);
         let rel = match driver {
-            "network" => "qemu/networks",
-            "daemon" => "",
+            hook_network::NAME => "qemu/networks",
+            hook_daemon::NAME => "",
             d => d,
         };
         let conf = hooks_dir

@@ -81,9 +81,13 @@ pub(crate) enum Command {
     ///
     /// Errors: executable backups or dotfiles (libvirt runs them), missing, indented or CRLF #!
     /// line, missing interpreter, world-writable script or directory, subdirectories of <driver>.d
-    /// holding scripts (libvirt ignores them), a <driver>.d that is not a readable directory.
+    /// holding scripts without a dispatcher (libvirt ignores them), a <driver>.d that is not a
+    /// readable directory, a virt-hook.toml the dispatcher cannot load.
     /// Warnings: non-executable files, group-writable or foreign-owned files, scripts calling
-    /// virsh (deadlock), `env` interpreters not on PATH, files libvirt never looks at.
+    /// virsh (deadlock), `env` interpreters not on PATH, files libvirt never looks at, per-guest
+    /// directories for events the driver does not have. Notes: per-guest scripts of guests not
+    /// defined here, install's backup. With virt-hook's dispatcher (or the VFIO guides' hook
+    /// helper) as the main hook, per-guest scripts are checked like the others.
     Check {
         /// Print JSON instead of text.
         #[arg(long)]
