@@ -324,7 +324,7 @@ fn the_per_guest_example_installed_is_clean() {
 
 /// The example installed, plus the usual slips: a misspelt sub-operation, a guest this host
 /// does not define, an empty and a non-executable script, a file outside the layout, a
-/// directory too deep, a CRLF script, and a flat `.d` script that libvirt runs after the
+/// directory too deep, a CRLF script, a missing interpreter, and a flat `.d` script that libvirt runs after the
 /// dispatcher. The main hook reached through a second symlink (`qemu -> hooks -> virt-hook`).
 fn example_with_slips() -> HooksTree {
     let t = HooksTree::new();
@@ -347,6 +347,11 @@ fn example_with_slips() -> HooksTree {
     t.file(
         "hooks/qemu.d/test/started/begin/40-crlf",
         "#!/bin/sh\r\nexit 0\r\n",
+        0o755,
+    );
+    t.file(
+        "hooks/qemu.d/test/started/begin/50-python",
+        "#!/usr/bin/virt-hook-no-such-python\nprint()\n",
         0o755,
     );
     t.file("hooks/qemu.d/test/NOTES", "what these do\n", 0o644);
