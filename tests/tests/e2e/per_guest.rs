@@ -524,3 +524,50 @@ fn install_creates_a_missing_default_directory() {
             .is_symlink()
     );
 }
+
+/// The main hook is never missing while install and uninstall replace it: a thread looks for
+/// it without pause while the hook helper and the dispatcher swap places twenty times. (It can
+/// only miss a gap, never see one that is not there.)
+#[test]
+fn install_and_uninstall_never_leave_the_main_hook_missing() {
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+
+    let t = guides_layout();
+    let main = t.hooks().join("qemu");
+    let done = AtomicBool::new(false);
+    let (looks, gaps) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            while !done.load(Ordering::Relaxed) {
+                looks.fetch_add(1, Ordering::Relaxed);
+                if std::fs::symlink_metadata(&main).is_err() {
+                    gaps.fetch_add(1, Ordering::Relaxed);
+                }
+            }
+        });
+        for _ in 0..20 {
+            assert_eq!(t.run(&["install"]).code, 0);
+            assert_eq!(t.run(&["uninstall"]).code, 0);
+        }
+        done.store(true, Ordering::Relaxed);
+    });
+    assert!(looks.load(Ordering::Relaxed) > 0);
+    assert_eq!(gaps.load(Ordering::Relaxed), 0, "the main hook was missing");
+    assert_eq!(read(&main), HOOK_HELPER);
+}
+
+/// A backup with no main hook (someone removed the link by hand): uninstall puts it back.
+#[test]
+fn uninstall_restores_a_backup_when_the_link_is_gone() {
+    let t = guides_layout();
+    assert_eq!(t.run(&["install"]).code, 0);
+    std::fs::remove_file(t.hooks().join("qemu")).unwrap();
+    let run = t.run(&["uninstall"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout.starts_with("restored the hook helper"),
+        "{}",
+        run.stdout
+    );
+    assert_eq!(read(&t.hooks().join("qemu")), HOOK_HELPER);
+}
