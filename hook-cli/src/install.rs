@@ -156,28 +156,30 @@ fn do_install(ctx: &Ctx, driver: &str, exe: &Path, force: bool) -> Result<String
         std::fs::remove_file(&tmp).map_err(|e| io_err("remove", &tmp, &e))?;
     }
     std::os::unix::fs::symlink(exe, &tmp).map_err(|e| io_err("create", &tmp, &e))?;
-    let cleanup = |made_backup: bool| {
-        let _ = std::fs::remove_file(&tmp);
-        if made_backup {
-            let _ = std::fs::remove_file(&backup);
-        }
-    };
     let is_dir = std::fs::symlink_metadata(&main.path).is_ok_and(|m| m.is_dir());
-    if keep_old && !is_dir {
-        if let Err(e) = std::fs::hard_link(&main.path, &backup) {
-            cleanup(false);
-            return Err(io_err("keep a backup as", &backup, &e));
-        }
-    } else if keep_old {
+    let kept = if !keep_old {
+        Ok(())
+    } else if is_dir {
         // A directory where the main hook belongs runs nothing: no moment without a hook.
-        if let Err(e) = std::fs::rename(&main.path, &backup) {
-            cleanup(false);
-            return Err(io_err("move the directory out of the way to", &backup, &e));
-        }
-    }
-    if let Err(e) = std::fs::rename(&tmp, &main.path) {
-        cleanup(keep_old && !is_dir);
-        return Err(io_err("replace", &main.path, &e));
+        std::fs::rename(&main.path, &backup)
+            .map_err(|e| io_err("move the directory out of the way to", &backup, &e))
+    } else {
+        std::fs::hard_link(&main.path, &backup).map_err(|e| io_err("keep a backup as", &backup, &e))
+    };
+    let replaced = kept.and_then(|()| {
+        std::fs::rename(&tmp, &main.path).map_err(|e| {
+            // Undo the backup, so that a failed install leaves things as they were.
+            if keep_old && is_dir {
+                let _ = std::fs::rename(&backup, &main.path);
+            } else if keep_old {
+                let _ = std::fs::remove_file(&backup);
+            }
+            io_err("replace", &main.path, &e)
+        })
+    });
+    if let Err(e) = replaced {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
     }
 
     let was = match main.kind {

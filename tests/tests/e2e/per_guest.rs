@@ -571,3 +571,18 @@ fn uninstall_restores_a_backup_when_the_link_is_gone() {
     );
     assert_eq!(read(&t.hooks().join("qemu")), HOOK_HELPER);
 }
+
+/// A directory where the main hook belongs (it runs nothing) is moved aside with `--force` and
+/// comes back on uninstall.
+#[test]
+fn install_force_over_a_directory() {
+    let t = HooksTree::new();
+    t.dir("hooks/qemu", 0o755);
+    t.file("hooks/qemu/notes", "x\n", 0o644);
+    assert_eq!(t.run(&["install"]).code, 1, "not without --force");
+    let run = t.run(&["install", "--force"]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert_eq!(read(&t.hooks().join("qemu.virt-hook-backup/notes")), "x\n");
+    assert_eq!(t.run(&["uninstall"]).code, 0);
+    assert_eq!(read(&t.hooks().join("qemu/notes")), "x\n");
+}
