@@ -258,6 +258,13 @@ fn do_uninstall(ctx: &Ctx, driver: &str) -> Result<String, String> {
     let flag = ctx.dir_flag();
     if has_backup {
         let restored = MainHook::inspect_path(&backup, driver);
+        if std::fs::symlink_metadata(&backup).is_ok_and(|m| m.is_dir())
+            && !matches!(main.kind, Kind::Absent)
+        {
+            // rename() cannot put a directory over a file. A directory runs nothing, so
+            // removing the link first leaves no moment with less than the end state.
+            std::fs::remove_file(&main.path).map_err(|e| io_err("remove", &main.path, &e))?;
+        }
         std::fs::rename(&backup, &main.path)
             .map_err(|e| io_err("restore the backup", &backup, &e))?;
         let old = restored.describe().unwrap_or("the earlier hook");
