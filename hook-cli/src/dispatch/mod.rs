@@ -207,8 +207,11 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Outpu
             for run in &outcome.runs {
                 logger.log(&run_record(&event_words, &called, run, &show));
             }
+            // Only a document some script changed: one printed back as it came (`cat`) is
+            // not a change, and libvirt keeps its own when it reads nothing.
+            let changed = !outcome.changed_by.is_empty();
             Output {
-                stdout: replacement.unwrap_or_default(),
+                stdout: replacement.filter(|_| changed).unwrap_or_default(),
                 ..Output::default()
             }
         }

@@ -123,6 +123,7 @@ fn filters_chain_through_the_dispatcher_to_the_caller() {
     // its document (no flat filter this time).
     let d = dispatcher_dir("log = \"none\"\n");
     d.script(format!("{base}/only-reads"), "cat > /dev/null");
+    d.script(format!("{base}/prints-it-back"), "cat");
     let hooks = daemon(&d);
     let filtered = {
         let _g = exec_guard();
