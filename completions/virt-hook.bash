@@ -25,6 +25,9 @@ _virt__hook() {
             virt__hook,help)
                 cmd="virt__hook__subcmd__help"
                 ;;
+            virt__hook,install)
+                cmd="virt__hook__subcmd__install"
+                ;;
             virt__hook,lifecycle)
                 cmd="virt__hook__subcmd__lifecycle"
                 ;;
@@ -33,6 +36,9 @@ _virt__hook() {
                 ;;
             virt__hook,run)
                 cmd="virt__hook__subcmd__run"
+                ;;
+            virt__hook,uninstall)
+                cmd="virt__hook__subcmd__uninstall"
                 ;;
             virt__hook__subcmd__help,check)
                 cmd="virt__hook__subcmd__help__subcmd__check"
@@ -43,6 +49,9 @@ _virt__hook() {
             virt__hook__subcmd__help,help)
                 cmd="virt__hook__subcmd__help__subcmd__help"
                 ;;
+            virt__hook__subcmd__help,install)
+                cmd="virt__hook__subcmd__help__subcmd__install"
+                ;;
             virt__hook__subcmd__help,lifecycle)
                 cmd="virt__hook__subcmd__help__subcmd__lifecycle"
                 ;;
@@ -52,6 +61,9 @@ _virt__hook() {
             virt__hook__subcmd__help,run)
                 cmd="virt__hook__subcmd__help__subcmd__run"
                 ;;
+            virt__hook__subcmd__help,uninstall)
+                cmd="virt__hook__subcmd__help__subcmd__uninstall"
+                ;;
             *)
                 ;;
         esac
@@ -59,7 +71,7 @@ _virt__hook() {
 
     case "${cmd}" in
         virt__hook)
-            opts="-v -h -V --hooks-dir --user --verbose --help --version list run lifecycle check dispatch help"
+            opts="-v -h -V --hooks-dir --user --verbose --help --version list run lifecycle check install uninstall dispatch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -113,7 +125,7 @@ _virt__hook() {
             return 0
             ;;
         virt__subcmd__hook__subcmd__help)
-            opts="list run lifecycle check dispatch help"
+            opts="list run lifecycle check install uninstall dispatch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -168,6 +180,20 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        virt__subcmd__hook__subcmd__help__subcmd__install)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         virt__subcmd__hook__subcmd__help__subcmd__lifecycle)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
@@ -203,6 +229,38 @@ _virt__hook() {
                 return 0
             fi
             case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        virt__subcmd__hook__subcmd__help__subcmd__uninstall)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        virt__subcmd__hook__subcmd__install)
+            opts="-v -h --force --hooks-dir --user --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
                 *)
                     COMPREPLY=()
                     ;;
@@ -301,6 +359,24 @@ _virt__hook() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        virt__subcmd__hook__subcmd__uninstall)
+            opts="-v -h --hooks-dir --user --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --hooks-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

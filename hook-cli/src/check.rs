@@ -1,31 +1,39 @@
-//! `virt-hook check`: the mistakes people make in a hooks directory, each an error or a
-//! warning with a stable code. Exit status 1 when there is at least one error.
+//! `virt-hook check`: the mistakes people make in a hooks directory, each an error, a warning
+//! or a note with a stable code. Exit status 1 when there is at least one error.
 //!
 //! Errors are what breaks hook calls or runs something nobody meant to run: an executable
 //! editor backup or dotfile (`qemu.d/10-net~`, `.10-net.swp`: libvirt runs those too), a `#!`
 //! line missing or ending in CR, an interpreter that does not exist or cannot run, a
 //! world-writable script or directory (a symlink's target directories included, as
 //! `discover::list` and strict trust mode judge them), a `<driver>.d` subdirectory holding
-//! scripts (per-guest layouts: libvirt never looks inside), a main-script path that is a
-//! directory holding scripts, a `<driver>.d` that is not a readable directory (libvirt then
-//! fails every call).
+//! scripts while nothing runs the per-object layout (libvirt never looks inside; the fix is
+//! `virt-hook install`), a main-script path that is a directory holding scripts, a `<driver>.d`
+//! that is not a readable directory (libvirt then fails every call), a dispatcher whose binary
+//! is gone, a `virt-hook.toml` the dispatcher cannot load.
 //! Warnings are what may be intended or is only guessed: a file without the execute bit, a
 //! group-writable or foreign-owned file, a script that seems to call `virsh` (libvirt waits
 //! for the script while holding the guest's lock), an `env` interpreter not on this `PATH`, an
-//! empty subdirectory, a broken symlink, and executables in the hooks directory under a name
-//! libvirt never runs (`qemu.sh`).
+//! empty subdirectory, a broken symlink, executables in the hooks directory under a name
+//! libvirt never runs (`qemu.sh`), the guides' hook helper, a per-object directory for an event
+//! the driver does not have. Notes are neither: a per-object directory of a guest this host does
+//! not define, the backup `install` kept.
+//!
+//! With virt-hook's dispatcher or the hook helper as the main hook ([`crate::installed`]), the
+//! per-object tree (`hook_core::discover::list_objects`) is checked like `<driver>.d`: each
+//! script that runs gets the same lints.
 
 use std::collections::HashSet;
 use std::io::Read as _;
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{MetadataExt as _, PermissionsExt as _};
 use std::path::{Path, PathBuf};
 
-use hook_core::discover::{self, Listing, SkipReason, WarningKind};
+use hook_core::discover::{self, Listing, ObjectListing, SkipReason, WarningKind};
 
 use serde::Serialize;
 
+use crate::installed::{self, Kind, MainHook};
 use crate::style::{self, Style};
-use crate::{Ctx, InputError, Output, drivers, list};
+use crate::{Ctx, InputError, Output, drivers, install, list};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -34,6 +42,8 @@ pub(crate) enum Severity {
     Error,
     /// Worth a look; may be intended.
     Warning,
+    /// Worth knowing; nothing wrong with it.
+    Note,
 }
 
 impl Severity {
@@ -41,6 +51,7 @@ impl Severity {
         match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         }
     }
 }
@@ -115,6 +126,9 @@ pub(crate) fn check(ctx: &Ctx, json: bool) -> Result<Output, InputError> {
 struct Finder {
     findings: Vec<Finding>,
     seen: HashSet<(PathBuf, &'static str)>,
+    /// The files (device, inode) that symlinks of scripts that run lead through (`qemu ->
+    /// hooks`): they run under another name, so they are not "never run".
+    linked: HashSet<(u64, u64)>,
 }
 
 impl Finder {
@@ -162,19 +176,25 @@ fn find_all(dir: &Path) -> Vec<Finding> {
     let mut f = Finder {
         findings: Vec::new(),
         seen: HashSet::new(),
+        linked: HashSet::new(),
     };
     f.dir_modes(dir);
     for driver in drivers::NAMES {
+        let main = MainHook::inspect(dir, driver);
         let l = discover::list(dir, driver);
-        driver_findings(&mut f, &l);
+        driver_findings(&mut f, &l, &main);
+        if main.runs_per_object() {
+            object_findings(&mut f, dir, &l, &main, &discover::list_objects(dir, driver));
+        }
     }
+    settings(&mut f, dir);
     unknown_entries(&mut f, dir);
     // By path, so each file's findings are together; the directory itself comes first.
     f.findings.sort_by(|a, b| a.path.cmp(&b.path));
     f.findings
 }
 
-fn driver_findings(f: &mut Finder, l: &Listing) {
+fn driver_findings(f: &mut Finder, l: &Listing, main: &MainHook) {
     if let Some(e) = &l.d_error {
         let d = &l.driver;
         let (code, message) = if std::fs::metadata(&l.d_dir).is_ok_and(|m| !m.is_dir()) {
@@ -203,120 +223,327 @@ fn driver_findings(f: &mut Finder, l: &Listing) {
         f.permission(&w.path, &w.kind, w.path.is_dir());
     }
     for s in &l.skipped {
-        skipped(f, l, &s.path, &s.reason);
+        if s.path != l.main && s.reason == SkipReason::Directory && main.runs_per_object() {
+            continue; // a per-object directory: object_findings looks inside
+        }
+        skipped(f, &l.driver, Place::Flat(&l.main), &s.path, &s.reason);
     }
     for script in &l.scripts {
-        runs(f, script);
+        runs(f, "libvirt", script);
     }
 }
 
-fn skipped(f: &mut Finder, l: &Listing, path: &Path, reason: &SkipReason) {
+/// Where a skipped file is, which says who skips it and what a directory there means.
+#[derive(Clone, Copy)]
+enum Place<'a> {
+    /// The main script (given) or directly in `<driver>.d`: libvirt decides.
+    Flat(&'a Path),
+    /// In the per-object tree: the dispatcher (or the hook helper, named) decides.
+    PerObject(&'a str),
+}
+
+fn skipped(f: &mut Finder, driver: &str, place: Place<'_>, path: &Path, reason: &SkipReason) {
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let is_main = path == l.main;
+    let who = match place {
+        Place::Flat(_) => "libvirt",
+        Place::PerObject(who) => who,
+    };
+    let w = drivers::object_word(driver);
     match reason {
         SkipReason::NotExecutable if suspicious_name(&name).is_some() => {}
         SkipReason::NotExecutable => f.add(
             Severity::Warning,
             "not-executable",
             path,
-            "not executable: libvirt skips it (chmod +x if it should run)".into(),
+            format!("not executable: {who} skips it (chmod +x if it should run)"),
         ),
         SkipReason::Directory => {
-            let inside = executables_in(path);
-            let what = if is_main {
-                format!(
-                    "a directory: libvirt runs the file {d} and the scripts directly in {d}.d/, \
-                     never anything in {d}/",
-                    d = l.driver
-                )
-            } else {
-                let instead = match l.driver.as_str() {
-                    "daemon" => "daemon hooks get no object name ($1 is -): put the scripts \
-                                 directly in daemon.d"
+            let inside = executables_in(path, 3);
+            let (what, hint) = match place {
+                Place::Flat(main) if path == main => (
+                    format!(
+                        "a directory: libvirt runs the file {driver} and the scripts directly in \
+                         {driver}.d/, never anything in {driver}/"
+                    ),
+                    String::new(),
+                ),
+                Place::Flat(_) if driver == hook_daemon::NAME => (
+                    "a subdirectory: libvirt never looks inside daemon.d subdirectories".to_owned(),
+                    " (daemon hooks get no object name ($1 is -): put the scripts directly in \
+                     daemon.d)"
                         .to_owned(),
-                    "network" => "per-network layouts do nothing; test the network's name, $1, \
-                                  in a script instead"
-                        .to_owned(),
-                    _ => "per-guest layouts do nothing; test the guest's name, $1, in a script \
-                          instead"
-                        .to_owned(),
-                };
-                format!(
-                    "a subdirectory: libvirt never looks inside {}.d subdirectories ({instead})",
-                    l.driver
-                )
+                ),
+                Place::Flat(_) => (
+                    format!("a subdirectory: libvirt never looks inside {driver}.d subdirectories"),
+                    format!(
+                        "; per-{w} scripts ({driver}.d/<{w}>/<op>/<subop>/) run with \
+                         virt-hook's dispatcher as the main {driver} hook: virt-hook install \
+                         {driver}"
+                    ),
+                ),
+                Place::PerObject(_) => (
+                    format!(
+                        "a directory: nothing runs what is deeper than \
+                         {driver}.d/<{w}>/<op>/<subop>/"
+                    ),
+                    String::new(),
+                ),
             };
             if inside > 0 {
-                let s = if inside == 1 { "" } else { "s" };
+                let (s, verb) = if inside == 1 {
+                    ("", "runs")
+                } else {
+                    ("s", "run")
+                };
                 f.add(
                     Severity::Error,
                     "ignored-directory",
                     path,
-                    format!(
-                        "{what}; its {inside} executable{s} never run{}",
-                        if inside == 1 { "s" } else { "" }
-                    ),
+                    format!("{what}, so its {inside} executable{s} never {verb}{hint}"),
                 );
             } else {
-                f.add(Severity::Warning, "ignored-directory", path, what);
+                f.add(
+                    Severity::Warning,
+                    "ignored-directory",
+                    path,
+                    format!("{what}{hint}"),
+                );
             }
         }
         SkipReason::BrokenSymlink => f.add(
             Severity::Warning,
             "broken-symlink",
             path,
-            "a symlink to nothing: libvirt skips it".into(),
+            format!("a symlink to nothing: {who} skips it"),
         ),
         SkipReason::SymlinkLoop => f.add(
             Severity::Warning,
             "symlink-loop",
             path,
-            "a symlink loop: libvirt skips it".into(),
+            format!("a symlink loop: {who} skips it"),
         ),
         SkipReason::NotRegularFile => f.add(
             Severity::Warning,
             "not-regular-file",
             path,
-            "not a regular file (socket, fifo or device): libvirt skips it".into(),
+            format!("not a regular file (socket, fifo or device): {who} skips it"),
         ),
+        // In the per-object tree, a directory that cannot be read fails the calls under it.
+        SkipReason::Unreadable(e) if matches!(place, Place::PerObject(_)) && path.is_dir() => {
+            f.add(
+                Severity::Error,
+                "unreadable",
+                path,
+                format!(
+                    "cannot be read ({}): every call for the events under it fails",
+                    list::io_text(e)
+                ),
+            );
+        }
         SkipReason::Unreadable(e) => f.add(
             Severity::Warning,
             "unreadable",
             path,
-            format!(
-                "cannot be examined ({}): libvirt skips it",
-                list::io_text(e)
-            ),
+            format!("cannot be examined ({}): {who} skips it", list::io_text(e)),
         ),
         // Only the per-object listing (discover::list_objects) gives these.
-        SkipReason::Empty | SkipReason::OutsideLayout => f.add(
+        SkipReason::Empty => f.add(
             Severity::Warning,
-            list::skip_kind(reason),
+            "empty",
             path,
-            format!("{reason}: nothing runs it"),
+            format!("an empty file: {who} skips it"),
+        ),
+        SkipReason::OutsideLayout => f.add(
+            Severity::Warning,
+            "outside-layout",
+            path,
+            format!(
+                "nothing runs it: scripts go in {driver}.d/<{w}>/<op>/<subop>/ (or are that \
+                 path)"
+            ),
         ),
     }
 }
 
-/// How many executable regular files a directory holds (not recursive).
-fn executables_in(dir: &Path) -> usize {
-    std::fs::read_dir(dir)
-        .map(|rd| {
-            rd.filter_map(Result::ok)
-                .filter(|e| {
-                    std::fs::metadata(e.path())
-                        .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
-                })
-                .count()
-        })
-        .unwrap_or(0)
+/// Findings in the per-object tree `<driver>.d/<object>/<op>/<subop>/` when the dispatcher or
+/// the hook helper (`main`) runs it: each script linted as a `.d` one, what is skipped, the
+/// events the driver never has, and objects this host does not define (a note).
+fn object_findings(f: &mut Finder, dir: &Path, l: &Listing, main: &MainHook, o: &ObjectListing) {
+    let d = &o.driver;
+    let w = drivers::object_word(d);
+    let who = match main.kind {
+        Kind::HookHelper => "the hook helper",
+        _ => "the dispatcher",
+    };
+    if main.kind == Kind::HookHelper {
+        f.add(
+            Severity::Warning,
+            "hook-helper",
+            &main.path,
+            format!(
+                "the hook helper of the VFIO guides: it runs {d}.d/<{w}>/<op>/<subop>/ in \
+                 directory order (unsorted), its scripts share one stdin (the first that reads \
+                 it takes it from the others), nothing times out, and a script that leaves a \
+                 process behind hangs libvirt; `virt-hook install {d}` replaces it, keeping it \
+                 as {d}{}",
+                install::BACKUP_SUFFIX
+            ),
+        );
+    }
+    if l.scripts.first() != Some(&l.main) {
+        let what = main.describe().unwrap_or("the main hook");
+        f.add(
+            Severity::Error,
+            "main-does-not-run",
+            &main.path,
+            format!(
+                "{what}, but libvirt cannot run it (see above): nothing in {d}.d/<{w}>/ runs \
+                 (virt-hook install {d} puts the dispatcher back)"
+            ),
+        );
+    }
+    for s in &o.skipped {
+        skipped(f, d, Place::PerObject(who), &s.path, &s.reason);
+    }
+    let events = drivers::events(d);
+    let defined = Defined::new(dir, d);
+    for e in &o.entries {
+        if let Some(err) = &e.error {
+            f.add(
+                Severity::Error,
+                "unreadable",
+                &e.path,
+                format!(
+                    "cannot be read ({}): every {d} {} {} call for {} fails",
+                    list::io_text(err),
+                    e.op,
+                    e.subop,
+                    e.object
+                ),
+            );
+        }
+        for warning in &e.warnings {
+            f.permission(&warning.path, &warning.kind, warning.path.is_dir());
+        }
+        for s in &e.skipped {
+            skipped(f, d, Place::PerObject(who), &s.path, &s.reason);
+        }
+        for script in &e.scripts {
+            runs(f, who, script);
+        }
+        if !drivers::has_event(d, &e.op, &e.subop) {
+            let subops: Vec<&str> = events
+                .iter()
+                .filter(|(op, _)| *op == e.op)
+                .map(|(_, subop)| *subop)
+                .collect();
+            let why = if subops.is_empty() {
+                let mut ops: Vec<&str> = events.iter().map(|(op, _)| *op).collect();
+                ops.dedup();
+                format!(
+                    "{d} has no operation {:?} (it has {})",
+                    e.op,
+                    ops.join(", ")
+                )
+            } else {
+                format!(
+                    "{d} calls {} only with the sub-operation {}",
+                    e.op,
+                    subops.join(" or ")
+                )
+            };
+            f.add(
+                Severity::Warning,
+                "never-called",
+                &e.path,
+                format!("{why}: nothing here ever runs"),
+            );
+        }
+        if let Some(note) = defined.note(&e.object) {
+            f.add(
+                Severity::Note,
+                "undefined-object",
+                &o.d_dir.join(&e.object),
+                note,
+            );
+        }
+    }
 }
 
-/// Checks on a script libvirt runs: its name, its `#!` line and interpreter, and `virsh`.
-fn runs(f: &mut Finder, script: &Path) {
+/// Which objects this host defines: the `<name>.xml` files of libvirt's configuration
+/// directory next to the hooks directory (`/etc/libvirt/qemu/` for `/etc/libvirt/hooks/`).
+struct Defined {
+    /// The configuration directory, when there is one to look in.
+    conf: Option<PathBuf>,
+    /// `guest` or `network`.
+    what: &'static str,
+}
+
+impl Defined {
+    fn new(hooks_dir: &Path, driver: &str) -> Defined {
+        let what = drivers::object_word(driver);
+        let rel = match driver {
+            hook_network::NAME => "qemu/networks",
+            hook_daemon::NAME => "",
+            d => d,
+        };
+        let conf = hooks_dir
+            .parent()
+            .filter(|_| !rel.is_empty())
+            .map(|p| p.join(rel))
+            .filter(|c| c.is_dir());
+        Defined { conf, what }
+    }
+
+    /// A note when `object` has no `<name>.xml` (and there is a directory to look in).
+    fn note(&self, object: &str) -> Option<String> {
+        let conf = self.conf.as_ref()?;
+        let xml = conf.join(format!("{object}.xml"));
+        (!xml.exists()).then(|| {
+            format!(
+                "no {w} named {object:?} is defined on this host ({} does not exist): its \
+                 scripts run only for a {w} of that name (a typo, or a transient {w}?)",
+                xml.display(),
+                w = self.what
+            )
+        })
+    }
+}
+
+/// How many executable regular files a directory holds, down to `depth` levels of
+/// subdirectories (3 reaches the scripts of a per-guest `<guest>/<op>/<subop>/`). Symlinks to
+/// directories are not followed, so a loop ends.
+fn executables_in(dir: &Path, depth: usize) -> usize {
+    let Ok(rd) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    rd.filter_map(Result::ok)
+        .map(|e| {
+            let path = e.path();
+            match std::fs::metadata(&path) {
+                Ok(m) if m.is_file() && m.permissions().mode() & 0o111 != 0 => 1,
+                Ok(m)
+                    if m.is_dir() && depth > 0 && !e.file_type().is_ok_and(|t| t.is_symlink()) =>
+                {
+                    executables_in(&path, depth - 1)
+                }
+                _ => 0,
+            }
+        })
+        .sum()
+}
+
+/// Checks on a script that runs (`who` runs it: libvirt, or the dispatcher for a per-object
+/// script): its name, its `#!` line and interpreter, and `virsh`.
+fn runs(f: &mut Finder, who: &str, script: &Path) {
+    for hop in installed::follow(script).1 {
+        if let Ok(m) = std::fs::symlink_metadata(&hop) {
+            f.linked.insert((m.dev(), m.ino()));
+        }
+    }
     let name = script
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -331,7 +558,7 @@ fn runs(f: &mut Finder, script: &Path) {
             Severity::Error,
             code,
             script,
-            format!("{what}, and executable: libvirt runs it like any other script (delete it or chmod -x)"),
+            format!("{what}, and executable: {who} runs it like any other script (delete it or chmod -x)"),
         );
     }
     let mut head = Vec::new();
@@ -507,6 +734,42 @@ fn calls_virsh(f: &mut Finder, script: &Path, text: &[u8]) {
     }
 }
 
+/// The dispatcher's settings file, `virt-hook.toml`: one it cannot load makes every dispatched
+/// event fail without running a script (an error when a dispatcher is installed).
+fn settings(f: &mut Finder, dir: &Path) {
+    let path = dir.join(crate::dispatch::CONFIG_FILE);
+    if std::fs::symlink_metadata(&path).is_err() {
+        return;
+    }
+    let Some(problem) = crate::dispatch::config_problem(dir) else {
+        return;
+    };
+    let problem = problem
+        .strip_prefix(&path.display().to_string())
+        .map(|p| p.trim_start_matches([':', ' ']))
+        .unwrap_or(&problem);
+    let installed = drivers::NAMES
+        .iter()
+        .any(|d| matches!(MainHook::inspect(dir, d).kind, Kind::Dispatcher(_)));
+    let (severity, then) = if installed {
+        (
+            Severity::Error,
+            "the dispatcher runs no script and fails every event until it is fixed",
+        )
+    } else {
+        (
+            Severity::Warning,
+            "once virt-hook's dispatcher is installed, it would fail every event",
+        )
+    };
+    f.add(
+        severity,
+        "bad-settings",
+        &path,
+        format!("{problem}: {then}"),
+    );
+}
+
 /// Entries of the hooks directory that are not a driver's script or `.d` directory but look
 /// meant to run: executables and directories.
 fn unknown_entries(f: &mut Finder, dir: &Path) {
@@ -524,6 +787,26 @@ fn unknown_entries(f: &mut Finder, dir: &Path) {
             continue;
         }
         let path = dir.join(&name);
+        if std::fs::symlink_metadata(&path).is_ok_and(|m| f.linked.contains(&(m.dev(), m.ino()))) {
+            continue; // runs through a symlink, e.g. `qemu -> hooks`
+        }
+        if let Some(driver) = n.strip_suffix(install::BACKUP_SUFFIX)
+            && drivers::NAMES.contains(&driver)
+        {
+            let what = MainHook::inspect_path(&path, driver)
+                .describe()
+                .unwrap_or("the hook that was there");
+            f.add(
+                Severity::Note,
+                "install-backup",
+                &path,
+                format!(
+                    "{what}, kept by `virt-hook install {driver}`: libvirt never runs it, \
+                     `virt-hook uninstall {driver}` puts it back"
+                ),
+            );
+            continue;
+        }
         let Ok(m) = std::fs::metadata(&path) else {
             continue;
         };
@@ -548,6 +831,7 @@ struct CheckJson<'a> {
     exists: bool,
     errors: usize,
     warnings: usize,
+    notes: usize,
     findings: Vec<FindingJson<'a>>,
 }
 
@@ -566,6 +850,7 @@ fn to_json(ctx: &Ctx, exists: bool, findings: &[Finding]) -> String {
         exists,
         errors: count(Severity::Error),
         warnings: count(Severity::Warning),
+        notes: count(Severity::Note),
         findings: findings
             .iter()
             .map(|f| FindingJson {
@@ -592,6 +877,7 @@ fn to_text(ctx: &Ctx, exists: bool, findings: &[Finding], st: Style) -> String {
         let sev = match f.severity {
             Severity::Error => st.red(&sev),
             Severity::Warning => st.yellow(&sev),
+            Severity::Note => st.dim(&sev),
         };
         out.push_str(&format!(
             "{sev}  {}  {}\n",
@@ -600,13 +886,20 @@ fn to_text(ctx: &Ctx, exists: bool, findings: &[Finding], st: Style) -> String {
         ));
     }
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
-    let (e, w) = (count(Severity::Error), count(Severity::Warning));
+    let (e, w, n) = (
+        count(Severity::Error),
+        count(Severity::Warning),
+        count(Severity::Note),
+    );
     let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
-    let summary = if e + w == 0 {
+    let mut summary = if e + w == 0 {
         st.green("no problems found")
     } else {
         format!("{}, {}", plural(e, "error"), plural(w, "warning"))
     };
+    if n > 0 {
+        summary.push_str(&format!(", {}", plural(n, "note")));
+    }
     out.push_str(&summary);
     out.push('\n');
     out

@@ -21,6 +21,8 @@ Examples:
   virt-hook run qemu release --domain guest.xml --libvirt 9.0
                                         as libvirt before 10.5: `release end -`
   virt-hook --hooks-dir examples/hooks run qemu prepare --domain examples/domain.xml
+  virt-hook install                     make virt-hook libvirt's qemu hook (per-guest scripts)
+  virt-hook uninstall                   put back what was there before
   virt-hook --hooks-dir /etc/libvirt/hooks dispatch qemu win10 prepare begin - < win10.xml
                                         what libvirt gets when virt-hook is its qemu hook
 
@@ -80,13 +82,40 @@ pub(crate) enum Command {
     ///
     /// Errors: executable backups or dotfiles (libvirt runs them), missing, indented or CRLF #!
     /// line, missing interpreter, world-writable script or directory, subdirectories of <driver>.d
-    /// holding scripts (libvirt ignores them), a <driver>.d that is not a readable directory.
+    /// holding scripts without a dispatcher (libvirt ignores them), a <driver>.d that is not a
+    /// readable directory, a virt-hook.toml the dispatcher cannot load.
     /// Warnings: non-executable files, group-writable or foreign-owned files, scripts calling
-    /// virsh (deadlock), `env` interpreters not on PATH, files libvirt never looks at.
+    /// virsh (deadlock), `env` interpreters not on PATH, files libvirt never looks at, per-guest
+    /// directories for events the driver does not have. Notes: per-guest scripts of guests not
+    /// defined here, install's backup. With virt-hook's dispatcher (or the VFIO guides' hook
+    /// helper) as the main hook, per-guest scripts are checked like the others.
     Check {
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,
+    },
+    /// Install virt-hook's dispatcher as libvirt's main hook for a driver.
+    ///
+    /// Makes <hooks dir>/<driver> a symlink to this virt-hook binary, which then runs the
+    /// scripts in <driver>.d/<name>/<operation>/<sub-operation>/ for each event, with timeouts
+    /// and without hanging libvirt. A hook helper from the VFIO guides that is there is
+    /// replaced and kept as <driver>.virt-hook-backup; any other hook needs --force. libvirt
+    /// notices a new hook at daemon start and on reload (systemctl reload virtqemud).
+    Install {
+        /// The driver whose main hook it becomes.
+        #[arg(default_value = "qemu")]
+        driver: String,
+        /// Replace a hook virt-hook does not recognise (it is kept as a backup).
+        #[arg(long)]
+        force: bool,
+    },
+    /// Remove virt-hook's dispatcher: restore the hook it replaced, or remove the symlink.
+    ///
+    /// Refuses to touch a main hook that is not the dispatcher.
+    Uninstall {
+        /// The driver.
+        #[arg(default_value = "qemu")]
+        driver: String,
     },
     /// Be libvirt's main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event.
     ///

@@ -22,3 +22,40 @@ pub(crate) fn known(name: &str) -> Result<&'static str, InputError> {
         ))
     })
 }
+
+/// The events a driver has, as the `(op, subop)` words its scripts get (argv\[2\], argv\[3\]),
+/// from the driver crate's invocation matrix; empty for an unknown driver.
+pub(crate) fn events(driver: &str) -> Vec<(&'static str, &'static str)> {
+    let sites = match driver {
+        hook_daemon::NAME => hook_daemon::invocation_matrix(),
+        hook_qemu::NAME => hook_qemu::invocation_matrix(),
+        hook_lxc::NAME => hook_lxc::invocation_matrix(),
+        hook_network::NAME => hook_network::invocation_matrix(),
+        hook_libxl::NAME => hook_libxl::invocation_matrix(),
+        hook_bhyve::NAME => hook_bhyve::invocation_matrix(),
+        _ => Vec::new(),
+    };
+    let mut events: Vec<(&'static str, &'static str)> = Vec::new();
+    for site in sites {
+        let e = (site.spec.op, site.spec.subop.as_str());
+        if !events.contains(&e) {
+            events.push(e);
+        }
+    }
+    events
+}
+
+/// What a driver's object (argv\[1\]) is called in messages: `guest`, `network`, or `object`
+/// (the daemon's `-`).
+pub(crate) fn object_word(driver: &str) -> &'static str {
+    match driver {
+        hook_network::NAME => "network",
+        hook_daemon::NAME => "object",
+        _ => "guest",
+    }
+}
+
+/// Whether `driver` has an event whose scripts get `op subop` (argv\[2\], argv\[3\]).
+pub(crate) fn has_event(driver: &str, op: &str, subop: &str) -> bool {
+    events(driver).contains(&(op, subop))
+}

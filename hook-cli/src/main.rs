@@ -31,6 +31,8 @@ mod dispatch;
 mod drivers;
 mod event;
 mod input;
+mod install;
+mod installed;
 mod lifecycle;
 mod list;
 mod logging;
@@ -68,6 +70,9 @@ pub(crate) struct Ctx {
     pub(crate) hooks_dir: PathBuf,
     /// Cancelled by SIGINT/SIGTERM once hooks are about to be fired ([`Ctx::cancel`]).
     cancel: OnceLock<Option<Cancel>>,
+    /// How the command line chose it (`--hooks-dir DIR`, `--user`), to repeat in the commands
+    /// a message suggests; `None` for the system directory.
+    dir_flag: Option<String>,
 }
 
 impl Ctx {
@@ -85,9 +90,13 @@ impl Ctx {
                     );
                 }
             }
+            let hooks_dir = absolute("--hooks-dir", dir)?;
+            let quoted =
+                hook_core::libvirt::shell_quote(&hooks_dir.display().to_string()).into_owned();
             return Ok(Ctx {
-                hooks_dir: absolute("--hooks-dir", dir)?,
+                hooks_dir,
                 cancel: OnceLock::new(),
+                dir_flag: Some(format!("--hooks-dir {quoted}")),
             });
         }
         let hooks_dir = if cli.user {
@@ -100,7 +109,17 @@ impl Ctx {
         Ok(Ctx {
             hooks_dir,
             cancel: OnceLock::new(),
+            dir_flag: cli.user.then(|| "--user".to_owned()),
         })
+    }
+
+    /// ` --hooks-dir DIR` or ` --user` when the command line named the directory, else empty:
+    /// what a suggested `virt-hook` command needs to act on the same directory.
+    pub(crate) fn dir_flag(&self) -> String {
+        self.dir_flag
+            .as_ref()
+            .map(|f| format!(" {f}"))
+            .unwrap_or_default()
     }
 
     /// From the first call on, SIGINT and SIGTERM cancel the hooks being fired instead of
@@ -170,6 +189,8 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
         Command::Check { json } => check::check(&ctx, *json),
         Command::Run(args) => run::run(&ctx, args),
         Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
+        Command::Install { driver, force } => install::install(&ctx, driver, *force),
+        Command::Uninstall { driver } => install::uninstall(&ctx, driver),
         Command::Dispatch { driver, args } => Ok(dispatch::dispatch(&ctx.hooks_dir, driver, args)),
     }?;
     if let Some(signal) = ctx.interrupted_by() {

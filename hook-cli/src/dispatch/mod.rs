@@ -85,6 +85,18 @@ fn failure_line(line: &str) -> Output {
     }
 }
 
+/// The settings file's name in the hooks directory.
+pub(crate) const CONFIG_FILE: &str = config::FILE_NAME;
+
+/// What is wrong with `<hooks dir>/virt-hook.toml`, if anything: the reason every dispatched
+/// event would fail without running a script (`check` reports it). Every section is checked
+/// whatever the event, so one load says it for all.
+pub(crate) fn config_problem(hooks_dir: &Path) -> Option<String> {
+    config::load(hooks_dir, hook_qemu::NAME, "prepare", &known_op)
+        .err()
+        .map(|e| e.to_string())
+}
+
 /// Whether driver `d` has an operation named `o` (for the settings file's sections). The
 /// release emulated plays no part: only the operation words are checked.
 fn known_op(d: &str, o: &str) -> Result<(), String> {

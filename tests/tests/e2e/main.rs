@@ -9,6 +9,7 @@ mod dispatcher_libvirt;
 mod drivers;
 mod layout;
 mod linking;
+mod per_guest;
 mod recorded;
 mod reliability;
 mod runner;

@@ -1,0 +1,286 @@
+//! What is installed as a driver's main hook `<hooks dir>/<driver>`, the one place `install`,
+//! `uninstall`, `list` and `check` ask: nothing, virt-hook's dispatcher (a symlink to the
+//! `virt-hook` binary, possibly through other symlinks, or a small wrapper script calling
+//! `virt-hook dispatch`), the "hook helper" of the VFIO / GPU-passthrough guides (PassthroughPOST
+//! VFIO-Tools `libvirt_hooks/qemu` and its copies), or something else.
+//!
+//! With the dispatcher or the hook helper in place, `<driver>.d/<object>/<op>/<subop>/` holds
+//! scripts that run (the per-object layout); otherwise libvirt never looks inside those
+//! directories. Recognition reads at most [`MAX_SCRIPT`] bytes of the file and never runs it.
+
+use std::io::Read as _;
+use std::path::{Path, PathBuf};
+
+/// The most of a main hook that is read to recognise it; a bigger file is "something else".
+pub(crate) const MAX_SCRIPT: u64 = 64 << 10;
+
+/// How many symlinks are followed before giving up, as the kernel does (`ELOOP`).
+const MAX_LINKS: usize = 40;
+
+/// What the main hook is.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Kind {
+    /// Nothing at `<hooks dir>/<driver>`.
+    Absent,
+    /// virt-hook's dispatcher.
+    Dispatcher(Via),
+    /// The hook helper of the VFIO guides: runs `<driver>.d/<guest>/<op>/<subop>/*`, unsorted.
+    HookHelper,
+    /// Any other file (a script, a binary, a directory, a broken symlink).
+    Other,
+}
+
+/// How the dispatcher is installed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Via {
+    /// A symlink (chain) to the `virt-hook` binary: argv\[0\]'s name is the driver's.
+    Symlink,
+    /// A wrapper script; the line that calls `virt-hook dispatch`.
+    Wrapper(String),
+}
+
+/// A driver's main hook, with the symlinks that lead to the file that runs.
+#[derive(Clone, Debug)]
+pub(crate) struct MainHook {
+    /// `<hooks dir>/<driver>`.
+    pub(crate) path: PathBuf,
+    /// Each symlink's target in turn, as written in the link (empty when `path` is no symlink).
+    pub(crate) links: Vec<PathBuf>,
+    /// What it is.
+    pub(crate) kind: Kind,
+}
+
+impl MainHook {
+    /// Inspects `<hooks_dir>/<driver>`.
+    pub(crate) fn inspect(hooks_dir: &Path, driver: &str) -> MainHook {
+        MainHook::inspect_path(&hooks_dir.join(driver), driver)
+    }
+
+    /// Inspects `path` as `driver`'s main hook (a backup of one, say).
+    pub(crate) fn inspect_path(path: &Path, driver: &str) -> MainHook {
+        let path = path.to_owned();
+        let (links, resolved) = follow(&path);
+        let kind = if std::fs::symlink_metadata(&path).is_err() {
+            Kind::Absent
+        } else if resolved
+            .iter()
+            .any(|p| p.file_name().is_some_and(|n| n == "virt-hook"))
+            || resolved.last().is_some_and(|p| is_this_binary(p))
+        {
+            Kind::Dispatcher(Via::Symlink)
+        } else {
+            let last = resolved.last().unwrap_or(&path);
+            match read_script(last) {
+                Some(text) => classify_text(&text, driver),
+                None => Kind::Other,
+            }
+        };
+        MainHook { path, links, kind }
+    }
+
+    /// Whether `<driver>.d/<object>/<op>/<subop>/` runs: the dispatcher or the hook helper is
+    /// the main hook.
+    pub(crate) fn runs_per_object(&self) -> bool {
+        matches!(self.kind, Kind::Dispatcher(_) | Kind::HookHelper)
+    }
+
+    /// `qemu -> hooks -> /usr/bin/virt-hook`: the symlink chain as `ls -l` shows it, for
+    /// people; `None` when the main hook is no symlink.
+    pub(crate) fn chain(&self) -> Option<String> {
+        if self.links.is_empty() {
+            return None;
+        }
+        let mut s = String::new();
+        for (i, l) in self.links.iter().enumerate() {
+            if i > 0 {
+                s.push_str(" -> ");
+            }
+            s.push_str(&l.display().to_string());
+        }
+        Some(s)
+    }
+
+    /// A few words on what it is, for `list` and `check`; `None` for [`Kind::Other`] and
+    /// [`Kind::Absent`].
+    pub(crate) fn describe(&self) -> Option<&'static str> {
+        match self.kind {
+            Kind::Dispatcher(Via::Symlink) => Some("virt-hook's dispatcher"),
+            Kind::Dispatcher(Via::Wrapper(_)) => Some("a wrapper calling virt-hook's dispatcher"),
+            Kind::HookHelper => Some("the hook helper of the VFIO guides"),
+            Kind::Other | Kind::Absent => None,
+        }
+    }
+}
+
+/// Follows the symlinks from `path`: the targets as written, and each one resolved against
+/// its link's directory. Stops at the first non-symlink (or missing file), or after
+/// [`MAX_LINKS`].
+pub(crate) fn follow(path: &Path) -> (Vec<PathBuf>, Vec<PathBuf>) {
+    let mut links = Vec::new();
+    let mut resolved = Vec::new();
+    let mut cur = path.to_owned();
+    while links.len() < MAX_LINKS {
+        let Ok(target) = std::fs::read_link(&cur) else {
+            break;
+        };
+        let next = match cur.parent() {
+            Some(dir) if target.is_relative() => dir.join(&target),
+            _ => target.clone(),
+        };
+        links.push(target);
+        resolved.push(next.clone());
+        cur = next;
+    }
+    (links, resolved)
+}
+
+/// Whether `path` is the running `virt-hook` (whatever its file name).
+fn is_this_binary(path: &Path) -> bool {
+    let (Ok(exe), Ok(p)) = (
+        std::env::current_exe().and_then(std::fs::canonicalize),
+        std::fs::canonicalize(path),
+    ) else {
+        return false;
+    };
+    exe == p
+}
+
+/// The text of a regular file of at most [`MAX_SCRIPT`] bytes that starts with `#!`.
+fn read_script(path: &Path) -> Option<String> {
+    let m = std::fs::metadata(path).ok()?;
+    if !m.is_file() || m.len() > MAX_SCRIPT {
+        return None;
+    }
+    let mut bytes = Vec::new();
+    std::fs::File::open(path)
+        .ok()?
+        .take(MAX_SCRIPT)
+        .read_to_end(&mut bytes)
+        .ok()?;
+    bytes
+        .starts_with(b"#!")
+        .then(|| String::from_utf8_lossy(&bytes).into_owned())
+}
+
+/// The lines that do something: neither blank nor a `#` comment (the `#!` line included).
+fn code_lines(text: &str) -> impl Iterator<Item = &str> {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+}
+
+/// Recognises a wrapper calling `virt-hook dispatch` or the hook helper in a script's text.
+pub(crate) fn classify_text(text: &str, driver: &str) -> Kind {
+    // A wrapper: a handful of lines, one of them running `[…/]virt-hook dispatch`.
+    let code: Vec<&str> = code_lines(text).collect();
+    if code.len() <= 5
+        && let Some(line) = code.iter().find(|l| calls_dispatch(l))
+    {
+        return Kind::Dispatcher(Via::Wrapper((*line).to_owned()));
+    }
+    // The hook helper: `HOOKPATH="$BASEDIR/qemu.d/$GUEST_NAME/$HOOK_NAME/$STATE_NAME"` (with or
+    // without braces and quotes, any base directory), and a directory test or a `find` on it.
+    let plain = |l: &str| l.replace(['"', '\'', '{', '}', '\\'], "");
+    let layout = format!("{driver}.d/$GUEST_NAME/$HOOK_NAME/$STATE_NAME");
+    let sets_path = code.iter().any(|l| {
+        let l = plain(l);
+        l.contains("HOOKPATH=") && l.contains(&layout)
+    });
+    let walks_it = code.iter().any(|l| {
+        let l = plain(l);
+        l.contains("-d $HOOKPATH") || (l.contains("find") && l.contains("$HOOKPATH"))
+    });
+    if sets_path && walks_it {
+        Kind::HookHelper
+    } else {
+        Kind::Other
+    }
+}
+
+/// `exec /usr/local/bin/virt-hook [--hooks-dir DIR] dispatch qemu "$@"`: the word `virt-hook`
+/// (alone or at the end of a path), then, later on the line, the word `dispatch`.
+fn calls_dispatch(line: &str) -> bool {
+    let words: Vec<&str> = line
+        .split_whitespace()
+        .map(|w| w.trim_matches(['"', '\'']))
+        .collect();
+    words
+        .iter()
+        .position(|w| *w == "virt-hook" || w.ends_with("/virt-hook"))
+        .is_some_and(|i| words[i + 1..].contains(&"dispatch"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A hook helper as the VFIO guides install it (the lines that matter of PassthroughPOST
+    /// VFIO-Tools' `libvirt_hooks/qemu`, not a copy of it).
+    const HELPER: &str = r#"#!/bin/bash
+# Per-guest hooks: qemu.d/<guest>/<hook>/<state>/
+GUEST_NAME="$1"
+HOOK_NAME="$2"
+STATE_NAME="$3"
+BASEDIR="$(dirname $0)"
+HOOKPATH="$BASEDIR/qemu.d/$GUEST_NAME/$HOOK_NAME/$STATE_NAME"
+set -e
+if [ -f "$HOOKPATH" ] && [ -s "$HOOKPATH" ] && [ -x "$HOOKPATH" ]; then
+    eval \"$HOOKPATH\" "$@"
+elif [ -d "$HOOKPATH" ]; then
+    while read file; do
+        [ -n "$file" ] && eval \"$file\" "$@"
+    done <<< "$(find -L "$HOOKPATH" -maxdepth 1 -type f -executable -print;)"
+fi
+"#;
+
+    #[test]
+    fn the_hook_helper_is_recognised() {
+        assert_eq!(classify_text(HELPER, "qemu"), Kind::HookHelper);
+        // A shorter copy from a guide: braces, a for loop, no eval.
+        let short = "#!/bin/bash\nGUEST_NAME=\"$1\" HOOK_NAME=\"$2\" STATE_NAME=\"$3\"\n\
+            HOOKPATH=\"/etc/libvirt/hooks/qemu.d/${GUEST_NAME}/${HOOK_NAME}/${STATE_NAME}\"\n\
+            if [ -f \"$HOOKPATH\" ]; then \"$HOOKPATH\" \"$@\"\n\
+            elif [ -d \"$HOOKPATH\" ]; then\n  for f in \"$HOOKPATH\"/*; do \"$f\" \"$@\"; done\nfi\n";
+        assert_eq!(classify_text(short, "qemu"), Kind::HookHelper);
+        // Installed under another driver's name, it does not serve that driver's layout.
+        assert_eq!(classify_text(HELPER, "lxc"), Kind::Other);
+        // Commented out, it does nothing.
+        let commented: String = HELPER
+            .lines()
+            .map(|l| format!("# {l}\n"))
+            .collect::<String>();
+        assert_eq!(
+            classify_text(&format!("#!/bin/sh\n{commented}"), "qemu"),
+            Kind::Other
+        );
+    }
+
+    #[test]
+    fn a_dispatch_wrapper_is_recognised() {
+        let w = "#!/bin/sh\n# virt-hook as libvirt's qemu hook\nexec /usr/local/bin/virt-hook dispatch qemu \"$@\"\n";
+        assert_eq!(
+            classify_text(w, "qemu"),
+            Kind::Dispatcher(Via::Wrapper(
+                "exec /usr/local/bin/virt-hook dispatch qemu \"$@\"".into()
+            ))
+        );
+        for text in [
+            "#!/bin/sh\nvirt-hook dispatch qemu \"$@\"\n",
+            "#!/bin/sh\nexec virt-hook --hooks-dir /etc/libvirt/hooks dispatch qemu \"$@\"\n",
+        ] {
+            assert!(
+                matches!(classify_text(text, "qemu"), Kind::Dispatcher(_)),
+                "{text}"
+            );
+        }
+        // Not a call: a comment, another program, another subcommand, a big script.
+        for text in [
+            "#!/bin/sh\n# exec virt-hook dispatch qemu \"$@\"\n",
+            "#!/bin/sh\nexec my-virt-hook dispatch qemu \"$@\"\n",
+            "#!/bin/sh\nexec virt-hook run qemu \"$2\"\n",
+            "#!/bin/sh\na\nb\nc\nd\ne\nexec virt-hook dispatch qemu \"$@\"\n",
+        ] {
+            assert_eq!(classify_text(text, "qemu"), Kind::Other, "{text}");
+        }
+    }
+}
