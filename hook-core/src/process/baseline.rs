@@ -128,9 +128,16 @@ pub mod libvirt_driver {
 }
 
 impl Libvirt {
-    /// Loads the library and initialises it, or says why it cannot.
+    /// Loads the installed `libvirt.so.0` and initialises it, or says why it cannot (the
+    /// benchmark then skips libvirt's column, and the real-libvirt tests skip, saying so).
     pub fn load() -> Result<Libvirt, String> {
-        sys::libvirt_hooks_load().map(Libvirt)
+        Libvirt::load_from(c"libvirt.so.0")
+    }
+
+    /// [`Libvirt::load`] from a library of another name (a test gives a missing or wrong one
+    /// to see the reason that skips libvirt's column).
+    pub fn load_from(soname: &CStr) -> Result<Libvirt, String> {
+        sys::libvirt_hooks_load(soname).map(Libvirt)
     }
 
     /// The library's version, e.g. `9.0.0`.
@@ -268,5 +275,29 @@ impl Drop for PrivateLibvirtHooksDir {
         let _ = umount2("/etc", MntFlags::MNT_DETACH);
         let _ = umount2(&self.scratch, MntFlags::MNT_DETACH);
         let _ = std::fs::remove_dir(&self.scratch);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // The benchmark and the real-libvirt tests run without libvirt: they skip what needs it and
+    // say why. These are the reasons they print.
+    #[test]
+    fn a_missing_libvirt_is_a_reason_not_a_crash() {
+        let Err(why) = Libvirt::load_from(c"libvirt-not-installed-here.so.0") else {
+            panic!("loaded a library that does not exist");
+        };
+        assert!(why.contains("libvirt-not-installed-here.so.0"), "{why}");
+    }
+
+    #[test]
+    fn a_library_without_virhookcall_is_a_reason_not_a_crash() {
+        // libc is loaded in every process and has none of libvirt's symbols.
+        let Err(why) = Libvirt::load_from(c"libc.so.6") else {
+            panic!("found libvirt's functions in libc");
+        };
+        assert!(why.contains("virInitialize"), "{why}");
     }
 }

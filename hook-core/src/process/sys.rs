@@ -668,15 +668,19 @@ fn dl_error(what: &str) -> String {
         .into_owned()
 }
 
-/// Loads `libvirt.so.0`, initialises the library (`virInitialize`: error and log machinery)
-/// and looks up `virHookInitialize` and `virHookCall` (private symbols, exported under the
-/// library's `LIBVIRT_PRIVATE_<version>` node; `dlsym` finds the default version).
-pub(crate) fn libvirt_hooks_load() -> Result<LibvirtHooks, String> {
+/// Loads `soname` (libvirt's is `libvirt.so.0`), initialises the library (`virInitialize`:
+/// error and log machinery) and looks up `virHookInitialize` and `virHookCall` (private
+/// symbols, exported under the library's `LIBVIRT_PRIVATE_<version>` node; `dlsym` finds the
+/// default version).
+pub(crate) fn libvirt_hooks_load(soname: &CStr) -> Result<LibvirtHooks, String> {
     // SAFETY: dlopen takes a NUL-terminated name; loading libvirt runs its ELF constructors,
     // which only set up the library's own global state.
-    let handle = unsafe { libc::dlopen(c"libvirt.so.0".as_ptr(), libc::RTLD_NOW) };
+    let handle = unsafe { libc::dlopen(soname.as_ptr(), libc::RTLD_NOW) };
     if handle.is_null() {
-        return Err(dl_error("dlopen(libvirt.so.0) failed"));
+        return Err(dl_error(&format!(
+            "dlopen({}) failed",
+            soname.to_string_lossy()
+        )));
     }
     let sym = |name: &CStr| -> Result<*mut libc::c_void, String> {
         // SAFETY: `handle` is a live handle from dlopen (never closed); the name is
