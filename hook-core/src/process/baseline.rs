@@ -284,6 +284,27 @@ mod tests {
 
     // The benchmark and the real-libvirt tests run without libvirt: they skip what needs it and
     // say why. These are the reasons they print.
+    // What the benchmark measures against must itself be right: each baseline starts the
+    // script, waits for it and reports how it ended.
+    #[test]
+    fn every_baseline_runs_the_script_and_reports_its_end() {
+        type Baseline = fn(&Path) -> i32;
+        let baselines: [(&str, Baseline); 4] = [
+            ("raw", raw_spawn_wait),
+            ("bare", bare_spawn_wait),
+            ("hygiene", hygiene_spawn_wait),
+            ("piped", piped_spawn_wait),
+        ];
+        for (name, run) in baselines {
+            assert_eq!(run(Path::new("/bin/true")), 0, "{name}: /bin/true");
+            assert_eq!(run(Path::new("/bin/false")), 1, "{name}: /bin/false");
+            // A negative errno (`piped` goes through hook-core's spawn, whose typed error it
+            // reports as -EIO).
+            let missing = run(Path::new("/nonexistent/script"));
+            assert!(missing < 0, "{name}: a missing script gave {missing}");
+        }
+    }
+
     #[test]
     fn a_missing_libvirt_is_a_reason_not_a_crash() {
         let Err(why) = Libvirt::load_from(c"libvirt-not-installed-here.so.0") else {

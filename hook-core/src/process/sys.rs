@@ -528,28 +528,7 @@ pub(crate) fn spawn_devnull(path: &CStr, envp: &[CString]) -> Result<Pid, Errno>
     actions.open(0, c"/dev/null", libc::O_RDONLY)?;
     actions.open(1, c"/dev/null", libc::O_WRONLY)?;
     actions.open(2, c"/dev/null", libc::O_WRONLY)?;
-    let argv: [*mut libc::c_char; 2] = [path.as_ptr().cast_mut(), ptr::null_mut()];
-    let mut envp_ptrs: Vec<*mut libc::c_char> = Vec::with_capacity(envp.len() + 1);
-    envp_ptrs.extend(envp.iter().map(|e| e.as_ptr().cast_mut()));
-    envp_ptrs.push(ptr::null_mut());
-    let mut pid: libc::pid_t = 0;
-    // SAFETY: the path, argv and envp strings are borrowed for the duration of the call, both
-    // pointer arrays are NULL-terminated, the actions object is initialised and owned by this
-    // frame, and a NULL attributes pointer is allowed. posix_spawn keeps none of them.
-    let rc = unsafe {
-        libc::posix_spawn(
-            &mut pid,
-            path.as_ptr(),
-            &actions.0,
-            ptr::null(),
-            argv.as_ptr(),
-            envp_ptrs.as_ptr(),
-        )
-    };
-    if rc != 0 {
-        return Err(Errno::from_raw(rc));
-    }
-    Ok(Pid::from_raw(pid))
+    spawn_plain(path, envp, Some(&actions))
 }
 
 static ALLOCATIONS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
@@ -605,19 +584,27 @@ unsafe impl std::alloc::GlobalAlloc for CountingAlloc {
 /// `envp`) inheriting the caller's fds 0, 1 and 2 as they are, with no file actions and no
 /// attributes. What a caller that captures nothing and guards against nothing would pay.
 pub(crate) fn spawn_bare(path: &CStr, envp: &[CString]) -> Result<Pid, Errno> {
+    spawn_plain(path, envp, None)
+}
+
+/// `posix_spawn` of `path` with argv `[path]`, environment `envp`, the given file actions (or
+/// none) and no attributes: the baselines' one spawn.
+fn spawn_plain(path: &CStr, envp: &[CString], actions: Option<&FileActions>) -> Result<Pid, Errno> {
     let argv: [*mut libc::c_char; 2] = [path.as_ptr().cast_mut(), ptr::null_mut()];
     let mut envp_ptrs: Vec<*mut libc::c_char> = Vec::with_capacity(envp.len() + 1);
     envp_ptrs.extend(envp.iter().map(|e| e.as_ptr().cast_mut()));
     envp_ptrs.push(ptr::null_mut());
+    let actions = actions.map_or(ptr::null(), |a| &raw const a.0);
     let mut pid: libc::pid_t = 0;
     // SAFETY: the path, argv and envp strings are borrowed for the duration of the call, both
-    // pointer arrays are NULL-terminated, and NULL file actions and attributes are allowed.
-    // posix_spawn keeps none of them.
+    // pointer arrays are NULL-terminated, the actions pointer is NULL or an initialised
+    // actions object borrowed from the caller, and NULL attributes are allowed. posix_spawn
+    // keeps none of them.
     let rc = unsafe {
         libc::posix_spawn(
             &mut pid,
             path.as_ptr(),
-            ptr::null(),
+            actions,
             ptr::null(),
             argv.as_ptr(),
             envp_ptrs.as_ptr(),
