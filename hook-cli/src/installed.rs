@@ -216,22 +216,7 @@ mod tests {
 
     /// A hook helper as the VFIO guides install it (the lines that matter of PassthroughPOST
     /// VFIO-Tools' `libvirt_hooks/qemu`, not a copy of it).
-    const HELPER: &str = r#"#!/bin/bash
-# Per-guest hooks: qemu.d/<guest>/<hook>/<state>/
-GUEST_NAME="$1"
-HOOK_NAME="$2"
-STATE_NAME="$3"
-BASEDIR="$(dirname $0)"
-HOOKPATH="$BASEDIR/qemu.d/$GUEST_NAME/$HOOK_NAME/$STATE_NAME"
-set -e
-if [ -f "$HOOKPATH" ] && [ -s "$HOOKPATH" ] && [ -x "$HOOKPATH" ]; then
-    eval \"$HOOKPATH\" "$@"
-elif [ -d "$HOOKPATH" ]; then
-    while read file; do
-        [ -n "$file" ] && eval \"$file\" "$@"
-    done <<< "$(find -L "$HOOKPATH" -maxdepth 1 -type f -executable -print;)"
-fi
-"#;
+    const HELPER: &str = include_str!("../../tests/fixtures/hook-helper-qemu");
 
     #[test]
     fn the_hook_helper_is_recognised() {

@@ -48,6 +48,11 @@ impl HookDir {
         &self.log
     }
 
+    /// The scripts that ran, relative to the hooks directory.
+    pub fn ran(&self, runs: &[hook_core::ScriptRun]) -> Vec<String> {
+        runs.iter().map(|r| self.rel(&r.script)).collect()
+    }
+
     /// `path` relative to the hooks directory, as a string (for readable assertions).
     pub fn rel(&self, path: &Path) -> String {
         path.strip_prefix(&self.hooks)
@@ -235,4 +240,17 @@ pub fn run(
 ) -> Result<Outcome, Box<Failure>> {
     let _g = exec_guard();
     hooks.run(event, object, || stdin.map(Cow::Borrowed))
+}
+
+/// The outcome of a call that must have succeeded (the failure, shown, otherwise).
+pub fn ok(result: Result<Outcome, Box<Failure>>) -> Outcome {
+    result.unwrap_or_else(|f| panic!("expected success, got: {f}"))
+}
+
+/// The failure of a call that must have failed.
+pub fn failed(result: Result<Outcome, Box<Failure>>) -> Box<Failure> {
+    match result {
+        Ok(o) => panic!("expected a failure, got success with {} runs", o.runs.len()),
+        Err(f) => f,
+    }
 }

@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use hook_core::discover::{self, SkipReason};
 use hook_core::{Failure, HookError, Hooks, Outcome, Presence};
-use tests::hookdir::{HookDir, TestEvent, exec_guard, name_of, run, sh_quote};
+use tests::hookdir::{HookDir, TestEvent, exec_guard, failed, name_of, ok, run, sh_quote};
 
 const START: TestEvent = TestEvent::new("qemu", "start");
 const MIGRATE: TestEvent = TestEvent::new("qemu", "migrate").filter();
@@ -21,22 +21,6 @@ fn hooks_for(d: &HookDir, drivers: &[&str]) -> Hooks {
         .drivers(drivers.iter().copied())
         .build()
         .expect("build Hooks")
-}
-
-/// The scripts that ran, relative to the hooks directory.
-fn ran(d: &HookDir, runs: &[hook_core::ScriptRun]) -> Vec<String> {
-    runs.iter().map(|r| d.rel(&r.script)).collect()
-}
-
-fn ok(result: Result<Outcome, Box<Failure>>) -> Outcome {
-    result.unwrap_or_else(|f| panic!("expected success, got: {f}"))
-}
-
-fn failed(result: Result<Outcome, Box<Failure>>) -> Box<Failure> {
-    match result {
-        Ok(o) => panic!("expected a failure, got success with {} runs", o.runs.len()),
-        Err(f) => f,
-    }
 }
 
 /// A filter: records its stdin in `<root>/in.<tag>`, prints it with ` +<tag>` appended.
@@ -118,7 +102,7 @@ fn symlinks_in_d_are_followed_and_bad_ones_skipped() {
     assert_eq!(hooks.presence("qemu"), Presence::Present);
 
     let outcome = ok(run(&hooks, &START, "guest", None));
-    assert_eq!(ran(&d, &outcome.runs), ["qemu.d/10-to-executable"]);
+    assert_eq!(d.ran(&outcome.runs), ["qemu.d/10-to-executable"]);
     // $0 is the link's path: the script ran through the link.
     assert_eq!(d.log(), ["10-to-executable"]);
 
@@ -150,7 +134,7 @@ fn non_executable_main_is_skipped_and_d_runs() {
     assert_eq!(hooks.presence("qemu"), Presence::Present);
 
     let outcome = ok(run(&hooks, &START, "guest", None));
-    assert_eq!(ran(&d, &outcome.runs), ["qemu.d/10-x"]);
+    assert_eq!(d.ran(&outcome.runs), ["qemu.d/10-x"]);
     assert_eq!(d.log(), ["10-x"]);
 
     let listing = discover::list(d.hooks(), "qemu");
@@ -168,7 +152,7 @@ fn only_d_scripts() {
     let hooks = hooks_for(&d, &["qemu"]);
     assert!(hooks.is_present("qemu"));
     let outcome = ok(run(&hooks, &START, "guest", Some(b"<domain/>")));
-    assert_eq!(ran(&d, &outcome.runs), ["qemu.d/only"]);
+    assert_eq!(d.ran(&outcome.runs), ["qemu.d/only"]);
     assert_eq!(d.log(), ["only"]);
 }
 
@@ -195,7 +179,7 @@ fn empty_d_runs_nothing_and_main_with_empty_d_runs_main() {
     assert_eq!(d.log(), Vec::<String>::new());
 
     let outcome = ok(run(&hooks, &TestEvent::new("lxc", "start"), "ct", None));
-    assert_eq!(ran(&d, &outcome.runs), ["lxc"]);
+    assert_eq!(d.ran(&outcome.runs), ["lxc"]);
     assert_eq!(d.log(), ["lxc"]);
 }
 
@@ -286,7 +270,7 @@ fn unreadable_d_fails_its_driver_only() {
 
     // The other driver on the same Hooks is unaffected.
     let outcome = ok(run(&hooks, &TestEvent::new("lxc", "start"), "ct", None));
-    assert_eq!(ran(&d, &outcome.runs), ["lxc"]);
+    assert_eq!(d.ran(&outcome.runs), ["lxc"]);
     assert_eq!(d.log(), ["lxc"]);
 
     let listing = discover::list(d.hooks(), "qemu");
@@ -303,7 +287,7 @@ fn main_and_d_may_be_symlinks_and_a_missing_hooks_dir_is_absent() {
     d.symlink("qemu.d", "shared/d");
     let hooks = hooks_for(&d, &["qemu"]);
     let outcome = ok(run(&hooks, &START, "guest", None));
-    assert_eq!(ran(&d, &outcome.runs), ["qemu", "qemu.d/10-x"]);
+    assert_eq!(d.ran(&outcome.runs), ["qemu", "qemu.d/10-x"]);
     assert_eq!(d.log(), ["qemu", "10-x"]);
 
     let missing = Hooks::builder(d.root().join("no-such-dir"))
@@ -377,7 +361,7 @@ fn after_a_failing_filter_later_filters_get_the_original_input() {
     );
     assert_eq!(f.output.as_deref(), Some(&b"x +q-20"[..]));
     assert_eq!(
-        ran(&d, &f.runs),
+        d.ran(&f.runs),
         ["qemu", "qemu.d/10-fails", "qemu.d/20-f"],
         "every script runs even after a failure"
     );
@@ -473,7 +457,7 @@ fn every_failure_is_kept_and_the_last_is_the_headline() {
     let hooks = hooks_for(&d, &["qemu"]);
     let f = failed(run(&hooks, &START, "guest", None));
     assert_eq!(
-        ran(&d, &f.runs),
+        d.ran(&f.runs),
         [
             "qemu",
             "qemu.d/a",
@@ -552,7 +536,7 @@ fn an_absent_driver_needs_a_rescan_to_see_its_first_script() {
     hooks.rescan().expect("rescan");
     assert_eq!(hooks.presence("qemu"), Presence::Present);
     let outcome = ok(run(&hooks, &START, "guest", None));
-    assert_eq!(ran(&d, &outcome.runs), ["qemu"]);
+    assert_eq!(d.ran(&outcome.runs), ["qemu"]);
     assert_eq!(d.log(), ["qemu"]);
 }
 
@@ -567,7 +551,7 @@ fn a_present_driver_sees_d_changes_at_once() {
     d.logging_script("qemu.d/05-new");
     d.clear_log();
     let outcome = ok(run(&hooks, &START, "guest", None));
-    assert_eq!(ran(&d, &outcome.runs), ["qemu.d/05-new", "qemu.d/10-first"]);
+    assert_eq!(d.ran(&outcome.runs), ["qemu.d/05-new", "qemu.d/10-first"]);
     assert_eq!(d.log(), ["05-new", "10-first"]);
 
     // Everything removed: still marked present until a rescan, but nothing runs (libvirt's 1).
@@ -592,7 +576,7 @@ fn an_event_that_rescans_first_sees_a_new_script() {
         ..TestEvent::new("daemon", "reload").rescanning()
     };
     let outcome = ok(run(&hooks, &reload, "-", None));
-    assert_eq!(ran(&d, &outcome.runs), ["daemon"]);
+    assert_eq!(d.ran(&outcome.runs), ["daemon"]);
     assert_eq!(d.log(), ["daemon - reload begin SIGHUP"]);
     assert_eq!(hooks.presence("daemon"), Presence::Present);
 }

@@ -6,8 +6,8 @@
 use std::path::Path;
 
 use hook_core::discover::{self, SkipReason};
-use hook_core::{Failure, HookError, Hooks, Layout, Outcome, Presence};
-use tests::hookdir::{HookDir, TestEvent, name_of, run, sh_quote};
+use hook_core::{HookError, Hooks, Layout, Presence};
+use tests::hookdir::{HookDir, TestEvent, failed, name_of, ok, run, sh_quote};
 
 /// `prepare begin -` (TestEvent's sub-op is always `begin`).
 const PREPARE: TestEvent = TestEvent::new("qemu", "prepare");
@@ -19,21 +19,6 @@ fn hooks(d: &HookDir, layout: Layout) -> Hooks {
         .layout(layout)
         .build()
         .expect("build Hooks")
-}
-
-fn ran(d: &HookDir, runs: &[hook_core::ScriptRun]) -> Vec<String> {
-    runs.iter().map(|r| d.rel(&r.script)).collect()
-}
-
-fn ok(result: Result<Outcome, Box<Failure>>) -> Outcome {
-    result.unwrap_or_else(|f| panic!("expected success, got: {f}"))
-}
-
-fn failed(result: Result<Outcome, Box<Failure>>) -> Box<Failure> {
-    match result {
-        Ok(o) => panic!("expected a failure, got success with {} runs", o.runs.len()),
-        Err(f) => f,
-    }
 }
 
 /// A script that appends its name and argv to the log and copies its stdin to
@@ -71,10 +56,7 @@ fn per_object_scripts_run_bytewise_each_with_argv_and_the_whole_document() {
 
     let expected = [".dot", "10-a", "20-b", "9-c", "b~"];
     let base = "qemu.d/win10/prepare/begin/";
-    assert_eq!(
-        ran(&d, &outcome.runs),
-        expected.map(|n| format!("{base}{n}"))
-    );
+    assert_eq!(d.ran(&outcome.runs), expected.map(|n| format!("{base}{n}")));
     assert_eq!(
         d.log(),
         expected.map(|n| format!("{n} win10 prepare begin -")),
@@ -99,7 +81,7 @@ fn an_executable_file_at_the_subop_path_is_the_one_script() {
         "win10",
         Some(b"<domain/>"),
     ));
-    assert_eq!(ran(&d, &outcome.runs), ["qemu.d/win10/prepare/begin"]);
+    assert_eq!(d.ran(&outcome.runs), ["qemu.d/win10/prepare/begin"]);
     assert_eq!(d.log(), ["begin win10 prepare begin -"]);
 
     // An empty one is a no-op, as under the helper (which tests -s).
@@ -118,11 +100,11 @@ fn each_layout_runs_its_own_set_in_the_documented_order() {
     d.logging_script("qemu.d/win10/prepare/begin/object");
 
     let libvirt = ok(run(&hooks(&d, Layout::Libvirt), &PREPARE, "win10", None));
-    assert_eq!(ran(&d, &libvirt.runs), ["qemu", "qemu.d/flat"]);
+    assert_eq!(d.ran(&libvirt.runs), ["qemu", "qemu.d/flat"]);
 
     let per_object = ok(run(&hooks(&d, Layout::PerObject), &PREPARE, "win10", None));
     assert_eq!(
-        ran(&d, &per_object.runs),
+        d.ran(&per_object.runs),
         ["qemu", "qemu.d/win10/prepare/begin/object", "qemu.d/flat"],
         "the per-object scripts run in the main script's place, as under virt-hook dispatch"
     );
@@ -133,11 +115,11 @@ fn each_layout_runs_its_own_set_in_the_documented_order() {
         "win10",
         None,
     ));
-    assert_eq!(ran(&d, &only.runs), ["qemu.d/win10/prepare/begin/object"]);
+    assert_eq!(d.ran(&only.runs), ["qemu.d/win10/prepare/begin/object"]);
 
     // Another guest: only libvirt's scripts.
     let other = ok(run(&hooks(&d, Layout::PerObject), &PREPARE, "other", None));
-    assert_eq!(ran(&d, &other.runs), ["qemu", "qemu.d/flat"]);
+    assert_eq!(d.ran(&other.runs), ["qemu", "qemu.d/flat"]);
 }
 
 #[test]

@@ -13,22 +13,7 @@ use tests::cli_support::{CliRun, HooksTree, virt_hook};
 /// A hook helper as the guides install it as `hooks/qemu` (the lines of PassthroughPOST
 /// VFIO-Tools' `libvirt_hooks/qemu` that matter, not a copy): `qemu.d/<guest>/<hook>/<state>`
 /// is a script, or a directory whose executables it runs in `find` order.
-const HOOK_HELPER: &str = r#"#!/bin/bash
-# Per-guest hooks: qemu.d/<guest>/<hook>/<state>/
-GUEST_NAME="$1"
-HOOK_NAME="$2"
-STATE_NAME="$3"
-BASEDIR="$(dirname $0)"
-HOOKPATH="$BASEDIR/qemu.d/$GUEST_NAME/$HOOK_NAME/$STATE_NAME"
-set -e
-if [ -f "$HOOKPATH" ] && [ -s "$HOOKPATH" ] && [ -x "$HOOKPATH" ]; then
-    eval \"$HOOKPATH\" "$@"
-elif [ -d "$HOOKPATH" ]; then
-    while read file; do
-        [ -n "$file" ] && eval \"$file\" "$@"
-    done <<< "$(find -L "$HOOKPATH" -maxdepth 1 -type f -executable -print;)"
-fi
-"#;
+const HOOK_HELPER: &str = include_str!("../../fixtures/hook-helper-qemu");
 
 /// The snapshot text of a run: the temporary root as `[TMP]`, the binary as `[VIRT-HOOK]`.
 fn snap(run: &CliRun, t: &HooksTree) -> String {
