@@ -191,6 +191,9 @@ pub(crate) fn explain(script: &Path, errno: Errno) -> SpawnFailure {
                     }
                     SpawnFailure::InterpreterNotFound { interpreter }
                 }
+                // Gone again between the check above and the open (a script replaced while we
+                // start it, then deleted): it was the script that was missing.
+                None if !script.exists() => SpawnFailure::NotFound,
                 _ => SpawnFailure::Other,
             }
         }
