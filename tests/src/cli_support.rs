@@ -230,6 +230,14 @@ pub fn workspace_root() -> PathBuf {
         .to_owned()
 }
 
+/// The shipped example domain (`examples/domain.xml`), as a `--domain` argument.
+pub fn example_domain() -> String {
+    workspace_root()
+        .join("examples/domain.xml")
+        .display()
+        .to_string()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

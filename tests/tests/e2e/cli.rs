@@ -3,7 +3,7 @@
 //! of bad input (one line, exit code 2, never a panic).
 
 use insta::assert_snapshot;
-use tests::cli_support::{CliRun, HooksTree, virt_hook_run, workspace_root};
+use tests::cli_support::{CliRun, HooksTree, example_domain, virt_hook_run, workspace_root};
 
 const SH_OK: &str = "#!/bin/sh\nexit 0\n";
 
@@ -210,13 +210,6 @@ fn usage_errors_exit_2() {
 // ---------------------------------------------------------------------------------------------
 // run and lifecycle
 
-fn domain_xml() -> String {
-    workspace_root()
-        .join("examples/domain.xml")
-        .display()
-        .to_string()
-}
-
 /// Prints its arguments on stderr and succeeds.
 const SAYS_ARGS: &str = "#!/bin/sh\necho \"$(basename \"$0\"): $*\" >&2\n";
 
@@ -231,7 +224,7 @@ fn run_the_readme_command() {
             "--hooks-dir",
             &examples(),
             "--domain",
-            &domain_xml(),
+            &example_domain(),
         ],
         &[],
         None,
@@ -250,7 +243,7 @@ fn run_json() {
             "qemu",
             "prepare",
             "--domain",
-            &domain_xml(),
+            &example_domain(),
             "--json",
         ],
         &[],
@@ -270,7 +263,7 @@ fn run_a_filter_prints_the_resulting_xml() {
             "qemu",
             "migrate",
             "--domain",
-            &domain_xml(),
+            &example_domain(),
         ],
         &[],
         None,
@@ -293,7 +286,7 @@ fn run_a_filter_json() {
             "qemu",
             "migrate",
             "--domain",
-            &domain_xml(),
+            &example_domain(),
             "--json",
         ],
         &[],
@@ -322,7 +315,7 @@ fn failing() -> HooksTree {
 #[test]
 fn run_failures_abort() {
     let t = failing();
-    let run = t.run(&["run", "qemu", "prepare", "--domain", &domain_xml()]);
+    let run = t.run(&["run", "qemu", "prepare", "--domain", &example_domain()]);
     assert_eq!(run.code, 1);
     assert_snapshot!(run.snapshot(t.root()));
 }
@@ -335,7 +328,7 @@ fn run_failures_json() {
         "qemu",
         "prepare",
         "--domain",
-        &domain_xml(),
+        &example_domain(),
         "--json",
     ]);
     assert_eq!(run.code, 1);
@@ -352,7 +345,7 @@ fn run_a_failure_libvirt_ignores_still_exits_1() {
         "--extra",
         "from snapshot",
         "--domain",
-        &domain_xml(),
+        &example_domain(),
     ]);
     assert_eq!(run.code, 1);
     assert!(run.stdout.contains("libvirt ignores this failure"));
@@ -374,7 +367,7 @@ fn run_with_a_timeout() {
         "--timeout",
         "0.3",
         "--domain",
-        &domain_xml(),
+        &example_domain(),
     ]);
     assert_eq!(run.code, 1);
     assert_snapshot!(run.snapshot(t.root()));
@@ -388,7 +381,7 @@ fn run_a_filter_that_renames_the_guest_is_refused() {
         "#!/bin/sh\necho '<domain><name>other</name></domain>'\n",
         0o755,
     );
-    let run = t.run(&["run", "qemu", "restore", "--domain", &domain_xml()]);
+    let run = t.run(&["run", "qemu", "restore", "--domain", &example_domain()]);
     assert_eq!(run.code, 1);
     assert_eq!(run.stdout, "", "no XML when the filter is refused");
     assert_snapshot!(run.snapshot(t.root()));
@@ -462,7 +455,7 @@ fn run_a_raw_input_with_an_object_and_extra() {
 fn run_the_domain_from_stdin() {
     let t = HooksTree::new();
     t.file("hooks/libxl", SAYS_ARGS, 0o755);
-    let xml = std::fs::read(domain_xml()).expect("examples/domain.xml");
+    let xml = std::fs::read(example_domain()).expect("examples/domain.xml");
     let run = t.run_with(&["run", "libxl", "stopped", "--domain", "-"], Some(&xml));
     assert_eq!(run.code, 0);
     assert!(
@@ -475,7 +468,7 @@ fn run_the_domain_from_stdin() {
 #[test]
 fn run_with_nothing_installed() {
     let t = HooksTree::new();
-    let run = t.run(&["run", "qemu", "started", "--domain", &domain_xml()]);
+    let run = t.run(&["run", "qemu", "started", "--domain", &example_domain()]);
     assert_eq!(run.code, 0);
     assert_snapshot!(run.snapshot(t.root()));
 }
@@ -484,7 +477,14 @@ fn run_with_nothing_installed() {
 fn run_verbose_traces_on_stderr() {
     let t = HooksTree::new();
     t.file("hooks/qemu", SH_OK, 0o755);
-    let run = t.run(&["-v", "run", "qemu", "prepare", "--domain", &domain_xml()]);
+    let run = t.run(&[
+        "-v",
+        "run",
+        "qemu",
+        "prepare",
+        "--domain",
+        &example_domain(),
+    ]);
     assert_eq!(run.code, 0);
     assert!(
         run.stderr
@@ -492,7 +492,7 @@ fn run_verbose_traces_on_stderr() {
         "{}",
         run.stderr
     );
-    let quiet = t.run(&["run", "qemu", "prepare", "--domain", &domain_xml()]);
+    let quiet = t.run(&["run", "qemu", "prepare", "--domain", &example_domain()]);
     assert_eq!(quiet.stderr, "");
 }
 
@@ -505,7 +505,7 @@ fn lifecycle_of_the_examples() {
             "lifecycle",
             "qemu",
             "--domain",
-            &domain_xml(),
+            &example_domain(),
         ],
         &[],
         None,
@@ -522,7 +522,7 @@ fn lifecycle_stops_at_an_aborting_failure() {
         "#!/bin/sh\necho \"$*\" >&2\n[ \"$2\" != start ]\n",
         0o755,
     );
-    let run = t.run(&["lifecycle", "qemu", "--domain", &domain_xml()]);
+    let run = t.run(&["lifecycle", "qemu", "--domain", &example_domain()]);
     assert_eq!(run.code, 1);
     assert_snapshot!(run.snapshot(t.root()));
 }
@@ -532,7 +532,7 @@ fn lifecycle_stops_at_an_aborting_failure() {
 fn lifecycle_ends_as_told_and_emulates_an_older_libvirt() {
     let t = HooksTree::new();
     t.file("hooks/qemu", "#!/bin/sh\necho \"$*\" >&2\n", 0o755);
-    let d = domain_xml();
+    let d = example_domain();
     let run = t.run(&["lifecycle", "qemu", "--domain", &d, "--end", "destroyed"]);
     assert_eq!(run.code, 0);
     assert!(
@@ -560,7 +560,7 @@ fn lifecycle_ends_as_told_and_emulates_an_older_libvirt() {
 fn run_release_without_a_reason() {
     let t = HooksTree::new();
     t.file("hooks/qemu", "#!/bin/sh\necho \"$*\" >&2\n", 0o755);
-    let d = domain_xml();
+    let d = example_domain();
     for args in [
         &["run", "qemu", "release", "--domain", &d, "--extra", "-"][..],
         &[
@@ -606,7 +606,7 @@ fn run_release_without_a_reason() {
 fn lifecycle_json() {
     let t = HooksTree::new();
     t.file("hooks/lxc", "#!/bin/sh\n[ \"$2\" != prepare ]\n", 0o755);
-    let run = t.run(&["lifecycle", "lxc", "--domain", &domain_xml(), "--json"]);
+    let run = t.run(&["lifecycle", "lxc", "--domain", &example_domain(), "--json"]);
     assert_eq!(run.code, 1);
     assert_snapshot!(run.snapshot(t.root()));
 }
@@ -626,7 +626,7 @@ fn bad_input_run_and_lifecycle() {
         nameless.display().to_string(),
         missing.display().to_string(),
     );
-    let d = domain_xml();
+    let d = example_domain();
     let cases: Vec<Vec<&str>> = vec![
         vec!["run", "qemu", "prepare", "--domain", &missing],
         vec!["run", "qemu", "prepare", "--domain", &malformed],
@@ -824,7 +824,7 @@ fn run_interrupted_by_sigint_forwards_it_to_the_script() {
         &format!("#!/bin/sh\n: > '{root}/after-ran'\n"),
         0o755,
     );
-    let domain = domain_xml();
+    let domain = example_domain();
     let (run, script) = interrupt_cli(
         &t,
         &["run", "qemu", "prepare", "--domain", &domain],
@@ -868,7 +868,7 @@ fn lifecycle_interrupted_by_sigterm_fires_nothing_more() {
         ),
         0o755,
     );
-    let domain = domain_xml();
+    let domain = example_domain();
     let (run, script) = interrupt_cli(
         &t,
         &["lifecycle", "qemu", "--domain", &domain],
@@ -896,7 +896,7 @@ fn lifecycle_interrupted_by_sigterm_fires_nothing_more() {
 fn bad_input_timeouts_state_the_bounds() {
     let t = HooksTree::new();
     t.file("hooks/qemu", SH_OK, 0o755);
-    let d = domain_xml();
+    let d = example_domain();
     for value in [
         "1e300", "86401", "-1", "-0", "0", "1e-300", "0.0009", "NaN", "inf", "-inf", "ten", "",
     ] {
@@ -984,7 +984,7 @@ fn bad_input_documents_that_never_open_or_never_end() {
     let dir = t.dir("a-dir", 0o755).display().to_string();
     let net = t.file("net.xml", "<network><name>n</name></network>", 0o644);
     let net = net.display().to_string();
-    let d = domain_xml();
+    let d = example_domain();
     for (path, what) in [
         (fifo.as_str(), "a FIFO (named pipe)"),
         ("/dev/zero", "a character device"),

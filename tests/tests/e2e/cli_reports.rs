@@ -4,14 +4,7 @@
 //! copied scripts, and `RUST_LOG` showing the library's spans.
 
 use insta::assert_snapshot;
-use tests::cli_support::{HooksTree, redact, virt_hook_run, workspace_root};
-
-fn domain_xml() -> String {
-    workspace_root()
-        .join("examples/domain.xml")
-        .display()
-        .to_string()
-}
+use tests::cli_support::{HooksTree, example_domain, redact, virt_hook_run};
 
 /// Runs of identical lines shown once with their count, so a snapshot of 64 KiB of progress
 /// lines stays readable while every distinct line (and where the gap is) is kept.
@@ -42,7 +35,7 @@ const NOISY: &str = "#!/bin/sh\ni=0\nwhile [ $i -lt 700 ]; do\n  \
 fn a_long_stderr_keeps_its_head_and_its_tail() {
     let t = HooksTree::new();
     t.file("hooks/qemu", NOISY, 0o755);
-    let run = t.run(&["run", "qemu", "prepare", "--domain", &domain_xml()]);
+    let run = t.run(&["run", "qemu", "prepare", "--domain", &example_domain()]);
     assert_eq!(run.code, 1);
     assert!(
         run.stdout
@@ -60,7 +53,7 @@ fn a_long_stderr_in_json() {
         "qemu",
         "prepare",
         "--domain",
-        &domain_xml(),
+        &example_domain(),
         "--json",
     ]);
     assert_eq!(run.code, 1);
@@ -85,7 +78,7 @@ fn a_failing_scripts_stdout_tail_is_shown() {
     t.dir("hooks/qemu.d", 0o755);
     t.file("hooks/qemu.d/10-hugepages", HUGEPAGES, 0o755);
     t.file("hooks/qemu.d/20-ok", QUIET_OK, 0o755);
-    let run = t.run(&["run", "qemu", "prepare", "--domain", &domain_xml()]);
+    let run = t.run(&["run", "qemu", "prepare", "--domain", &example_domain()]);
     assert_eq!(run.code, 1);
     assert!(!run.stdout.contains("never shown"));
     assert_snapshot!(run.snapshot(t.root()));
@@ -102,7 +95,7 @@ fn a_failing_scripts_stdout_tail_in_json() {
         "qemu",
         "prepare",
         "--domain",
-        &domain_xml(),
+        &example_domain(),
         "--json",
     ]);
     assert_eq!(run.code, 1);
@@ -132,7 +125,7 @@ fn filter_chain() -> HooksTree {
 #[test]
 fn a_filter_chain_names_every_script_that_changed_the_xml() {
     let t = filter_chain();
-    let run = t.run(&["run", "qemu", "migrate", "--domain", &domain_xml()]);
+    let run = t.run(&["run", "qemu", "migrate", "--domain", &example_domain()]);
     assert_eq!(run.code, 0);
     assert!(run.stdout.contains("<memory unit='KiB'>4194304</memory>"));
     assert!(run.stdout.contains("/mnt/fast/diskimage1"));
@@ -148,7 +141,7 @@ fn a_filter_chain_in_json() {
         "qemu",
         "migrate",
         "--domain",
-        &domain_xml(),
+        &example_domain(),
         "--json",
     ]);
     assert_eq!(run.code, 0);
@@ -194,7 +187,7 @@ fn rust_log_shows_the_librarys_spans() {
         "qemu",
         "prepare",
         "--domain",
-        &domain_xml(),
+        &example_domain(),
     ];
     let run = virt_hook_run(&args, &[("RUST_LOG", "hook_core=debug")], None);
     assert_eq!(run.code, 0);

@@ -288,9 +288,9 @@ fn copy_example(t: &HooksTree) {
     );
 }
 
-/// The shipped per-guest example, installed: nothing to report.
-#[test]
-fn the_per_guest_example_installed_is_clean() {
+/// The shipped per-guest example, with guest `test` defined on the host
+/// (`<hooks>/../qemu/test.xml`), and the dispatcher installed.
+fn installed_example() -> HooksTree {
     let t = HooksTree::new();
     copy_example(&t);
     t.dir("qemu", 0o755);
@@ -300,6 +300,13 @@ fn the_per_guest_example_installed_is_clean() {
         0o600,
     );
     assert_eq!(t.run(&["install"]).code, 0);
+    t
+}
+
+/// The shipped per-guest example, installed: nothing to report.
+#[test]
+fn the_per_guest_example_installed_is_clean() {
+    let t = installed_example();
     let run = t.run(&["check"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_snapshot!("check_the_installed_example", snap(&run, &t));
@@ -312,15 +319,7 @@ fn the_per_guest_example_installed_is_clean() {
 /// directory too deep, a CRLF script, a missing interpreter, and a flat `.d` script that libvirt runs after the
 /// dispatcher. The main hook reached through a second symlink (`qemu -> hooks -> virt-hook`).
 fn example_with_slips() -> HooksTree {
-    let t = HooksTree::new();
-    copy_example(&t);
-    t.dir("qemu", 0o755);
-    t.file(
-        "qemu/test.xml",
-        "<domain><name>test</name></domain>\n",
-        0o600,
-    );
-    assert_eq!(t.run(&["install"]).code, 0);
+    let t = installed_example();
     std::fs::rename(t.hooks().join("qemu"), t.hooks().join("hooks")).unwrap();
     t.symlink("hooks/qemu", "hooks");
     t.dir("hooks/qemu.d/test/prepare/start", 0o755);
