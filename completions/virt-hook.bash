@@ -251,7 +251,7 @@ _virt__hook() {
             return 0
             ;;
         virt__subcmd__hook__subcmd__install)
-            opts="-v -h --force --hooks-dir --user --verbose --help"
+            opts="-v -h --force --refresh --hooks-dir --user --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -371,7 +371,7 @@ _virt__hook() {
             return 0
             ;;
         virt__subcmd__hook__subcmd__uninstall)
-            opts="-v -h --hooks-dir --user --verbose --help"
+            opts="-v -h --all --hooks-dir --user --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0

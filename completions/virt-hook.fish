@@ -34,7 +34,7 @@ complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "run" -d 'Fire a
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "lifecycle" -d 'Run the hooks a guest start and stop trigger: prepare, start, started, stopped, release'
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "check" -d 'Check the hooks directory for common mistakes; exit status 1 when an error is found'
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "install" -d 'Install virt-hook\'s dispatcher as libvirt\'s main hook for a driver'
-complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "uninstall" -d 'Remove virt-hook\'s dispatcher: restore the hook it replaced, or remove the symlink'
+complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "uninstall" -d 'Remove virt-hook\'s dispatcher: restore the hook it replaced, or remove it'
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "dispatch" -d 'Be libvirt\'s main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event'
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand list" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
@@ -71,10 +71,12 @@ complete -c virt-hook -n "__fish_virt_hook_using_subcommand check" -s v -l verbo
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand check" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand install" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand install" -l force -d 'Replace a hook virt-hook does not recognise (it is kept as a backup)'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand install" -l refresh -d 'Make the installed dispatcher this binary (after an upgrade; the packages run it): the copy and every driver it serves. Nothing to do when none is installed'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand install" -l user -d 'Use the per-user hooks directory ($XDG_CONFIG_HOME/libvirt/hooks)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand install" -s v -l verbose -d 'Show what the hook library does on stderr (-v debug, -vv trace; RUST_LOG overrides)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand install" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand uninstall" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand uninstall" -l all -d 'Every driver the dispatcher is installed for'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand uninstall" -l user -d 'Use the per-user hooks directory ($XDG_CONFIG_HOME/libvirt/hooks)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand uninstall" -s v -l verbose -d 'Show what the hook library does on stderr (-v debug, -vv trace; RUST_LOG overrides)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
@@ -87,6 +89,6 @@ complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "lifecycle" -d 'Run the hooks a guest start and stop trigger: prepare, start, started, stopped, release'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "check" -d 'Check the hooks directory for common mistakes; exit status 1 when an error is found'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "install" -d 'Install virt-hook\'s dispatcher as libvirt\'s main hook for a driver'
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "uninstall" -d 'Remove virt-hook\'s dispatcher: restore the hook it replaced, or remove the symlink'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "uninstall" -d 'Remove virt-hook\'s dispatcher: restore the hook it replaced, or remove it'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "dispatch" -d 'Be libvirt\'s main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'

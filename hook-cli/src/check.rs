@@ -31,7 +31,8 @@ use hook_core::discover::{self, Listing, ObjectListing, SkipReason, WarningKind}
 
 use serde::Serialize;
 
-use crate::installed::{self, Kind, MainHook};
+use crate::installed::{self, COPY_NAME, Kind, MainHook, Via};
+use crate::mac::{self, FileKind, Host};
 use crate::style::{self, Style};
 use crate::{Ctx, InputError, Output, drivers, install, list};
 
@@ -173,6 +174,11 @@ impl Finder {
 }
 
 fn find_all(dir: &Path) -> Vec<Finding> {
+    find_all_on(dir, &Host::real())
+}
+
+/// [`find_all`] on `host` (a fake one in tests).
+fn find_all_on(dir: &Path, host: &Host) -> Vec<Finding> {
     let mut f = Finder {
         findings: Vec::new(),
         seen: HashSet::new(),
@@ -188,6 +194,8 @@ fn find_all(dir: &Path) -> Vec<Finding> {
         }
     }
     settings(&mut f, dir);
+    confinement(&mut f, dir, host);
+    stale_copy(&mut f, dir);
     unknown_entries(&mut f, dir);
     // By path, so each file's findings are together; the directory itself comes first.
     f.findings.sort_by(|a, b| a.path.cmp(&b.path));
@@ -770,6 +778,242 @@ fn settings(f: &mut Finder, dir: &Path) {
     );
 }
 
+/// What the host's confinement will refuse: with AppArmor confining the daemon, a main hook
+/// whose resolved path its profile does not let it execute (and, where the hook then runs
+/// confined, the interpreters and programs it goes on to execute: per-object scripts'
+/// interpreters, a wrapper's `virt-hook`); with SELinux, files in the hooks directory without
+/// the label the policy gives them, and a network hook `virtnetworkd` may not execute; and,
+/// either way, recent kernel denials that name a hook.
+fn confinement(f: &mut Finder, dir: &Path, host: &Host) {
+    let mains: Vec<MainHook> = drivers::NAMES
+        .iter()
+        .map(|d| MainHook::inspect(dir, d))
+        .filter(|m| !matches!(m.kind, Kind::Absent))
+        .collect();
+    let mut watched: Vec<PathBuf> = vec![dir.to_owned()];
+    if let Some(aa) = host.apparmor() {
+        for main in &mains {
+            let driver = main
+                .path
+                .file_name()
+                .map(|n| n.to_string_lossy().into_owned())
+                .unwrap_or_default();
+            let Ok(resolved) = std::fs::canonicalize(&main.path) else {
+                continue;
+            };
+            watched.push(resolved.clone());
+            if !aa.allows_exec(&resolved) {
+                let via = if resolved == main.path {
+                    String::new()
+                } else {
+                    format!(
+                        " (it is {}: AppArmor judges the file a symlink leads to)",
+                        resolved.display()
+                    )
+                };
+                f.add(
+                    Severity::Error,
+                    "apparmor-exec-denied",
+                    &main.path,
+                    format!(
+                        "AppArmor's {} profile does not let the daemon execute it{via}: every \
+                        {driver} event fails with \"cannot execute binary …: Permission denied\" \
+                        (exit 126). Fix: `virt-hook install {driver}` (a root-owned copy in the \
+                        hooks directory, which the profile allows), or {}",
+                        aa.profile,
+                        aa.fix(&resolved)
+                    ),
+                );
+                continue;
+            }
+            // A hook the daemon runs from the hooks directory runs confined, under the
+            // daemon's profile: what it executes next must be allowed too.
+            let confined = !["/bin/", "/sbin/", "/usr/bin/", "/usr/sbin/"]
+                .iter()
+                .any(|d| resolved.starts_with(d));
+            if !confined {
+                continue;
+            }
+            if let Kind::Dispatcher(Via::Wrapper(line)) = &main.kind
+                && let Some(prog) = line
+                    .split_whitespace()
+                    .map(|w| w.trim_matches(['"', '\'']))
+                    .find(|w| w.ends_with("/virt-hook") && w.starts_with('/'))
+                && let Ok(target) = std::fs::canonicalize(prog)
+                && !aa.allows_exec(&target)
+            {
+                f.add(
+                    Severity::Error,
+                    "apparmor-exec-denied",
+                    &main.path,
+                    format!(
+                        "a wrapper that runs confined by AppArmor's {} profile, which does not \
+                        let it execute {}: every {driver} event fails. Fix: `virt-hook install \
+                        {driver} --force` (a root-owned copy in the hooks directory; the \
+                        wrapper is kept as the backup), or {}",
+                        aa.profile,
+                        target.display(),
+                        aa.fix(&target)
+                    ),
+                );
+            }
+            if main.runs_per_object() {
+                for script in discover::list_objects(dir, &driver).scripts() {
+                    if let Some(interp) = interpreter_of(script)
+                        && interp.starts_with('/')
+                        && let Ok(target) = std::fs::canonicalize(&interp)
+                        && !aa.allows_exec(&target)
+                    {
+                        f.add(
+                            Severity::Error,
+                            "apparmor-exec-denied",
+                            script,
+                            format!(
+                                "its interpreter {interp} is outside what AppArmor's {} profile \
+                                lets the confined dispatcher execute: the script fails with \
+                                \"Permission denied\". Fix: an interpreter in /usr/bin or /bin, \
+                                or {}",
+                                aa.profile,
+                                aa.fix(&target)
+                            ),
+                        );
+                    }
+                }
+            }
+        }
+    }
+    if let Some(se) = host.selinux() {
+        selinux(f, dir, &se, &mains);
+    }
+    let denials = host.recent_denials(&watched);
+    if !denials.is_empty() {
+        f.add(
+            Severity::Warning,
+            "recent-denials",
+            dir,
+            format!(
+                "the kernel refused {} recent access{} naming a hook (newest last): {}",
+                denials.len(),
+                if denials.len() == 1 { "" } else { "es" },
+                denials.join(" || ")
+            ),
+        );
+    }
+}
+
+/// SELinux: labels in the hooks directory, and the network hook's two conditions.
+fn selinux(f: &mut Finder, dir: &Path, se: &mac::SeLinux, mains: &[MainHook]) {
+    let mut files: Vec<(PathBuf, FileKind)> = vec![(dir.to_owned(), FileKind::Dir)];
+    files.push((dir.join(COPY_NAME), FileKind::File));
+    for main in mains {
+        let kind = match std::fs::symlink_metadata(&main.path) {
+            Ok(m) if m.file_type().is_symlink() => FileKind::Symlink,
+            Ok(m) if m.is_dir() => FileKind::Dir,
+            Ok(_) => FileKind::File,
+            Err(_) => continue,
+        };
+        files.push((main.path.clone(), kind));
+    }
+    for (path, kind) in files {
+        let (Some(want), Some(have)) = (se.expected(&path, kind), mac::label_of(&path)) else {
+            continue;
+        };
+        if mac::context_type(want) != mac::context_type(&have) {
+            // Permissive SELinux logs the denial and lets it run.
+            let severity = if se.enforcing {
+                Severity::Error
+            } else {
+                Severity::Warning
+            };
+            f.add(
+                severity,
+                "selinux-label",
+                &path,
+                format!(
+                    "SELinux label {have}, where the policy gives {want}: libvirt's daemons may \
+                    not execute or read it as a hook. Fix: restorecon -Rv {}",
+                    dir.display()
+                ),
+            );
+        }
+    }
+    let network = mains
+        .iter()
+        .find(|m| m.path.file_name().is_some_and(|n| n == hook_network::NAME));
+    if let Some(main) = network {
+        if !main.links.is_empty() {
+            f.add(
+                Severity::Error,
+                "selinux-network-symlink",
+                &main.path,
+                "a symlink: SELinux's policy lets virtnetworkd execute only a network hook \
+                that is a file labelled virt_hook_t, never one that leads to /usr/bin. Fix: \
+                virt-hook install network (a copy in the hooks directory)"
+                    .to_owned(),
+            );
+        }
+        if se.network_boolean == Some(false) {
+            f.add(
+                Severity::Error,
+                "selinux-boolean",
+                &main.path,
+                format!(
+                    "SELinux's boolean {} is off: virtnetworkd may not execute network hooks, so \
+                    every network event fails. Fix: setsebool -P {} on",
+                    mac::NETWORK_HOOK_BOOLEAN,
+                    mac::NETWORK_HOOK_BOOLEAN
+                ),
+            );
+        }
+    }
+}
+
+/// A script's interpreter: the first word of its `#!` line.
+fn interpreter_of(script: &Path) -> Option<String> {
+    let mut head = [0u8; 256];
+    let n = std::fs::File::open(script).ok()?.read(&mut head).ok()?;
+    let line = head[..n].strip_prefix(b"#!")?;
+    let line = line.split(|&b| b == b'\n').next()?;
+    String::from_utf8_lossy(line)
+        .split_whitespace()
+        .next()
+        .map(str::to_owned)
+}
+
+/// The dispatcher copy libvirt runs, when it differs from the `virt-hook` on `PATH` (an
+/// upgrade that did not refresh it).
+fn stale_copy(f: &mut Finder, dir: &Path) {
+    let copy = dir.join(COPY_NAME);
+    let Some(installed_version) = installed::binary_version(&copy) else {
+        return;
+    };
+    let Some(on_path) = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|d| d.join("virt-hook"))
+            .find(|p| p.is_file() && p.is_absolute())
+    }) else {
+        return;
+    };
+    if std::fs::canonicalize(&on_path).is_ok_and(|p| p == copy) {
+        return;
+    }
+    if installed::same_content(&copy, &on_path).unwrap_or(true) {
+        return;
+    }
+    let path_version = installed::binary_version(&on_path).unwrap_or_else(|| "?".to_owned());
+    f.add(
+        Severity::Warning,
+        "dispatcher-stale",
+        &copy,
+        format!(
+            "the dispatcher libvirt runs (virt-hook {installed_version}) is not the virt-hook on \
+            PATH, {} ({path_version}): an upgrade did not refresh it. Fix: {} install --refresh",
+            on_path.display(),
+            on_path.display()
+        ),
+    );
+}
+
 /// Entries of the hooks directory that are not a driver's script or `.d` directory but look
 /// meant to run: executables and directories.
 fn unknown_entries(f: &mut Finder, dir: &Path) {
@@ -789,6 +1033,35 @@ fn unknown_entries(f: &mut Finder, dir: &Path) {
         let path = dir.join(&name);
         if std::fs::symlink_metadata(&path).is_ok_and(|m| f.linked.contains(&(m.dev(), m.ino()))) {
             continue; // runs through a symlink, e.g. `qemu -> hooks`
+        }
+        if n == COPY_NAME
+            && let Some(version) = installed::binary_version(&path)
+        {
+            let users: Vec<&str> = drivers::NAMES
+                .iter()
+                .copied()
+                .filter(|d| {
+                    std::fs::symlink_metadata(dir.join(d))
+                        .ok()
+                        .zip(std::fs::symlink_metadata(&path).ok())
+                        .is_some_and(|(a, b)| (a.dev(), a.ino()) == (b.dev(), b.ino()))
+                })
+                .collect();
+            let used = if users.is_empty() {
+                "no driver's hook is it now (`virt-hook uninstall --all` removes it)".to_owned()
+            } else {
+                format!("the main hook of: {}", users.join(", "))
+            };
+            f.add(
+                Severity::Note,
+                "dispatcher-copy",
+                &path,
+                format!(
+                    "virt-hook {version}, the copy `virt-hook install` keeps here; libvirt never \
+                     runs it by this name; {used}"
+                ),
+            );
+            continue;
         }
         if let Some(driver) = n.strip_suffix(install::BACKUP_SUFFIX)
             && drivers::NAMES.contains(&driver)

@@ -96,11 +96,15 @@ pub(crate) enum Command {
     },
     /// Install virt-hook's dispatcher as libvirt's main hook for a driver.
     ///
-    /// Makes <hooks dir>/<driver> a symlink to this virt-hook binary, which then runs the
-    /// scripts in <driver>.d/<name>/<operation>/<sub-operation>/ for each event, with timeouts
-    /// and without hanging libvirt. A hook helper from the VFIO guides that is there is
-    /// replaced and kept as <driver>.virt-hook-backup; any other hook needs --force. libvirt
-    /// notices a new hook at daemon start and on reload (systemctl reload virtqemud).
+    /// Copies this binary to <hooks dir>/virt-hook (owned by root, mode 0755, labelled for
+    /// SELinux when it is on) and makes <hooks dir>/<driver> a hard link to it; libvirt then
+    /// runs the scripts in <driver>.d/<name>/<operation>/<sub-operation>/ for each event, with
+    /// timeouts and without hanging. A copy inside the hooks directory is what AppArmor's and
+    /// SELinux's policies let libvirt execute, and moving or deleting this binary later changes
+    /// nothing. Refused when a user other than root could change the hooks directory or one
+    /// above it. A hook helper from the VFIO guides that is there is replaced and kept as
+    /// <driver>.virt-hook-backup; any other hook needs --force. Prints the one step still
+    /// needed on this host (a daemon reload, an SELinux boolean), if any.
     Install {
         /// The driver whose main hook it becomes.
         #[arg(default_value = "qemu")]
@@ -108,14 +112,22 @@ pub(crate) enum Command {
         /// Replace a hook virt-hook does not recognise (it is kept as a backup).
         #[arg(long)]
         force: bool,
+        /// Make the installed dispatcher this binary (after an upgrade; the packages run it):
+        /// the copy and every driver it serves. Nothing to do when none is installed.
+        #[arg(long, conflicts_with = "force")]
+        refresh: bool,
     },
-    /// Remove virt-hook's dispatcher: restore the hook it replaced, or remove the symlink.
+    /// Remove virt-hook's dispatcher: restore the hook it replaced, or remove it.
     ///
-    /// Refuses to touch a main hook that is not the dispatcher.
+    /// Removes only what install made; a wrapper script or any other hook is left alone.
+    /// The copy <hooks dir>/virt-hook goes when no driver uses it any more.
     Uninstall {
         /// The driver.
         #[arg(default_value = "qemu")]
         driver: String,
+        /// Every driver the dispatcher is installed for.
+        #[arg(long)]
+        all: bool,
     },
     /// Be libvirt's main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event.
     ///

@@ -1,12 +1,17 @@
 //! What is installed as a driver's main hook `<hooks dir>/<driver>`, the one place `install`,
-//! `uninstall`, `list` and `check` ask: nothing, virt-hook's dispatcher (a symlink to the
-//! `virt-hook` binary, possibly through other symlinks, or a small wrapper script calling
-//! `virt-hook dispatch`), the "hook helper" of the VFIO / GPU-passthrough guides (PassthroughPOST
-//! VFIO-Tools `libvirt_hooks/qemu` and its copies), or something else.
+//! `uninstall`, `list` and `check` ask: nothing, virt-hook's dispatcher (the root-owned copy
+//! `install` makes, `<hooks dir>/virt-hook`, under the driver's name; a symlink to a `virt-hook`
+//! binary, possibly through other symlinks, as earlier versions installed it; or a small
+//! wrapper script calling `virt-hook dispatch`), the "hook helper" of the VFIO /
+//! GPU-passthrough guides (PassthroughPOST VFIO-Tools `libvirt_hooks/qemu` and its copies), or
+//! something else.
+//!
+//! A `virt-hook` binary is recognised exactly, whatever its name or path: an ELF file holding
+//! [`MARKER`] (which every build embeds, with its version after it), never by its name alone.
 //!
 //! With the dispatcher or the hook helper in place, `<driver>.d/<object>/<op>/<subop>/` holds
 //! scripts that run (the per-object layout); otherwise libvirt never looks inside those
-//! directories. Recognition reads at most [`MAX_SCRIPT`] bytes of the file and never runs it.
+//! directories. Recognition reads at most [`MAX_SCRIPT`] bytes of a script and never runs it.
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -16,6 +21,26 @@ pub(crate) const MAX_SCRIPT: u64 = 64 << 10;
 
 /// How many symlinks are followed before giving up, as the kernel does (`ELOOP`).
 const MAX_LINKS: usize = 40;
+
+/// The name of the root-owned copy of the binary that `install` keeps in the hooks directory;
+/// each installed driver's main hook is a hard link to it. libvirt never runs it by this name.
+pub(crate) const COPY_NAME: &str = "virt-hook";
+
+/// What every `virt-hook` binary holds, followed by its version and a NUL: how a copy is told
+/// from any other file. `main` reads it once, so no build drops it.
+pub(crate) static MARKER: &[u8] = concat!(
+    "\0virt-hook-dispatcher-binary\0",
+    env!("CARGO_PKG_VERSION"),
+    "\0"
+)
+.as_bytes();
+
+/// The marker without the version: a slice of [`MARKER`] itself, so that the binary holds the
+/// words once, followed by the version (a literal of its own would be found first).
+fn marker_head() -> &'static [u8] {
+    const LEN: usize = "\0virt-hook-dispatcher-binary\0".len();
+    &MARKER[..LEN]
+}
 
 /// What the main hook is.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -33,6 +58,9 @@ pub(crate) enum Kind {
 /// How the dispatcher is installed.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub(crate) enum Via {
+    /// A `virt-hook` binary under the driver's name: the copy `install` makes (a hard link
+    /// to `<hooks dir>/virt-hook`), or another file that is a `virt-hook` binary.
+    Copy,
     /// A symlink (chain) to the `virt-hook` binary: argv\[0\]'s name is the driver's.
     Symlink,
     /// A wrapper script; the line that calls `virt-hook dispatch`.
@@ -62,10 +90,15 @@ impl MainHook {
         let (links, resolved) = follow(&path);
         let kind = if std::fs::symlink_metadata(&path).is_err() {
             Kind::Absent
-        } else if resolved
-            .iter()
-            .any(|p| p.file_name().is_some_and(|n| n == "virt-hook"))
-            || resolved.last().is_some_and(|p| is_this_binary(p))
+        } else if links.is_empty() && is_copy(&path) {
+            Kind::Dispatcher(Via::Copy)
+        } else if !links.is_empty()
+            && (resolved
+                .iter()
+                .any(|p| p.file_name().is_some_and(|n| n == COPY_NAME))
+                || resolved
+                    .last()
+                    .is_some_and(|p| is_this_binary(p) || is_copy(p)))
         {
             Kind::Dispatcher(Via::Symlink)
         } else {
@@ -104,7 +137,8 @@ impl MainHook {
     /// [`Kind::Absent`].
     pub(crate) fn describe(&self) -> Option<&'static str> {
         match self.kind {
-            Kind::Dispatcher(Via::Symlink) => Some("virt-hook's dispatcher"),
+            Kind::Dispatcher(Via::Copy) => Some("virt-hook's dispatcher"),
+            Kind::Dispatcher(Via::Symlink) => Some("virt-hook's dispatcher (a symlink)"),
             Kind::Dispatcher(Via::Wrapper(_)) => Some("a wrapper calling virt-hook's dispatcher"),
             Kind::HookHelper => Some("the hook helper of the VFIO guides"),
             Kind::Other | Kind::Absent => None,
@@ -143,6 +177,88 @@ fn is_this_binary(path: &Path) -> bool {
         return false;
     };
     exe == p
+}
+
+/// Whether `path` is a regular file that is a `virt-hook` binary.
+fn is_copy(path: &Path) -> bool {
+    std::fs::metadata(path).is_ok_and(|m| m.is_file()) && binary_version(path).is_some()
+}
+
+/// The version of the `virt-hook` binary at `path` (from its [`MARKER`]), or `None` when it is
+/// not one: not an ELF file, or no marker in it. The answer is kept per file (device, inode,
+/// size, modification time) for the rest of the process: `list` and `check` ask often.
+pub(crate) fn binary_version(path: &Path) -> Option<String> {
+    use std::collections::HashMap;
+    use std::os::unix::fs::MetadataExt as _;
+    use std::sync::Mutex;
+    type Key = (u64, u64, u64, i64, i64);
+    static SEEN: Mutex<Option<HashMap<Key, Option<String>>>> = Mutex::new(None);
+
+    let mut file = std::fs::File::open(path).ok()?;
+    let m = file.metadata().ok()?;
+    if !m.is_file() {
+        return None;
+    }
+    let key = (m.dev(), m.ino(), m.len(), m.mtime(), m.mtime_nsec());
+    if let Some(known) = SEEN.lock().ok()?.get_or_insert_default().get(&key) {
+        return known.clone();
+    }
+    let found = scan_marker(&mut file);
+    SEEN.lock()
+        .ok()?
+        .get_or_insert_default()
+        .insert(key, found.clone());
+    found
+}
+
+/// Looks for [`MARKER`] in an ELF file, a chunk at a time.
+fn scan_marker(file: &mut std::fs::File) -> Option<String> {
+    let mut magic = [0u8; 4];
+    file.read_exact(&mut magic).ok()?;
+    if &magic != b"\x7fELF" {
+        return None;
+    }
+    let mut buf = vec![0u8; 1 << 20];
+    let mut kept = 0; // bytes carried over from the previous chunk
+    // A virt-hook binary is a few MiB stripped, tens with debug info; nothing bigger is one.
+    let mut budget: u64 = 512 << 20;
+    loop {
+        let n = file.read(&mut buf[kept..]).ok()?;
+        if n == 0 || budget == 0 {
+            return None;
+        }
+        budget = budget.saturating_sub(n as u64);
+        let end = kept + n;
+        if let Some(at) = buf[..end]
+            .windows(marker_head().len())
+            .position(|w| w == marker_head())
+        {
+            let rest = &buf[at + marker_head().len()..end];
+            if let Some(stop) = rest.iter().position(|&b| b == 0) {
+                return Some(String::from_utf8_lossy(&rest[..stop]).into_owned());
+            }
+            // The version runs past the chunk: keep from the marker on and read more.
+            buf.copy_within(at..end, 0);
+            kept = end - at;
+        } else {
+            // Keep the tail in case the marker straddles two chunks.
+            let tail = marker_head().len().min(end);
+            buf.copy_within(end - tail..end, 0);
+            kept = tail;
+        }
+        if kept == buf.len() {
+            return None;
+        }
+    }
+}
+
+/// Whether two files have the same bytes.
+pub(crate) fn same_content(a: &Path, b: &Path) -> std::io::Result<bool> {
+    let (ma, mb) = (std::fs::metadata(a)?, std::fs::metadata(b)?);
+    if ma.len() != mb.len() {
+        return Ok(false);
+    }
+    Ok(std::fs::read(a)? == std::fs::read(b)?)
 }
 
 /// The text of a regular file of at most [`MAX_SCRIPT`] bytes that starts with `#!`.

@@ -60,6 +60,17 @@ impl CliRun {
 /// Runs `virt-hook args…` with libvirt's environment plus `env`, `stdin` on its stdin (or
 /// `/dev/null`). Panics if it dies of a signal (a panic's abort included) or cannot be started.
 pub fn virt_hook_run(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) -> CliRun {
+    program_run(&virt_hook(), args, env, stdin)
+}
+
+/// Runs `program args…` as [`virt_hook_run`] runs `virt-hook` (a copy of the binary, or a shell
+/// that sets something up first).
+pub fn program_run(
+    program: &Path,
+    args: &[&str],
+    env: &[(&str, &str)],
+    stdin: Option<&[u8]>,
+) -> CliRun {
     let mut script_env = ScriptEnv::libvirt();
     for (k, v) in env {
         script_env.set(k, v).expect("a valid environment variable");
@@ -71,11 +82,10 @@ pub fn virt_hook_run(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) 
         ..Limits::default()
     };
     let runner = Runner::new(script_env, limits);
-    let bin = virt_hook();
     let _running = crate::exec_guard();
     let report = runner
         .run(&Invocation {
-            script: &bin,
+            script: program,
             args,
             stdin,
             capture_stdout: true,
@@ -84,7 +94,8 @@ pub fn virt_hook_run(args: &[&str], env: &[(&str, &str)], stdin: Option<&[u8]>) 
     let code = match report.ending {
         Ending::Exited(code) => code,
         other => panic!(
-            "virt-hook {args:?} ended with {other}; stderr:\n{}",
+            "{} {args:?} ended with {other}; stderr:\n{}",
+            program.display(),
             String::from_utf8_lossy(&report.stderr)
         ),
     };

@@ -7,6 +7,7 @@ mod dispatch;
 mod dispatcher;
 mod dispatcher_libvirt;
 mod drivers;
+mod installed_form;
 mod layout;
 mod linking;
 mod per_guest;

@@ -42,6 +42,40 @@ fn exists(path: &Path) -> bool {
     std::fs::symlink_metadata(path).is_ok()
 }
 
+/// Whether `a` and `b` are one file (hard links of one inode; symlinks not followed).
+fn same_file(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let (x, y) = (
+        std::fs::symlink_metadata(a).unwrap_or_else(|e| panic!("{}: {e}", a.display())),
+        std::fs::symlink_metadata(b).unwrap_or_else(|e| panic!("{}: {e}", b.display())),
+    );
+    (x.dev(), x.ino()) == (y.dev(), y.ino())
+}
+
+/// The installed form: `<hooks>/<driver>` a hard link to `<hooks>/virt-hook`, a root-owned
+/// 0755 regular file with the running binary's bytes.
+fn assert_installed(t: &HooksTree, driver: &str) {
+    use std::os::unix::fs::MetadataExt as _;
+    let main = t.hooks().join(driver);
+    let copy = t.hooks().join("virt-hook");
+    let m = std::fs::symlink_metadata(&main).unwrap();
+    assert!(
+        m.is_file(),
+        "{} is a regular file, no symlink",
+        main.display()
+    );
+    assert!(
+        same_file(&main, &copy),
+        "{driver} is a hard link to the copy"
+    );
+    assert_eq!(m.mode() & 0o7777, 0o755);
+    assert_eq!(m.uid(), nix::unistd::geteuid().as_raw());
+    assert!(
+        std::fs::read(&copy).unwrap() == std::fs::read(virt_hook()).unwrap(),
+        "the copy is the binary"
+    );
+}
+
 /// The guides' layout: the hook helper as `qemu`, GPU passthrough scripts for `win10` (defined:
 /// `../qemu/win10.xml`), the release one calling `virsh` as the guides' do.
 fn guides_layout() -> HooksTree {
@@ -77,11 +111,7 @@ fn install_replaces_the_hook_helper_and_uninstall_restores_it() {
     let run = t.run(&["install"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_snapshot!("install_the_hook_helper", snap(&run, &t));
-    assert_eq!(
-        std::fs::canonicalize(link(&main)).unwrap(),
-        std::fs::canonicalize(virt_hook()).unwrap(),
-        "the main hook is a symlink to the binary"
-    );
+    assert_installed(&t, "qemu");
     assert_eq!(read(&backup), HOOK_HELPER, "the helper is kept, unchanged");
     assert!(
         std::fs::read_dir(t.hooks()).unwrap().all(|e| !e
@@ -111,6 +141,10 @@ fn install_replaces_the_hook_helper_and_uninstall_restores_it() {
     assert_eq!(read(&main), HOOK_HELPER);
     assert!(!std::fs::symlink_metadata(&main).unwrap().is_symlink());
     assert!(!exists(&backup), "the backup was moved back");
+    assert!(
+        !exists(&t.hooks().join("virt-hook")),
+        "the copy goes with the last driver using it"
+    );
 }
 
 #[test]
@@ -128,7 +162,7 @@ fn install_refuses_an_unknown_hook_unless_forced() {
 
     let run = t.run(&["install", "qemu", "--force"]);
     assert_eq!(run.code, 0, "{run:?}");
-    assert!(link(&main).is_absolute());
+    assert_installed(&t, "qemu");
     assert_eq!(read(&backup), mine);
 
     // An existing backup is never overwritten.
@@ -148,13 +182,17 @@ fn install_in_an_empty_directory_and_uninstall_removes_the_link() {
     let run = t.run(&["install", "lxc"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_snapshot!("install_lxc_with_nothing_there", snap(&run, &t));
-    assert!(std::fs::symlink_metadata(&main).unwrap().is_symlink());
+    assert_installed(&t, "lxc");
     assert!(!exists(&t.hooks().join("lxc.virt-hook-backup")));
 
     let run = t.run(&["uninstall", "lxc"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert_snapshot!("uninstall_lxc_with_no_backup", snap(&run, &t));
     assert!(!exists(&main));
+    assert!(
+        !exists(&t.hooks().join("virt-hook")),
+        "the unused copy went"
+    );
 
     let run = t.run(&["uninstall", "lxc"]);
     assert_eq!(run.code, 0, "nothing to do is not a failure: {run:?}");
@@ -191,21 +229,27 @@ fn install_over_a_symlinked_main_hook() {
     assert_eq!(link(&main), Path::new("hooks"));
 }
 
-/// A wrapper script calling `virt-hook dispatch` counts as installed; uninstall removes it.
+/// A wrapper script calling `virt-hook dispatch` counts as installed, but install never wrote
+/// one: uninstall leaves it (and an administrator's longer script that merely runs the
+/// dispatcher among other commands) exactly as it is.
 #[test]
-fn a_dispatch_wrapper_counts_as_installed() {
-    let t = HooksTree::new();
-    let main = t.file(
-        "hooks/qemu",
+fn a_dispatch_wrapper_counts_as_installed_and_uninstall_leaves_it() {
+    for body in [
         "#!/bin/sh\nexec /usr/local/bin/virt-hook dispatch qemu \"$@\"\n",
-        0o755,
-    );
-    let run = t.run(&["install"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(run.stdout.contains("already installed"), "{}", run.stdout);
-    let run = t.run(&["uninstall"]);
-    assert_eq!(run.code, 0, "{run:?}");
-    assert!(!exists(&main));
+        "#!/bin/sh\nlogger \"qemu hook $*\"\n/usr/local/bin/virt-hook dispatch qemu \"$@\"\nrc=$?\n\
+         echo done >> /var/log/mine\nexit $rc\n",
+    ] {
+        let t = HooksTree::new();
+        let main = t.file("hooks/qemu", body, 0o755);
+        let run = t.run(&["install"]);
+        assert_eq!(run.code, 0, "{run:?}");
+        assert!(run.stdout.contains("already installed"), "{}", run.stdout);
+        let run = t.run(&["uninstall"]);
+        assert_eq!(run.code, 1, "{run:?}");
+        assert!(run.stderr.contains("did not write it"), "{}", run.stderr);
+        assert_eq!(read(&main), body, "left exactly as it was");
+        assert!(!exists(&t.hooks().join("qemu.virt-hook-backup")));
+    }
 }
 
 #[test]
@@ -353,7 +397,7 @@ fn list_per_guest_scripts_with_slips() {
     let run = t.run(&["list", "qemu"]);
     assert_eq!(run.code, 0, "{run:?}");
     assert!(
-        run.stdout.contains("qemu -> hooks -> "),
+        run.stdout.contains("qemu -> hooks "),
         "the symlink chain is shown: {}",
         run.stdout
     );
@@ -502,10 +546,15 @@ fn install_creates_a_missing_default_directory() {
         "{}",
         run.stdout
     );
+    let made = std::fs::metadata(xdg.join("libvirt/hooks")).unwrap();
+    assert_eq!(
+        std::os::unix::fs::PermissionsExt::mode(&made.permissions()) & 0o7777,
+        0o755
+    );
     assert!(
         std::fs::symlink_metadata(xdg.join("libvirt/hooks/qemu"))
             .unwrap()
-            .is_symlink()
+            .is_file()
     );
 }
 
