@@ -1199,4 +1199,108 @@ mod tests {
             assert!(suspicious_name(n).is_none(), "{n}");
         }
     }
+
+    /// Writes `text` at `abs` below the fake host's root.
+    fn put(root: &Path, abs: &str, text: &str) {
+        let p = root.join(abs.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn codes(findings: &[Finding], path: &Path) -> Vec<&'static str> {
+        findings
+            .iter()
+            .filter(|f| f.path == path)
+            .map(|f| f.code)
+            .collect()
+    }
+
+    /// A host with AppArmor confining libvirtd (its local include allowing this test's hooks
+    /// directory as the shipped profile allows /etc/libvirt/hooks) and SELinux enforcing with
+    /// file contexts for it: what `check` reports for each way of installing.
+    #[test]
+    fn confinement_findings_on_a_fake_host() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let host_root = root.join("host");
+        let hooks = root.join("hooks");
+        let bin = root.join("bin");
+        std::fs::create_dir_all(&hooks).unwrap();
+        std::fs::create_dir_all(&bin).unwrap();
+        let exe = std::env::current_exe().unwrap();
+        // The test binary embeds the marker too: a virt-hook binary for recognition.
+        std::fs::copy(&exe, bin.join("virt-hook")).unwrap();
+        std::fs::copy(&exe, hooks.join("virt-hook")).unwrap();
+        std::fs::hard_link(hooks.join("virt-hook"), hooks.join("lxc")).unwrap();
+        std::os::unix::fs::symlink(bin.join("virt-hook"), hooks.join("qemu")).unwrap();
+        std::os::unix::fs::symlink(bin.join("virt-hook"), hooks.join("network")).unwrap();
+        let script_dir = hooks.join("lxc.d/box/prepare/begin");
+        std::fs::create_dir_all(&script_dir).unwrap();
+        let python = bin.join("python");
+        std::fs::write(&python, "").unwrap();
+        std::fs::set_permissions(&python, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let script = script_dir.join("10-x");
+        std::fs::write(&script, format!("#!{}\nprint()\n", python.display())).unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).unwrap();
+
+        let h = hooks.display().to_string();
+        put(&host_root, "/sys/module/apparmor/parameters/enabled", "Y\n");
+        put(
+            &host_root,
+            "/sys/kernel/security/apparmor/profiles",
+            "libvirtd (enforce)\n",
+        );
+        put(&host_root, mac::APPARMOR_LOCAL, &format!("{h}/** rix,\n"));
+        put(
+            &host_root,
+            "/var/log/kern.log",
+            &format!(
+                "kernel: audit: apparmor=\"DENIED\" operation=\"exec\" profile=\"libvirtd\" \
+                 name=\"{}\" comm=\"rpc-worker\"\n",
+                bin.join("virt-hook").display()
+            ),
+        );
+        put(&host_root, "/sys/fs/selinux/enforce", "1");
+        put(
+            &host_root,
+            "/sys/fs/selinux/booleans/virt_hooks_unconfined",
+            "0 0",
+        );
+        put(
+            &host_root,
+            "/etc/selinux/targeted/contexts/files/file_contexts",
+            &format!("{h}(/.*)?\tsystem_u:object_r:virt_hook_t:s0\n"),
+        );
+        mac::set_label(&hooks.join("virt-hook"), "system_u:object_r:bin_t:s0").unwrap();
+
+        let findings = find_all_on(&hooks, &Host::at(&host_root));
+        let qemu = codes(&findings, &hooks.join("qemu"));
+        assert!(qemu.contains(&"apparmor-exec-denied"), "{findings:#?}");
+        assert!(!codes(&findings, &hooks.join("lxc")).contains(&"apparmor-exec-denied"));
+        assert!(
+            codes(&findings, &script).contains(&"apparmor-exec-denied"),
+            "the interpreter of a script the confined dispatcher runs: {findings:#?}"
+        );
+        assert!(codes(&findings, &hooks).contains(&"recent-denials"));
+        // One inode: the copy's wrong label is lxc's too.
+        assert!(codes(&findings, &hooks.join("virt-hook")).contains(&"selinux-label"));
+        assert!(codes(&findings, &hooks.join("lxc")).contains(&"selinux-label"));
+        let network = codes(&findings, &hooks.join("network"));
+        assert!(network.contains(&"selinux-network-symlink"), "{network:?}");
+        assert!(network.contains(&"selinux-boolean"), "{network:?}");
+
+        // Labelled as the policy says, the label findings go.
+        mac::set_label(&hooks.join("virt-hook"), "system_u:object_r:virt_hook_t:s0").unwrap();
+        let findings = find_all_on(&hooks, &Host::at(&host_root));
+        assert!(!codes(&findings, &hooks.join("lxc")).contains(&"selinux-label"));
+        // Without confinement, none of it.
+        let plain = find_all_on(&hooks, &Host::at(&root.join("no-host")));
+        assert!(
+            plain.iter().all(|f| !f.code.starts_with("apparmor")
+                && !f.code.starts_with("selinux")
+                && f.code != "recent-denials"),
+            "{plain:#?}"
+        );
+    }
 }

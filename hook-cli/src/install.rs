@@ -654,3 +654,84 @@ fn do_uninstall_all(ctx: &Ctx) -> Result<String, String> {
     }
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::OnceLock;
+
+    fn put(root: &Path, abs: &str, text: &str) {
+        let p = root.join(abs.trim_start_matches('/'));
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    }
+
+    fn ctx(dir: &Path) -> Ctx {
+        Ctx {
+            hooks_dir: dir.to_owned(),
+            cancel: OnceLock::new(),
+            dir_flag: None,
+        }
+    }
+
+    /// With SELinux on, what install creates carries the label the policy's file contexts
+    /// give (as restorecon would set it), and the one step it prints is the one this host
+    /// needs: the boolean for a network hook when it is off, a reload of the daemon that runs.
+    #[test]
+    fn install_labels_what_it_creates_and_names_the_next_step() {
+        let t = tempfile::tempdir().unwrap();
+        let root = std::fs::canonicalize(t.path()).unwrap();
+        let host = root.join("host");
+        let hooks = root.join("hooks");
+        let h = hooks.display().to_string();
+        put(&host, "/sys/fs/selinux/enforce", "1");
+        put(
+            &host,
+            "/sys/fs/selinux/booleans/virt_hooks_unconfined",
+            "0 0",
+        );
+        put(
+            &host,
+            "/etc/selinux/targeted/contexts/files/file_contexts",
+            &format!("{h}(/.*)?\tsystem_u:object_r:virt_hook_t:s0\n"),
+        );
+        put(&host, "/proc/4242/comm", "virtnetworkd\n");
+        let out = do_install(&ctx(&hooks), &Host::at(&host), "network", false).unwrap();
+        for p in [hooks.clone(), hooks.join(COPY_NAME), hooks.join("network")] {
+            assert_eq!(
+                crate::mac::label_of(&p).as_deref(),
+                Some("system_u:object_r:virt_hook_t:s0"),
+                "{}",
+                p.display()
+            );
+        }
+        assert!(
+            out.contains("setsebool -P virt_hooks_unconfined on"),
+            "{out}"
+        );
+        assert!(out.contains("systemctl reload virtnetworkd"), "{out}");
+
+        // The boolean on, a hook there already: nothing more to do.
+        put(
+            &host,
+            "/sys/fs/selinux/booleans/virt_hooks_unconfined",
+            "1 1",
+        );
+        std::fs::remove_file(hooks.join("network")).unwrap();
+        std::fs::write(hooks.join("network"), "#!/bin/sh\n").unwrap();
+        let out = do_install(&ctx(&hooks), &Host::at(&host), "network", true).unwrap();
+        assert!(!out.contains("setsebool"), "{out}");
+        assert!(!out.contains("systemctl reload"), "{out}");
+        assert!(out.contains("no reload is needed"), "{out}");
+
+        // No SELinux, the monolithic daemon running: no label, reload libvirtd.
+        let plain = root.join("plain");
+        put(&plain, "/proc/7/comm", "libvirtd\n");
+        let out = do_install(&ctx(&root.join("hooks2")), &Host::at(&plain), "qemu", false).unwrap();
+        assert!(
+            !out.contains("SELinux") && !out.contains("setsebool"),
+            "{out}"
+        );
+        assert!(out.contains("systemctl reload libvirtd"), "{out}");
+    }
+}
