@@ -314,10 +314,11 @@ mod tests {
             Some("/bin/sh")
         );
         // A directory or a file without an x bit is no shell.
-        assert_eq!(
-            no_shebang_shell(&["/", "/etc/hostname", "/bin/sh"]),
-            Some("/bin/sh")
-        );
+        let plain = std::env::temp_dir().join(format!("hook-core-no-x-{}", std::process::id()));
+        std::fs::write(&plain, "").unwrap();
+        let plain: &'static str = String::from(plain.to_str().unwrap()).leak();
+        assert_eq!(no_shebang_shell(&["/", plain, "/bin/sh"]), Some("/bin/sh"));
+        std::fs::remove_file(plain).unwrap();
         assert_eq!(
             no_shebang_shell(&["/nonexistent/bash", "/nonexistent/sh"]),
             None
