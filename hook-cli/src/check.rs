@@ -774,8 +774,9 @@ fn settings(f: &mut Finder, dir: &Path) {
     let installed = drivers::NAMES
         .iter()
         .any(|d| matches!(MainHook::inspect(dir, d).kind, Kind::Dispatcher(_)));
-    let effect = "prepare, start, migrate and restore fail for every guest with per-guest \
-                  scripts, and the other events run their scripts with the default settings";
+    let effect = "the events that abort an operation (prepare, start, migrate, restore…) fail \
+                  wherever they have per-object scripts, and the others (reconnect, started, \
+                  stopped, release…) run their scripts with the default settings";
     let (severity, then) = if installed {
         (Severity::Error, format!("{effect}, until it is fixed"))
     } else {

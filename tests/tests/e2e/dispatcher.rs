@@ -519,7 +519,8 @@ fn every_way_a_script_fails_is_one_line() {
         ),
         case("stopped", "#!/bin/sh\r\nexit 0\r\n"),
         case("reconnect", "#!/nonexistent/interpreter\n"),
-        case("attach", "just text, no #! line\n"),
+        // No #! line: run by bash, as the hook helper ran it; its own exit status fails it.
+        case("attach", "echo 'no #! line, run by bash' > /dev/null\nexit 7\n"),
     ];
     assert_snapshot!("every_way_a_script_fails", lines.concat());
 }
