@@ -590,4 +590,101 @@ mod tests {
         assert_eq!(out.code, 2);
         assert!(out.stderr.contains("unknown driver"), "{}", out.stderr);
     }
+
+    #[test]
+    fn the_policy_table_is_the_driver_crates() {
+        // docs/dispatcher.md's table, row by row, against the driver crates' FailurePolicy.
+        let doc = include_str!("../../../docs/dispatcher.md");
+        let header = "| Driver | Event | What libvirt does when the hook fails | \
+                      The dispatcher's own problem |";
+        let rows: Vec<Vec<&str>> = doc
+            .lines()
+            .skip_while(|l| *l != header)
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+            .collect();
+        assert!(
+            rows.len() > 30,
+            "the table is in docs/dispatcher.md: {}",
+            rows.len()
+        );
+        let mut seen = Vec::new();
+        for row in &rows {
+            let [driver, op, _, rule] = row[..] else {
+                panic!("{row:?}");
+            };
+            let want = match OwnProblem::of(classify(driver, op).1) {
+                OwnProblem::Refuse => "refuse",
+                OwnProblem::RunAnyway => "run anyway",
+            };
+            assert_eq!(rule, want, "{driver} {op}");
+            seen.push((driver, op));
+        }
+        for driver in crate::drivers::NAMES {
+            for (op, _) in crate::drivers::events(driver) {
+                assert!(
+                    seen.contains(&(driver, op)),
+                    "{driver} {op} is not in the table"
+                );
+            }
+        }
+        // The rules the issue states, spelled out.
+        for (driver, op, rule) in [
+            ("qemu", "reconnect", OwnProblem::RunAnyway),
+            ("qemu", "started", OwnProblem::RunAnyway),
+            ("lxc", "reconnect", OwnProblem::RunAnyway),
+            ("libxl", "started", OwnProblem::RunAnyway),
+            ("qemu", "release", OwnProblem::RunAnyway),
+            ("qemu", "stopped", OwnProblem::RunAnyway),
+            ("qemu", "prepare", OwnProblem::Refuse),
+            ("qemu", "migrate", OwnProblem::Refuse),
+            ("qemu", "restore", OwnProblem::Refuse),
+            ("qemu", "hibernate", OwnProblem::Refuse),
+        ] {
+            assert_eq!(
+                OwnProblem::of(classify(driver, op).1),
+                rule,
+                "{driver} {op}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_own_problem_is_logged_at_error_severity_either_way() {
+        let dir = std::env::temp_dir().join(format!("virt-hook-own-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let reader = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let logger = Logger::new(config::LogTarget::Syslog, Some(&path));
+        let words = "qemu g reconnect begin -";
+        assert!(
+            own_problem(
+                OwnProblem::RunAnyway,
+                &logger,
+                words,
+                "bad file",
+                "ran anyway"
+            )
+            .is_none()
+        );
+        let out = own_problem(OwnProblem::Refuse, &logger, words, "bad file", "ran anyway")
+            .expect("refused");
+        assert_eq!(
+            (out.code, out.stderr.as_str()),
+            (1, "virt-hook: bad file; no script was run\n")
+        );
+        let mut buf = [0u8; 512];
+        let pid = std::process::id();
+        for want in [
+            format!("<27>virt-hook[{pid}]: {words}: bad file; ran anyway"),
+            format!("<27>virt-hook[{pid}]: {words}: bad file; no script was run"),
+        ] {
+            let n = reader.recv(&mut buf).unwrap();
+            assert_eq!(String::from_utf8_lossy(&buf[..n]), want);
+        }
+        drop(reader);
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 }
