@@ -962,3 +962,36 @@ fn a_hard_link_named_after_the_driver_dispatches_after_its_other_name_is_gone() 
     }
     assert_eq!(d.log(), ["only test prepare begin -"]);
 }
+
+#[test]
+fn check_notes_a_per_guest_script_without_shebang_and_errs_on_libvirts() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    d.file(
+        format!("{BASE}/isolstart.sh"),
+        "systemctl stop display-manager\n",
+        0o755,
+    );
+    d.file("qemu.d/flat.sh", "echo flat\n", 0o755);
+    let run = virt_hook_run(
+        &["--hooks-dir", &d.hooks().to_string_lossy(), "check"],
+        &[("NO_COLOR", "1")],
+        None,
+    );
+    let line = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains(name) && l.contains("no #! line"))
+            .unwrap_or_else(|| panic!("{name}: {run:?}"))
+            .to_owned()
+    };
+    let per_guest = line("isolstart.sh");
+    assert!(
+        per_guest.starts_with("note ") && per_guest.contains("the dispatcher runs it with bash"),
+        "{per_guest}"
+    );
+    assert!(
+        line("flat.sh").starts_with("error "),
+        "libvirt's own script fails"
+    );
+    assert_eq!(run.code, 1, "the flat script is an error: {run:?}");
+}
