@@ -544,9 +544,12 @@ fn executables_in(dir: &Path, depth: usize) -> usize {
         .sum()
 }
 
-/// Checks on a script that runs (`who` runs it: libvirt, or the dispatcher for a per-object
-/// script): its name, its `#!` line and interpreter, and `virsh`.
+/// Checks on a script that runs (`who` runs it: libvirt, or the dispatcher or the hook helper
+/// for a per-object script): its name, its `#!` line and interpreter, and `virsh`. A
+/// per-object script without a `#!` line is only a note: the helper's bash ran it, and the
+/// dispatcher runs it the same way (libvirt fails on it).
 fn runs(f: &mut Finder, who: &str, script: &Path) {
+    let per_object = who != "libvirt";
     for hop in installed::follow(script).1 {
         if let Ok(m) = std::fs::symlink_metadata(&hop) {
             f.linked.insert((m.dev(), m.ino()));
@@ -616,6 +619,19 @@ fn runs(f: &mut Finder, who: &str, script: &Path) {
                     "its #! line is preceded by {what} (copied from a web page?): the kernel \
                      only sees a #! as the very first two bytes, so every call fails \
                      (\"Exec format error\"); delete what comes before #!"
+                ),
+            );
+            return;
+        }
+        if per_object {
+            f.add(
+                Severity::Note,
+                "no-shebang",
+                script,
+                format!(
+                    "no #! line and not a binary: {who} runs it with bash (virt-hook's \
+                     dispatcher: /bin/bash, else /bin/sh), as the VFIO guides' hook helper \
+                     did; libvirt itself could not run it (start it with #!/bin/bash to say so)"
                 ),
             );
             return;
@@ -742,40 +758,52 @@ fn calls_virsh(f: &mut Finder, script: &Path, text: &[u8]) {
     }
 }
 
-/// The dispatcher's settings file, `virt-hook.toml`: one it cannot load makes every dispatched
-/// event fail without running a script (an error when a dispatcher is installed).
+/// The dispatcher's settings file, `virt-hook.toml`: one it cannot use (unsafe, unreadable,
+/// malformed) makes the dispatcher refuse the events that abort a start for every guest with
+/// scripts, and run the others' scripts with the defaults (an error when a dispatcher is
+/// installed). The message ends with the command that fixes an unsafe file.
 fn settings(f: &mut Finder, dir: &Path) {
     let path = dir.join(crate::dispatch::CONFIG_FILE);
     if std::fs::symlink_metadata(&path).is_err() {
         return;
     }
-    let Some(problem) = crate::dispatch::config_problem(dir) else {
+    let Some(error) = crate::dispatch::config_error(dir) else {
         return;
     };
+    let problem = error.to_string();
     let problem = problem
         .strip_prefix(&path.display().to_string())
         .map(|p| p.trim_start_matches([':', ' ']))
         .unwrap_or(&problem);
+    let (problem, fix) = match problem.split_once("; to fix: ") {
+        Some((p, fix)) => (p, Some(fix)),
+        None => (problem, None),
+    };
     let installed = drivers::NAMES
         .iter()
         .any(|d| matches!(MainHook::inspect(dir, d).kind, Kind::Dispatcher(_)));
+    let effect = "the events that abort an operation (prepare, start, migrate, restore…) fail \
+                  wherever they have per-object scripts, and the others (reconnect, started, \
+                  stopped, release…) run their scripts with the default settings";
     let (severity, then) = if installed {
-        (
-            Severity::Error,
-            "the dispatcher runs no script and fails every event until it is fixed",
-        )
+        (Severity::Error, format!("{effect}, until it is fixed"))
     } else {
         (
             Severity::Warning,
-            "once virt-hook's dispatcher is installed, it would fail every event",
+            format!("once virt-hook's dispatcher is installed, {effect}"),
         )
     };
-    f.add(
-        severity,
-        "bad-settings",
-        &path,
-        format!("{problem}: {then}"),
-    );
+    let code = match error.kind {
+        crate::dispatch::Problem::Unsafe => "unsafe-settings",
+        crate::dispatch::Problem::Unreadable | crate::dispatch::Problem::Malformed => {
+            "bad-settings"
+        }
+    };
+    let mut message = format!("{problem}: {then}");
+    if let Some(fix) = fix {
+        message.push_str(&format!("; to fix: {fix}"));
+    }
+    f.add(severity, code, &path, message);
 }
 
 /// What the host's confinement will refuse: with AppArmor confining the daemon, a main hook

@@ -145,7 +145,7 @@ pub(crate) enum Command {
             allow_hyphen_values = true,
             value_name = "OBJECT OP SUBOP EXTRA"
         )]
-        args: Vec<String>,
+        args: Vec<std::ffi::OsString>,
     },
 }
 

@@ -41,6 +41,7 @@ mod render;
 mod run;
 mod style;
 
+use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
@@ -206,18 +207,18 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
     Ok(out)
 }
 
-/// libvirt running `<hooks dir>/<driver>`, a symlink to virt-hook.
+/// libvirt running `<hooks dir>/<driver>`: a symlink or hard link to virt-hook.
 struct HookCall {
     /// The driver named by argv\[0\]'s file name.
     driver: &'static str,
     /// argv\[0\]'s directory.
     dir: PathBuf,
-    /// The arguments after argv\[0\].
-    args: Vec<String>,
+    /// The arguments after argv\[0\], as they are: never options, UTF-8 or not.
+    args: Vec<OsString>,
 }
 
-/// When argv\[0\]'s file name is a driver's: the call; `Err` when an argument is not UTF-8.
-fn called_as_hook() -> Option<Result<HookCall, String>> {
+/// When argv\[0\]'s file name is a driver's: the call.
+fn called_as_hook() -> Option<HookCall> {
     let mut args = std::env::args_os();
     let argv0 = PathBuf::from(args.next()?);
     let name = argv0.file_name()?.to_str()?;
@@ -226,24 +227,58 @@ fn called_as_hook() -> Option<Result<HookCall, String>> {
         Some(p) if !p.as_os_str().is_empty() => p.to_owned(),
         _ => hook_core::dir::system_dir(),
     };
-    let mut words = Vec::new();
-    for (i, a) in args.enumerate() {
-        match a.into_string() {
-            Ok(s) => words.push(s),
-            Err(a) => {
-                return Some(Err(format!(
-                    "argument {} ({}) is not UTF-8",
-                    i + 1,
-                    a.to_string_lossy()
-                )));
-            }
-        }
-    }
-    Some(Ok(HookCall {
+    Some(HookCall {
         driver,
         dir,
-        args: words,
-    }))
+        args: args.collect(),
+    })
+}
+
+/// The wrapper form, `virt-hook [GLOBAL OPTIONS] dispatch [GLOBAL OPTIONS] DRIVER WORDS…`,
+/// parsed by hand: clap would read libvirt's words as options (a guest named `--help` would
+/// print the help and exit 0, one named `-v` or `--` could not start), whatever
+/// `trailing_var_arg` says. The global options are `--hooks-dir DIR` (or `=DIR`), `--user` and
+/// `-v`; everything after DRIVER is taken verbatim. `None` when the command line is anything
+/// else (another command, another option, `dispatch --help`): clap parses it then.
+fn wrapper_call(argv: &[OsString]) -> Option<Cli> {
+    let mut hooks_dir: Option<PathBuf> = None;
+    let mut user = false;
+    let mut verbose: u8 = 0;
+    let mut seen_dispatch = false;
+    let mut words = argv.iter().skip(1);
+    while let Some(w) = words.next() {
+        let w = w.to_str()?;
+        match w {
+            "--hooks-dir" => hooks_dir = Some(PathBuf::from(words.next()?)),
+            "--user" => user = true,
+            "--verbose" => verbose = verbose.saturating_add(1),
+            "dispatch" if !seen_dispatch => seen_dispatch = true,
+            _ if w.starts_with("--hooks-dir=") => {
+                hooks_dir = Some(PathBuf::from(&w["--hooks-dir=".len()..]));
+            }
+            _ if w.len() > 1 && w.starts_with('-') && w[1..].bytes().all(|b| b == b'v') => {
+                verbose = verbose.saturating_add((w.len() - 1) as u8);
+            }
+            _ if seen_dispatch && !w.starts_with('-') => {
+                // --hooks-dir and --user conflict: left to clap's message.
+                if user && hooks_dir.is_some() {
+                    return None;
+                }
+                let rest: Vec<OsString> = words.cloned().collect();
+                return Some(Cli {
+                    hooks_dir,
+                    user,
+                    verbose,
+                    command: Command::Dispatch {
+                        driver: w.to_owned(),
+                        args: rest,
+                    },
+                });
+            }
+            _ => return None,
+        }
+    }
+    None
 }
 
 fn write_out(out: &Output) -> ExitCode {
@@ -256,18 +291,11 @@ fn write_out(out: &Output) -> ExitCode {
 fn main() -> ExitCode {
     // Every build carries the marker by which `install`, `list` and `check` recognise a copy.
     std::hint::black_box(installed::MARKER);
-    if let Some(called) = called_as_hook() {
-        let out = match called {
-            Ok(call) => dispatch::dispatch(&call.dir, call.driver, &call.args),
-            Err(msg) => Output {
-                stderr: format!("virt-hook: {msg}\n"),
-                code: 2,
-                ..Output::default()
-            },
-        };
-        return write_out(&out);
+    if let Some(call) = called_as_hook() {
+        return write_out(&dispatch::dispatch(&call.dir, call.driver, &call.args));
     }
-    let cli = Cli::parse();
+    let argv: Vec<OsString> = std::env::args_os().collect();
+    let cli = wrapper_call(&argv).unwrap_or_else(|| Cli::parse_from(&argv));
     logging::init(cli.verbose);
     let out = match execute(&cli) {
         Ok(out) => out,
@@ -278,4 +306,86 @@ fn main() -> ExitCode {
         },
     };
     write_out(&out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(w: &[&str]) -> Vec<OsString> {
+        w.iter().map(OsString::from).collect()
+    }
+
+    #[test]
+    fn the_wrapper_forms_words_are_never_options() {
+        let hostile = ["--help", "-v", "--", "--hooks-dir=x", "", "-V", "dispatch"];
+        for object in hostile {
+            let argv = words(&[
+                "virt-hook",
+                "--hooks-dir",
+                "/h",
+                "dispatch",
+                "qemu",
+                object,
+                "prepare",
+                "begin",
+                "-",
+            ]);
+            let cli = wrapper_call(&argv).expect("the wrapper form");
+            assert_eq!(cli.hooks_dir.as_deref(), Some(Path::new("/h")));
+            match cli.command {
+                Command::Dispatch { driver, args } => {
+                    assert_eq!(driver, "qemu");
+                    assert_eq!(args, words(&[object, "prepare", "begin", "-"]));
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        // Global options before or after `dispatch`, in each spelling.
+        let cli = wrapper_call(&words(&[
+            "virt-hook",
+            "-vv",
+            "dispatch",
+            "--hooks-dir=/h",
+            "--verbose",
+            "lxc",
+            "--help",
+            "a",
+        ]))
+        .unwrap();
+        assert_eq!(
+            (cli.verbose, cli.hooks_dir.as_deref()),
+            (3, Some(Path::new("/h")))
+        );
+        assert!(
+            matches!(cli.command, Command::Dispatch { ref driver, ref args }
+            if driver == "lxc" && *args == words(&["--help", "a"]))
+        );
+        // Non-UTF-8 words after the driver are kept as they are.
+        use std::os::unix::ffi::OsStringExt as _;
+        let odd = OsString::from_vec(vec![b'g', 0xff]);
+        let mut argv = words(&["virt-hook", "--user", "dispatch", "qemu"]);
+        argv.push(odd.clone());
+        let cli = wrapper_call(&argv).unwrap();
+        assert!(cli.user);
+        assert!(matches!(cli.command, Command::Dispatch { ref args, .. } if *args == [odd]));
+        // Anything else is clap's.
+        for other in [
+            &["virt-hook", "list"][..],
+            &["virt-hook", "dispatch", "--help"],
+            &["virt-hook", "--help"],
+            &[
+                "virt-hook",
+                "--user",
+                "--hooks-dir",
+                "/h",
+                "dispatch",
+                "qemu",
+            ],
+            &["virt-hook", "dispatch"],
+            &["virt-hook", "--hooks-dir"],
+        ] {
+            assert!(wrapper_call(&words(other)).is_none(), "{other:?}");
+        }
+    }
 }

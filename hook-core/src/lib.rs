@@ -60,4 +60,4 @@ pub use process::cancel::Cancel;
 pub use process::env::{PASS_THROUGH, ScriptEnv};
 pub use process::limits::Limits;
 pub use process::report::{Ending, Report};
-pub use process::runner::{Invocation, Runner};
+pub use process::runner::{Invocation, NO_SHEBANG_SHELLS, Runner};

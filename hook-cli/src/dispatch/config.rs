@@ -1,8 +1,12 @@
 //! The dispatcher's settings: `<hooks dir>/virt-hook.toml` (libvirt passes the hook a fixed
-//! environment, so a file is the only way to tune it). Absent file: the defaults. A file that
-//! cannot be read or parsed, an unknown key, driver or operation, or a bad value is an error
-//! naming the file, the line and the key: the dispatcher then runs nothing (see
-//! `docs/dispatcher.md` for why).
+//! environment, so a file is the only way to tune it). Absent file: the defaults. The file is
+//! read only when it can be trusted ([`read_trusted`]): a regular file (a symlink is followed
+//! and the file it leads to judged), owned by root or the dispatcher's effective user, not
+//! writable by its group or others, at most 64 KiB; it is opened non-blocking, so a FIFO or a
+//! device put there never blocks the dispatcher (nor, through it, libvirt). A file that is
+//! unsafe, cannot be read, or does not parse (an unknown key, driver or operation, a bad value)
+//! is a [`ConfigError`] naming the file, the line and the key; what the dispatcher then does
+//! depends on the event (`dispatch::mod`, `docs/dispatcher.md`).
 //!
 //! ```toml
 //! timeout = "60s"              # per script; "none" turns it off; a number is seconds
@@ -15,7 +19,9 @@
 //! ```
 
 use std::collections::BTreeMap;
+use std::io::Read as _;
 use std::ops::Range;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
@@ -24,6 +30,10 @@ use toml::Spanned;
 
 /// The settings file's name in the hooks directory.
 pub(crate) const FILE_NAME: &str = "virt-hook.toml";
+
+/// The largest settings file read (the real ones are a few lines): a larger one, or a file that
+/// keeps growing, is refused after this many bytes + 1.
+pub(crate) const MAX_BYTES: u64 = 64 * 1024;
 
 /// The timeout when the file sets none: long enough for what per-guest scripts do (stop a
 /// display manager, unbind a GPU, load modules, sleep a few seconds), short enough that a hung
@@ -90,13 +100,38 @@ enum RawTimeout {
     Text(String),
 }
 
-/// A settings file problem, as one line: `FILE line N: KEY: what is wrong`.
+/// What kind of settings problem (the rows of `docs/dispatcher.md`'s table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Problem {
+    /// It cannot be opened or read (permissions, a symlink to nothing, an I/O error).
+    Unreadable,
+    /// It is not a file the dispatcher may trust: not a regular file (a FIFO, a device, a
+    /// directory), owned by another user, or writable by its group or others.
+    Unsafe,
+    /// It does not parse, or says something wrong: not UTF-8, over 64 KiB, a TOML error, an
+    /// unknown key, driver or operation, a bad value.
+    Malformed,
+}
+
+/// A settings file problem, as one line: `FILE line N: KEY: what is wrong`, or `FILE: what is
+/// wrong; to fix: COMMAND`.
 #[derive(Debug)]
-pub(crate) struct ConfigError(pub(crate) String);
+pub(crate) struct ConfigError {
+    /// Which kind.
+    pub(crate) kind: Problem,
+    /// The line.
+    pub(crate) message: String,
+}
+
+impl ConfigError {
+    fn new(kind: Problem, message: String) -> ConfigError {
+        ConfigError { kind, message }
+    }
+}
 
 impl std::fmt::Display for ConfigError {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(&self.0)
+        f.write_str(&self.message)
     }
 }
 
@@ -109,19 +144,144 @@ pub(crate) fn load(
     known_op: &dyn Fn(&str, &str) -> Result<(), String>,
 ) -> Result<Settings, ConfigError> {
     let path = hooks_dir.join(FILE_NAME);
-    let text = match std::fs::read(&path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map_err(|_| ConfigError(format!("{}: not UTF-8 text", path.display())))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => String::new(),
-        Err(e) => {
-            return Err(ConfigError(format!(
-                "{}: cannot read: {}",
-                path.display(),
-                crate::list::io_text(&e.to_string())
-            )));
-        }
-    };
+    let text = read_trusted(&path)?.unwrap_or_default();
     parse(&path, &text, driver, op, known_op)
+}
+
+/// The defaults: what an absent file gives, and what the scripts run with when the file cannot
+/// be used for an event the dispatcher must not fail (`reconnect`, `release`…).
+pub(crate) fn defaults() -> Settings {
+    Settings {
+        timeout: Some(DEFAULT_TIMEOUT),
+        log: LogTarget::Auto,
+        log_socket: None,
+        strict_trust: false,
+    }
+}
+
+/// The text of the settings file at `path`, `None` when there is none, or why it cannot be
+/// trusted or read.
+///
+/// Whoever can write the file chooses the timeout and turns `strict_trust` off, so it must be
+/// as trustworthy as the scripts: owned by root or by the dispatcher's effective user (a
+/// per-user hooks directory), and writable by nobody else. A symlink is followed (a file kept
+/// elsewhere by configuration management) and the file it leads to is judged; a symlink to
+/// nothing is an error, not an absent file, since the administrator meant one. Only a regular
+/// file is opened: a FIFO would block the open or the read, and a device such as `/dev/zero`
+/// never ends. The open is non-blocking all the same (the path could be swapped between the
+/// check and the open), the opened file is checked again (`fstat`), and at most
+/// [`MAX_BYTES`] + 1 bytes are read.
+pub(crate) fn read_trusted(path: &Path) -> Result<Option<String>, ConfigError> {
+    let shown = path.display();
+    let quoted = hook_core::libvirt::shell_quote(&path.to_string_lossy()).into_owned();
+    let unreadable = |e: &std::io::Error| {
+        ConfigError::new(
+            Problem::Unreadable,
+            format!(
+                "{shown}: cannot read: {}",
+                crate::list::io_text(&e.to_string())
+            ),
+        )
+    };
+    let judge = |m: &std::fs::Metadata| -> Result<(), ConfigError> {
+        let ft = m.file_type();
+        let what = if ft.is_file() {
+            None
+        } else if ft.is_dir() {
+            Some("a directory")
+        } else if ft.is_fifo() {
+            Some("a FIFO")
+        } else if ft.is_char_device() {
+            Some("a character device")
+        } else if ft.is_block_device() {
+            Some("a block device")
+        } else if ft.is_socket() {
+            Some("a socket")
+        } else {
+            Some("not a regular file")
+        };
+        if let Some(what) = what {
+            return Err(ConfigError::new(
+                Problem::Unsafe,
+                format!(
+                    "{shown}: {what}, not a regular file: not read; to fix: replace it with a \
+                     regular file (or remove it for the defaults)"
+                ),
+            ));
+        }
+        let euid = nix::unistd::geteuid().as_raw();
+        if m.uid() != 0 && m.uid() != euid {
+            return Err(ConfigError::new(
+                Problem::Unsafe,
+                format!(
+                    "{shown}: owned by uid {}, not root: not trusted, since its owner would \
+                     choose the timeout and strict_trust; to fix: chown root: {quoted}",
+                    m.uid()
+                ),
+            ));
+        }
+        let mode = m.mode() & 0o7777;
+        let by = match (mode & 0o020 != 0, mode & 0o002 != 0) {
+            (true, true) => Some("its group and others"),
+            (true, false) => Some("its group"),
+            (false, true) => Some("others"),
+            (false, false) => None,
+        };
+        if let Some(by) = by {
+            return Err(ConfigError::new(
+                Problem::Unsafe,
+                format!(
+                    "{shown}: writable by {by} (mode {mode:04o}): not trusted, since whoever \
+                     can write it chooses the timeout and strict_trust; to fix: chmod go-w \
+                     {quoted}"
+                ),
+            ));
+        }
+        Ok(())
+    };
+    let too_large = || {
+        ConfigError::new(
+            Problem::Malformed,
+            format!(
+                "{shown}: larger than {} KiB, the most a settings file may have",
+                MAX_BYTES / 1024
+            ),
+        )
+    };
+
+    match std::fs::metadata(path) {
+        Ok(m) => judge(&m)?,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return match std::fs::symlink_metadata(path) {
+                Ok(_) => Err(ConfigError::new(
+                    Problem::Unreadable,
+                    format!("{shown}: cannot read: a symlink to nothing"),
+                )),
+                Err(_) => Ok(None),
+            };
+        }
+        Err(e) => return Err(unreadable(&e)),
+    }
+    let file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags((nix::fcntl::OFlag::O_NONBLOCK | nix::fcntl::OFlag::O_NOCTTY).bits())
+        .open(path)
+        .map_err(|e| unreadable(&e))?;
+    let m = file.metadata().map_err(|e| unreadable(&e))?;
+    judge(&m)?;
+    if m.len() > MAX_BYTES {
+        return Err(too_large());
+    }
+    let mut bytes = Vec::new();
+    file.take(MAX_BYTES + 1)
+        .read_to_end(&mut bytes)
+        .map_err(|e| unreadable(&e))?;
+    if bytes.len() as u64 > MAX_BYTES {
+        return Err(too_large());
+    }
+    String::from_utf8(bytes)
+        .map(Some)
+        .map_err(|_| ConfigError::new(Problem::Malformed, format!("{shown}: not UTF-8 text")))
 }
 
 /// The 1-based line of a byte offset.
@@ -140,21 +300,27 @@ fn parse(
     known_op: &dyn Fn(&str, &str) -> Result<(), String>,
 ) -> Result<Settings, ConfigError> {
     let at = |span: Range<usize>, key: &str, msg: &str| {
-        ConfigError(format!(
-            "{} line {}: {key}: {msg}",
-            path.display(),
-            line_of(text, span.start)
-        ))
+        ConfigError::new(
+            Problem::Malformed,
+            format!(
+                "{} line {}: {key}: {msg}",
+                path.display(),
+                line_of(text, span.start)
+            ),
+        )
     };
     let file: File = toml::from_str(text).map_err(|e| {
         let msg = e.message().trim().replace('\n', " ");
         match e.span() {
-            Some(span) => ConfigError(format!(
-                "{} line {}: {msg}",
-                path.display(),
-                line_of(text, span.start)
-            )),
-            None => ConfigError(format!("{}: {msg}", path.display())),
+            Some(span) => ConfigError::new(
+                Problem::Malformed,
+                format!(
+                    "{} line {}: {msg}",
+                    path.display(),
+                    line_of(text, span.start)
+                ),
+            ),
+            None => ConfigError::new(Problem::Malformed, format!("{}: {msg}", path.display())),
         }
     })?;
     let timeout_of = |t: &Spanned<RawTimeout>, key: &str| {
@@ -289,7 +455,7 @@ mod tests {
     }
 
     fn p(text: &str, driver: &str, op: &str) -> Result<Settings, String> {
-        parse(Path::new("/h/virt-hook.toml"), text, driver, op, &known).map_err(|e| e.0)
+        parse(Path::new("/h/virt-hook.toml"), text, driver, op, &known).map_err(|e| e.message)
     }
 
     #[test]
@@ -372,5 +538,133 @@ mod tests {
         }
         // A section for another event is checked too.
         assert!(p("[driver.lxc]\ntimeout = \"soon\"", "qemu", "prepare").is_err());
+    }
+
+    /// A directory of its own under the temp dir, removed on drop.
+    struct Tmp(std::path::PathBuf);
+
+    impl Tmp {
+        fn new(tag: &str) -> Tmp {
+            let p =
+                std::env::temp_dir().join(format!("virt-hook-config-{tag}-{}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).unwrap();
+            Tmp(p)
+        }
+    }
+
+    impl Drop for Tmp {
+        fn drop(&mut self) {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn write(path: &Path, text: &[u8], mode: u32) {
+        use std::os::unix::fs::PermissionsExt as _;
+        std::fs::write(path, text).unwrap();
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+    }
+
+    fn problem(path: &Path) -> (Problem, String) {
+        let e = read_trusted(path).expect_err("refused");
+        (e.kind, e.message)
+    }
+
+    #[test]
+    fn only_a_trusted_regular_file_is_read() {
+        let t = Tmp::new("trust");
+        let path = t.0.join(FILE_NAME);
+        assert_eq!(read_trusted(&path).unwrap(), None, "no file: the defaults");
+
+        write(&path, b"timeout = 5\n", 0o644);
+        assert_eq!(
+            read_trusted(&path).unwrap().as_deref(),
+            Some("timeout = 5\n")
+        );
+
+        write(&path, b"timeout = 5\n", 0o666);
+        let (kind, msg) = problem(&path);
+        assert_eq!(kind, Problem::Unsafe);
+        assert!(
+            msg.ends_with(&format!(
+                ": writable by its group and others (mode 0666): not trusted, since whoever \
+                 can write it chooses the timeout and strict_trust; to fix: chmod go-w {}",
+                path.display()
+            )),
+            "{msg}"
+        );
+        write(&path, b"", 0o620);
+        assert!(
+            problem(&path)
+                .1
+                .contains("writable by its group (mode 0620)")
+        );
+
+        if nix::unistd::geteuid().is_root() {
+            write(&path, b"", 0o644);
+            std::os::unix::fs::chown(&path, Some(65534), None).unwrap();
+            let (kind, msg) = problem(&path);
+            assert_eq!(kind, Problem::Unsafe);
+            assert!(
+                msg.contains("owned by uid 65534, not root")
+                    && msg.ends_with(&format!("to fix: chown root: {}", path.display())),
+                "{msg}"
+            );
+        }
+        std::fs::remove_file(&path).unwrap();
+
+        // A FIFO would block the open or the read; /dev/zero never ends. Neither is opened.
+        nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o600)).unwrap();
+        let (kind, msg) = problem(&path);
+        assert_eq!(kind, Problem::Unsafe);
+        assert!(
+            msg.contains(": a FIFO, not a regular file: not read"),
+            "{msg}"
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+        assert!(
+            problem(&path)
+                .1
+                .contains(": a character device, not a regular file")
+        );
+        std::fs::remove_file(&path).unwrap();
+        std::fs::create_dir(&path).unwrap();
+        assert!(
+            problem(&path)
+                .1
+                .contains(": a directory, not a regular file")
+        );
+        std::fs::remove_dir(&path).unwrap();
+
+        // A symlink is followed and the file it leads to judged; one to nothing is an error.
+        let real = t.0.join("real.toml");
+        write(&real, b"log = \"none\"\n", 0o600);
+        std::os::unix::fs::symlink(&real, &path).unwrap();
+        assert_eq!(
+            read_trusted(&path).unwrap().as_deref(),
+            Some("log = \"none\"\n")
+        );
+        std::fs::remove_file(&real).unwrap();
+        let (kind, msg) = problem(&path);
+        assert_eq!(kind, Problem::Unreadable);
+        assert!(
+            msg.ends_with(": cannot read: a symlink to nothing"),
+            "{msg}"
+        );
+        std::fs::remove_file(&path).unwrap();
+
+        // Bounded: 64 KiB is fine, one byte more is not.
+        let mut big = vec![b'#'; MAX_BYTES as usize - 1];
+        big.push(b'\n');
+        write(&path, &big, 0o644);
+        assert!(read_trusted(&path).unwrap().is_some());
+        big.push(b'\n');
+        write(&path, &big, 0o644);
+        let (kind, msg) = problem(&path);
+        assert_eq!(kind, Problem::Malformed);
+        assert!(msg.ends_with(": larger than 64 KiB, the most a settings file may have"));
+        write(&path, b"\xff", 0o644);
+        assert!(problem(&path).1.ends_with(": not UTF-8 text"));
     }
 }

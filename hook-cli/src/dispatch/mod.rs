@@ -22,6 +22,7 @@ mod config;
 mod log;
 
 use std::borrow::Cow;
+use std::ffi::OsString;
 use std::path::Path;
 use std::time::Duration;
 
@@ -88,13 +89,21 @@ fn failure_line(line: &str) -> Output {
 /// The settings file's name in the hooks directory.
 pub(crate) const CONFIG_FILE: &str = config::FILE_NAME;
 
-/// What is wrong with `<hooks dir>/virt-hook.toml`, if anything: the reason every dispatched
-/// event would fail without running a script (`check` reports it). Every section is checked
-/// whatever the event, so one load says it for all.
+pub(crate) use config::{ConfigError, Problem};
+
+/// What is wrong with `<hooks dir>/virt-hook.toml`, if anything, as one line (see
+/// [`config_error`]). `install` checks an existing settings file with it before it switches
+/// the hook.
+#[allow(dead_code)] // until `install` calls it
 pub(crate) fn config_problem(hooks_dir: &Path) -> Option<String> {
-    config::load(hooks_dir, hook_qemu::NAME, "prepare", &known_op)
-        .err()
-        .map(|e| e.to_string())
+    config_error(hooks_dir).map(|e| e.to_string())
+}
+
+/// What is wrong with `<hooks dir>/virt-hook.toml`, if anything: unsafe, unreadable or
+/// malformed ([`Problem`]). Every section is checked whatever the event, so one load says it
+/// for all.
+pub(crate) fn config_error(hooks_dir: &Path) -> Option<ConfigError> {
+    config::load(hooks_dir, hook_qemu::NAME, "prepare", &known_op).err()
 }
 
 /// Whether driver `d` has an operation named `o` (for the settings file's sections). The
@@ -105,9 +114,77 @@ fn known_op(d: &str, o: &str) -> Result<(), String> {
         .map_err(|e| e.0)
 }
 
+/// What the dispatcher does with a problem of its own (the settings file, the document, a
+/// per-object directory it cannot read, a word it cannot use) for an event whose scripts
+/// exist, decided by what libvirt does when the event's hook fails: the driver crates'
+/// [`FailurePolicy`] for the event (`docs/dispatcher.md` has the table).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum OwnProblem {
+    /// Fail the event with the one-line reason, running nothing: `prepare`, `start`, the
+    /// filters, every event whose failure aborts an operation before it changes anything
+    /// ([`FailurePolicy::Abort`]), and an operation this version does not know.
+    Refuse,
+    /// Run the scripts anyway (with the default settings, without the document) or, when none
+    /// can run, answer success; the problem is logged at error severity. A script that fails
+    /// still fails the event. For `reconnect` and `started`, whose failure makes libvirt kill
+    /// a running guest ([`FailurePolicy::StopGuest`]), and for `stopped`, `release` and the
+    /// daemon's events, whose failure libvirt ignores, so that cleanup scripts (giving a GPU
+    /// back to the host) still run ([`FailurePolicy::Ignore`]).
+    RunAnyway,
+}
+
+impl OwnProblem {
+    /// The rule for an event libvirt treats as `policy` on a failure.
+    pub(crate) fn of(policy: FailurePolicy) -> OwnProblem {
+        match policy {
+            FailurePolicy::Abort => OwnProblem::Refuse,
+            FailurePolicy::StopGuest | FailurePolicy::Ignore => OwnProblem::RunAnyway,
+        }
+    }
+}
+
+/// The driver crates' spec for `driver op`: whether the output is used and what libvirt does
+/// on a failure. An operation they do not know (a newer libvirt) has its scripts run, its
+/// output unused, and is treated as aborting (the careful choice for an unknown event).
+fn classify(driver: &str, op: &str) -> (bool, FailurePolicy) {
+    match AnyEvent::parse(driver, op, None, LibvirtVersion::NEWEST) {
+        Ok(event) => (event.spec().uses_output, event.spec().on_failure),
+        Err(_) => (false, FailurePolicy::Abort),
+    }
+}
+
+/// A problem of the dispatcher's own, handled by the event's [`OwnProblem`] rule: logged at
+/// error severity either way; `Some` (the answer: exit 1 with the line) when the event is
+/// refused, `None` when the dispatcher goes on (`then` says how, in the log).
+fn own_problem(
+    rule: OwnProblem,
+    logger: &Logger,
+    event_words: &str,
+    problem: &str,
+    then: &str,
+) -> Option<Output> {
+    let line = match rule {
+        OwnProblem::Refuse => format!("{problem}; no script was run"),
+        OwnProblem::RunAnyway => format!("{problem}; {then}"),
+    };
+    logger.log(&Record {
+        message: format!("{event_words}: {line}"),
+        severity: Severity::Error,
+        fields: Vec::new(),
+    });
+    (rule == OwnProblem::Refuse).then(|| failure_line(&line))
+}
+
 /// Runs `driver`'s per-object scripts for the event in `args` (`object op subop extra`, as
-/// libvirt passes them) from `hooks_dir`, reading the document from stdin.
-pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Output {
+/// libvirt passes them, never read as options) from `hooks_dir`, reading the document from
+/// stdin.
+///
+/// The order is what makes a problem of the dispatcher's own change nothing for an event that
+/// has no scripts: first the call's words, then whether `<driver>.d/<object>/<op>/<subop>` has
+/// anything to run (nothing: exit 0, with neither the settings nor stdin read), then the
+/// settings, then the document. A problem at any step is handled by the event's
+/// [`OwnProblem`] rule.
+pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Output {
     let driver = match crate::drivers::known(driver) {
         Ok(d) => d,
         Err(e) => return usage(e.0),
@@ -119,17 +196,68 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Outpu
             if args.len() == 1 { "" } else { "s" }
         ));
     };
-    let subop: SubOp = match subop.parse() {
+    let subop: SubOp = match subop.to_str().unwrap_or("\u{fffd}").parse() {
         Ok(s) => s,
         Err(e) => return usage(format!("{e}")),
     };
-    // An operation the driver crates do not know (a newer libvirt) still runs its scripts;
-    // only known filter events have their output used. The words go to the scripts exactly as
-    // libvirt sent them, so the release being emulated plays no part here.
-    let (uses_output, on_failure) = match AnyEvent::parse(driver, op, None, LibvirtVersion::NEWEST)
+    let lossy = |w: &OsString| w.to_string_lossy().into_owned();
+    let (uses_output, on_failure) = classify(driver, &lossy(op));
+    let rule = OwnProblem::of(on_failure);
+    let event_words = format!(
+        "{driver} {}",
+        args.iter().map(lossy).collect::<Vec<_>>().join(" ")
+    );
+    let show = |p: &Path| shown(hooks_dir, p);
+
+    // Anything to run? Nothing at the path (or a word that is no plain file name: replacing
+    // bytes that are not UTF-8 changes no `/` or `.`, so the lossy words judge that): libvirt
+    // proceeds, whatever state the settings file or stdin is in.
+    let d_dir = hooks_dir.join(format!("{driver}.d"));
+    if hook_core::layout::object_path(&d_dir, &lossy(object), &lossy(op), subop.as_str()).is_none()
     {
-        Ok(event) => (event.spec().uses_output, event.spec().on_failure),
-        Err(_) => (false, FailurePolicy::Abort),
+        return Output::default();
+    }
+    let path = d_dir.join(object).join(op).join(subop.as_str());
+    match hook_core::discover::object_scripts(&path) {
+        Ok(scripts) if scripts.is_empty() => return Output::default(),
+        Ok(_) => {}
+        Err(e) => {
+            // The settings only say where the record goes.
+            let logger = match config::load(hooks_dir, driver, &lossy(op), &known_op) {
+                Ok(s) => Logger::new(s.log, s.log_socket.as_deref()),
+                Err(_) => Logger::new(config::LogTarget::Auto, None),
+            };
+            let problem = format!("cannot read {}: {e}", show(&path));
+            return own_problem(
+                rule,
+                &logger,
+                &event_words,
+                &problem,
+                "none of its scripts can run",
+            )
+            .unwrap_or_default();
+        }
+    }
+    // libvirt's words are UTF-8 (an operation is one of its fixed words; a name comes from an
+    // XML document, and libxml2 refuses any other encoding), so a word that is not came from
+    // some other caller, and the scripts it names cannot be given it.
+    let (Some(object), Some(op), Some(extra)) = (object.to_str(), op.to_str(), extra.to_str())
+    else {
+        let (n, word) = [(1, object), (2, op), (4, extra)]
+            .into_iter()
+            .find(|(_, w)| w.to_str().is_none())
+            .map(|(n, w)| (n, lossy(w)))
+            .unwrap_or_default();
+        let problem = format!("argument {n} ({word}) is not UTF-8, which libvirt never sends");
+        let logger = Logger::new(config::LogTarget::Auto, None);
+        return own_problem(
+            rule,
+            &logger,
+            &event_words,
+            &problem,
+            "none of the scripts can run",
+        )
+        .unwrap_or_default();
     };
     let called = Called {
         driver,
@@ -140,24 +268,26 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Outpu
         uses_output,
         on_failure,
     };
-    let event_words = format!("{driver} {object} {op} {subop} {extra}");
 
-    let settings = match config::load(hooks_dir, driver, op, &known_op) {
-        Ok(s) => s,
-        Err(e) => {
-            // The standard log, so the reason is on record; then refuse: running without the
-            // timeout the administrator set is worse than not running.
-            let logger = Logger::new(config::LogTarget::Auto, None);
-            let line = format!("{e}; no script was run");
-            logger.log(&Record {
-                message: format!("{event_words}: {line}"),
-                severity: Severity::Error,
-                fields: Vec::new(),
-            });
-            return failure_line(&line);
-        }
+    let (settings, settings_error) = match config::load(hooks_dir, driver, op, &known_op) {
+        Ok(s) => (s, None),
+        // The defaults, including the log target: the file could not say otherwise.
+        Err(e) => (config::defaults(), Some(e)),
     };
     let logger = Logger::new(settings.log, settings.log_socket.as_deref());
+    if let Some(e) = settings_error
+        && let Some(out) = own_problem(
+            rule,
+            &logger,
+            &event_words,
+            &e.to_string(),
+            "the scripts run with the default settings",
+        )
+    {
+        // Running without the timeout the administrator set, or with one that kills a slow
+        // but healthy script half-way, is worse than a start that fails with the reason.
+        return out;
+    }
     let hooks = Hooks::builder(hooks_dir)
         .driver(driver)
         .layout(Layout::PerObjectOnly)
@@ -169,23 +299,32 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Outpu
         .build();
     let hooks = match hooks {
         Ok(h) => h,
-        Err(e) => return failure_line(&e.to_string()),
+        Err(e) => {
+            return own_problem(
+                rule,
+                &logger,
+                &event_words,
+                &e.to_string(),
+                "none of the scripts can run",
+            )
+            .unwrap_or_default();
+        }
     };
-    if !hooks.is_present(driver) {
-        return Output::default(); // nothing installed: stdin is never read
-    }
     // Bounded by the library's output cap (16 MiB): libvirt's documents are kilobytes, and a
     // filter's replacement could not be bigger anyway.
     let document = match crate::input::read_stdin("the document on stdin") {
         Ok(d) => d,
         Err(crate::InputError(msg)) => {
-            let line = format!("{msg}; no script was run");
-            logger.log(&Record {
-                message: format!("{event_words}: {line}"),
-                severity: Severity::Error,
-                fields: Vec::new(),
-            });
-            return failure_line(&line);
+            if let Some(out) = own_problem(
+                rule,
+                &logger,
+                &event_words,
+                &msg,
+                "the scripts run with nothing on stdin",
+            ) {
+                return out;
+            }
+            Vec::new()
         }
     };
     let stdin = (!document.is_empty()).then_some(document.as_slice());
@@ -201,7 +340,6 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Outpu
             .map(|outcome| (outcome, None))
     };
 
-    let show = |p: &Path| shown(hooks_dir, p);
     match result {
         Ok((outcome, replacement)) => {
             for run in &outcome.runs {
@@ -219,9 +357,22 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[String]) -> Outpu
             for run in &failure.runs {
                 logger.log(&run_record(&event_words, &called, run, &show));
             }
+            let script_failed = failure.runs.iter().any(|r| !r.succeeded());
             if let Some(e) = &failure.dir_error {
+                let problem = explain(e, &show);
+                if !script_failed {
+                    // The directory became unreadable after the first look: our problem.
+                    return own_problem(
+                        rule,
+                        &logger,
+                        &event_words,
+                        &problem,
+                        "none of its scripts can run",
+                    )
+                    .unwrap_or_default();
+                }
                 logger.log(&Record {
-                    message: format!("{event_words}: {}", explain(e, &show)),
+                    message: format!("{event_words}: {problem}"),
                     severity: Severity::Error,
                     fields: Vec::new(),
                 });
@@ -431,12 +582,109 @@ mod tests {
             out.stderr,
             "virt-hook: qemu hook called with 1 argument; libvirt passes 4: OBJECT OP SUBOP EXTRA\n"
         );
-        let args = ["g", "prepare", "middle", "-"].map(String::from);
+        let args = ["g", "prepare", "middle", "-"].map(OsString::from);
         let out = dispatch(dir, "qemu", &args);
         assert_eq!(out.code, 2);
         assert!(out.stderr.contains("sub-operation"), "{}", out.stderr);
         let out = dispatch(dir, "xen", &args);
         assert_eq!(out.code, 2);
         assert!(out.stderr.contains("unknown driver"), "{}", out.stderr);
+    }
+
+    #[test]
+    fn the_policy_table_is_the_driver_crates() {
+        // docs/dispatcher.md's table, row by row, against the driver crates' FailurePolicy.
+        let doc = include_str!("../../../docs/dispatcher.md");
+        let header = "| Driver | Event | What libvirt does when the hook fails | \
+                      The dispatcher's own problem |";
+        let rows: Vec<Vec<&str>> = doc
+            .lines()
+            .skip_while(|l| *l != header)
+            .skip(2)
+            .take_while(|l| l.starts_with('|'))
+            .map(|l| l.trim_matches('|').split('|').map(str::trim).collect())
+            .collect();
+        assert!(
+            rows.len() > 30,
+            "the table is in docs/dispatcher.md: {}",
+            rows.len()
+        );
+        let mut seen = Vec::new();
+        for row in &rows {
+            let [driver, op, _, rule] = row[..] else {
+                panic!("{row:?}");
+            };
+            let want = match OwnProblem::of(classify(driver, op).1) {
+                OwnProblem::Refuse => "refuse",
+                OwnProblem::RunAnyway => "run anyway",
+            };
+            assert_eq!(rule, want, "{driver} {op}");
+            seen.push((driver, op));
+        }
+        for driver in crate::drivers::NAMES {
+            for (op, _) in crate::drivers::events(driver) {
+                assert!(
+                    seen.contains(&(driver, op)),
+                    "{driver} {op} is not in the table"
+                );
+            }
+        }
+        // The rules the issue states, spelled out.
+        for (driver, op, rule) in [
+            ("qemu", "reconnect", OwnProblem::RunAnyway),
+            ("qemu", "started", OwnProblem::RunAnyway),
+            ("lxc", "reconnect", OwnProblem::RunAnyway),
+            ("libxl", "started", OwnProblem::RunAnyway),
+            ("qemu", "release", OwnProblem::RunAnyway),
+            ("qemu", "stopped", OwnProblem::RunAnyway),
+            ("qemu", "prepare", OwnProblem::Refuse),
+            ("qemu", "migrate", OwnProblem::Refuse),
+            ("qemu", "restore", OwnProblem::Refuse),
+            ("qemu", "hibernate", OwnProblem::Refuse),
+        ] {
+            assert_eq!(
+                OwnProblem::of(classify(driver, op).1),
+                rule,
+                "{driver} {op}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_own_problem_is_logged_at_error_severity_either_way() {
+        let dir = std::env::temp_dir().join(format!("virt-hook-own-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("log.sock");
+        let _ = std::fs::remove_file(&path);
+        let reader = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let logger = Logger::new(config::LogTarget::Syslog, Some(&path));
+        let words = "qemu g reconnect begin -";
+        assert!(
+            own_problem(
+                OwnProblem::RunAnyway,
+                &logger,
+                words,
+                "bad file",
+                "ran anyway"
+            )
+            .is_none()
+        );
+        let out = own_problem(OwnProblem::Refuse, &logger, words, "bad file", "ran anyway")
+            .expect("refused");
+        assert_eq!(
+            (out.code, out.stderr.as_str()),
+            (1, "virt-hook: bad file; no script was run\n")
+        );
+        let mut buf = [0u8; 512];
+        let pid = std::process::id();
+        for want in [
+            format!("<27>virt-hook[{pid}]: {words}: bad file; ran anyway"),
+            format!("<27>virt-hook[{pid}]: {words}: bad file; no script was run"),
+        ] {
+            let n = reader.recv(&mut buf).unwrap();
+            assert_eq!(String::from_utf8_lossy(&buf[..n]), want);
+        }
+        drop(reader);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

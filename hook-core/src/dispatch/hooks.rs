@@ -593,7 +593,10 @@ impl Hooks {
         let mut output: Option<(Vec<u8>, PathBuf)> = None;
         let mut changed_by: Vec<PathBuf> = Vec::new();
 
+        // `per_object`: a script of the per-object layout, which the hook helper's bash ran even
+        // without a `#!` line; it gets the same (libvirt's own scripts do not).
         let mut run_one = |script: &Path,
+                           per_object: bool,
                            runs: &mut Vec<ScriptRun>,
                            all_ok: &mut bool,
                            output: &mut Option<(Vec<u8>, PathBuf)>| {
@@ -636,7 +639,12 @@ impl Hooks {
                 stdin,
                 capture_stdout: spec.uses_output,
             };
-            match self.runner.run_with(&inv, limits) {
+            let ran = if per_object {
+                self.runner.run_with_shell_fallback(&inv, limits)
+            } else {
+                self.runner.run_with(&inv, limits)
+            };
+            match ran {
                 Ok(report) => {
                     let error = report.error();
                     if error.is_none() {
@@ -671,7 +679,7 @@ impl Hooks {
 
         let libvirt_scripts = self.layout.runs_libvirt_scripts();
         if libvirt_scripts && discover::is_executable(&slot.main) {
-            run_one(&slot.main, &mut runs, &mut all_ok, &mut output);
+            run_one(&slot.main, false, &mut runs, &mut all_ok, &mut output);
         }
         let mut dir_error = None;
         // The per-object scripts, in the main script's place; the first failure stops them.
@@ -684,7 +692,7 @@ impl Hooks {
             match discover::object_scripts(&path) {
                 Ok(scripts) => {
                     for (i, script) in scripts.iter().enumerate() {
-                        run_one(script, &mut runs, &mut all_ok, &mut output);
+                        run_one(script, true, &mut runs, &mut all_ok, &mut output);
                         if runs.last().is_some_and(|r| !r.succeeded()) {
                             let left = scripts.len() - i - 1;
                             tracing::debug!(
@@ -708,7 +716,7 @@ impl Hooks {
             match discover::d_scripts(&slot.d_dir) {
                 Ok(Some(scripts)) => {
                     for script in &scripts {
-                        run_one(script, &mut runs, &mut all_ok, &mut output);
+                        run_one(script, false, &mut runs, &mut all_ok, &mut output);
                     }
                 }
                 Ok(None) => {}

@@ -75,8 +75,9 @@ fn not_there(e: &io::Error) -> bool {
 /// The per-object scripts at `path` (`<driver>.d/<object>/<op>/<subop>`), in run order: the
 /// path itself when it is a non-empty executable file, else the non-empty executable files of
 /// the directory it names, sorted bytewise. Empty when nothing is there; `Err` when something is
-/// there but cannot be read (as libvirt treats an unreadable `.d`).
-pub(crate) fn object_scripts(path: &Path) -> io::Result<Vec<PathBuf>> {
+/// there but cannot be read (as libvirt treats an unreadable `.d`). [`crate::layout::object_path`]
+/// gives the path of an event.
+pub fn object_scripts(path: &Path) -> io::Result<Vec<PathBuf>> {
     let m = match std::fs::metadata(path) {
         Ok(m) => m,
         Err(e) if not_there(&e) => return Ok(Vec::new()),

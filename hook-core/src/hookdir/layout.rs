@@ -25,6 +25,10 @@
 //! - an object, op or sub-op word that is not a plain file name (empty, `.`, `..`, holding `/`
 //!   or NUL) has no per-object scripts: a guest named `..` must not run `<driver>.d/<op>/...`.
 //!
+//! - a script with no `#!` line that is no binary runs as `/bin/bash SCRIPT ARGS…` (`/bin/sh`
+//!   where bash is missing), as the helper's bash ran it ([`crate::Runner::run_with_shell_fallback`]);
+//!   libvirt's own scripts keep libvirt's behaviour: such a file fails ("Exec format error").
+//!
 //! Each script gets the same argv as libvirt gives the main script (`<object> <op> <subop>
 //! <extra>`, which is what the helper passes on), the same environment, and **the whole stdin
 //! document** (under the helper only the first script could read it). Filters chain through

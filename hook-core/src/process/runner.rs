@@ -6,7 +6,7 @@
 use std::path::Path;
 use std::time::Instant;
 
-use crate::error::{Args, HookError};
+use crate::error::{Args, HookError, SpawnFailure};
 use crate::process::cancel::Cancel;
 use crate::process::env::ScriptEnv;
 use crate::process::limits::Limits;
@@ -27,6 +27,11 @@ pub struct Invocation<'a> {
     pub capture_stdout: bool,
 }
 
+/// The shells a file without a `#!` line is handed to under
+/// [`Runner::run_with_shell_fallback`], the first one present: bash, which the hook helper of
+/// the GPU-passthrough guides runs such a file with, else the POSIX shell (as `execvp` does).
+pub const NO_SHEBANG_SHELLS: &[&str] = &["/bin/bash", "/bin/sh"];
+
 /// Runs scripts with one environment and default limits. Cheap to share between threads.
 #[derive(Clone, Debug)]
 pub struct Runner {
@@ -34,6 +39,8 @@ pub struct Runner {
     limits: Limits,
     cancel: Option<Cancel>,
     fallbacks: Fallbacks,
+    /// [`NO_SHEBANG_SHELLS`], or what a test put in their place.
+    shells: &'static [&'static str],
 }
 
 impl Default for Runner {
@@ -50,6 +57,7 @@ impl Runner {
             limits,
             cancel: None,
             fallbacks: Fallbacks::default(),
+            shells: NO_SHEBANG_SHELLS,
         }
     }
 
@@ -72,6 +80,15 @@ impl Runner {
     #[doc(hidden)]
     pub fn with_fallbacks(mut self, fallbacks: Fallbacks) -> Runner {
         self.fallbacks = fallbacks;
+        self
+    }
+
+    /// Test support, not part of the supported API: the same runner, handing a file without a
+    /// `#!` line to the first present of `shells` instead of [`NO_SHEBANG_SHELLS`] (so a test
+    /// can take the path of a host without bash on any host).
+    #[doc(hidden)]
+    pub fn with_no_shebang_shells(mut self, shells: &'static [&'static str]) -> Runner {
+        self.shells = shells;
         self
     }
 
@@ -101,6 +118,31 @@ impl Runner {
     /// The call never returns, nor unwinds, before the script is reaped; a panic inside it
     /// (e.g. in the host's tracing subscriber) kills the script's group first.
     pub fn run_with(&self, inv: &Invocation<'_>, limits: &Limits) -> Result<Report, HookError> {
+        self.run_impl(inv, limits, false)
+    }
+
+    /// [`Runner::run_with`], except that a file the kernel refuses to execute because it has no
+    /// `#!` line and is no binary (`ENOEXEC`) is run by a shell, `/bin/bash FILE ARGS…`
+    /// (`/bin/sh` where bash is missing), as `execvp` and bash itself do with such a file. This
+    /// is what the hook helper of the GPU-passthrough guides did with its per-object scripts
+    /// (its bash ran them), so the per-object layouts opt in; libvirt execs its own scripts
+    /// directly, and they keep failing ([`SpawnFailure::NoShebang`]). The report and every
+    /// error name the script, never the shell; without any shell the run fails as without the
+    /// fallback.
+    pub fn run_with_shell_fallback(
+        &self,
+        inv: &Invocation<'_>,
+        limits: &Limits,
+    ) -> Result<Report, HookError> {
+        self.run_impl(inv, limits, true)
+    }
+
+    fn run_impl(
+        &self,
+        inv: &Invocation<'_>,
+        limits: &Limits,
+        shell_fallback: bool,
+    ) -> Result<Report, HookError> {
         let argv = spawn::c_argv(inv.script, inv.args)?;
         let span = tracing::debug_span!(
             "hook_script",
@@ -121,18 +163,31 @@ impl Runner {
             });
         }
         let start = Instant::now();
-        let child = match spawn::start(
-            &argv,
-            &self.env,
-            inv.script,
-            inv.args,
-            inv.stdin,
-            if self.fallbacks.no_closefrom {
-                sys::CloseFds::Listed
-            } else {
-                sys::CloseFds::Auto
-            },
-        ) {
+        let close_fds = if self.fallbacks.no_closefrom {
+            sys::CloseFds::Listed
+        } else {
+            sys::CloseFds::Auto
+        };
+        let started = spawn::start(&argv, &self.env, inv.script, inv.args, inv.stdin, close_fds);
+        let no_shebang = matches!(
+            started,
+            Err(HookError::NotStarted {
+                reason: SpawnFailure::NoShebang,
+                ..
+            })
+        );
+        let shell = (shell_fallback && no_shebang)
+            .then(|| no_shebang_shell(self.shells))
+            .flatten();
+        let started = match shell {
+            Some(shell) => {
+                tracing::debug!(shell, "no #! line: run by the shell");
+                let argv = spawn::shell_argv(shell, &argv)?;
+                spawn::start(&argv, &self.env, inv.script, inv.args, inv.stdin, close_fds)
+            }
+            None => started,
+        };
+        let child = match started {
             Ok(c) => c,
             Err(e) => {
                 tracing::warn!(error = %e, "could not start");
@@ -230,5 +285,44 @@ impl Runner {
             tracing::debug!("pipes still held open by a leftover process after the drain; closed");
         }
         Ok(report)
+    }
+}
+
+/// The first of `shells` that is an executable regular file (symlinks followed), as
+/// [`Runner::run_with_shell_fallback`] chooses it.
+pub(crate) fn no_shebang_shell(shells: &[&'static str]) -> Option<&'static str> {
+    use std::os::unix::fs::PermissionsExt as _;
+    shells.iter().copied().find(|s| {
+        std::fs::metadata(s).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_first_shell_present_is_chosen() {
+        // bash first, then sh, as NO_SHEBANG_SHELLS lists them; a host without bash gets sh.
+        assert_eq!(NO_SHEBANG_SHELLS, ["/bin/bash", "/bin/sh"]);
+        assert_eq!(
+            no_shebang_shell(&["/nonexistent/bash", "/bin/sh"]),
+            Some("/bin/sh")
+        );
+        assert_eq!(
+            no_shebang_shell(&["/bin/sh", "/nonexistent/bash"]),
+            Some("/bin/sh")
+        );
+        // A directory or a file without an x bit is no shell.
+        let plain = std::env::temp_dir().join(format!("hook-core-no-x-{}", std::process::id()));
+        std::fs::write(&plain, "").unwrap();
+        let plain: &'static str = String::from(plain.to_str().unwrap()).leak();
+        assert_eq!(no_shebang_shell(&["/", plain, "/bin/sh"]), Some("/bin/sh"));
+        std::fs::remove_file(plain).unwrap();
+        assert_eq!(
+            no_shebang_shell(&["/nonexistent/bash", "/nonexistent/sh"]),
+            None
+        );
+        assert_eq!(no_shebang_shell(&[]), None);
     }
 }

@@ -51,6 +51,19 @@ pub(crate) fn c_argv(script: &Path, args: &[&str]) -> Result<Vec<CString>, HookE
     Ok(argv)
 }
 
+/// `[shell, argv...]`: a script without a `#!` line handed to a shell, as `execvp` does
+/// (`sh FILE ARGS…`; the shell's `$0` is the script's path, its `$1…` the arguments).
+pub(crate) fn shell_argv(shell: &str, argv: &[CString]) -> Result<Vec<CString>, HookError> {
+    let shell = CString::new(shell).map_err(|_| HookError::InvalidArgument {
+        what: format!("shell {shell:?}"),
+        reason: "it contains a NUL byte",
+    })?;
+    let mut out = Vec::with_capacity(argv.len() + 1);
+    out.push(shell);
+    out.extend(argv.iter().cloned());
+    Ok(out)
+}
+
 fn io_err(
     script: &Path,
     args: &[&str],

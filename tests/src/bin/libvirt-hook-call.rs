@@ -3,16 +3,17 @@
 //! `tests/e2e/dispatcher_libvirt.rs` to prove the dispatcher under libvirt itself.
 //!
 //! `libvirt-hook-call [--output] HOOKS DRIVER OBJECT OP SUBOP [DOCUMENT]` (DRIVER, OP, SUBOP as
-//! libvirt's enum numbers): moves to a private mount namespace where libvirt's compiled-in hooks
+//! libvirt's enum numbers; OBJECT `hex:6766ff` for a name given as bytes, such as one that is
+//! not UTF-8): moves to a private mount namespace where libvirt's compiled-in hooks
 //! directory is a fresh tmpfs (the host's `/etc` is never written), copies the tree `HOOKS`
-//! into it (modes and symlinks kept), calls libvirt once (with an output buffer for
+//! into it (modes, owners, symlinks and FIFOs kept), calls libvirt once (with an output buffer for
 //! `--output`, as its filter call sites do; without one, as the others do), and prints `libvirt=VERSION`, `initialize=N`, `rc=N`, on a failure
 //! `error=<libvirt's message>`, and when libvirt handed output back, `output:` on a line of its
 //! own followed by it. Exit status 0 after a call, 3 when libvirt or the namespace is not
 //! available (with the reason on stderr), 2 for bad arguments.
 
 use std::ffi::CString;
-use std::os::unix::fs::PermissionsExt as _;
+use std::os::unix::fs::{FileTypeExt as _, MetadataExt as _, PermissionsExt as _};
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -25,17 +26,22 @@ fn copy_tree(from: &Path, to: &Path) -> std::io::Result<()> {
         let meta = std::fs::symlink_metadata(&src)?;
         if meta.file_type().is_symlink() {
             std::os::unix::fs::symlink(std::fs::read_link(&src)?, &dst)?;
+            std::os::unix::fs::lchown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+            continue;
         } else if meta.is_dir() {
             std::fs::create_dir(&dst)?;
             copy_tree(&src, &dst)?;
-            std::fs::set_permissions(&dst, meta.permissions())?;
+        } else if meta.file_type().is_fifo() {
+            // Copying would block on the FIFO: make another.
+            nix::unistd::mkfifo(&dst, nix::sys::stat::Mode::from_bits_truncate(0o600))?;
         } else {
             std::fs::copy(&src, &dst)?;
-            std::fs::set_permissions(
-                &dst,
-                std::fs::Permissions::from_mode(meta.permissions().mode()),
-            )?;
         }
+        std::os::unix::fs::chown(&dst, Some(meta.uid()), Some(meta.gid()))?;
+        std::fs::set_permissions(
+            &dst,
+            std::fs::Permissions::from_mode(meta.permissions().mode()),
+        )?;
     }
     Ok(())
 }
@@ -87,7 +93,20 @@ fn main() -> ExitCode {
     };
     println!("libvirt={}", lib.version());
     println!("initialize={}", lib.hook_initialize());
-    let id = CString::new(object.as_str()).expect("no NUL");
+    let id = match object.strip_prefix("hex:") {
+        Some(hex) => {
+            let bytes: Option<Vec<u8>> = (0..hex.len())
+                .step_by(2)
+                .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+                .collect();
+            let Some(bytes) = bytes else {
+                eprintln!("OBJECT hex:{hex}: not hexadecimal bytes");
+                return ExitCode::from(2);
+            };
+            CString::new(bytes).expect("no NUL")
+        }
+        None => CString::new(object.as_str()).expect("no NUL"),
+    };
     let (rc, output) = if want_output {
         lib.hook_call_output(driver, &id, op, subop, document.as_deref())
     } else {

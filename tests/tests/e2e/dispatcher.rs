@@ -519,7 +519,11 @@ fn every_way_a_script_fails_is_one_line() {
         ),
         case("stopped", "#!/bin/sh\r\nexit 0\r\n"),
         case("reconnect", "#!/nonexistent/interpreter\n"),
-        case("attach", "just text, no #! line\n"),
+        // No #! line: run by bash, as the hook helper ran it; its own exit status fails it.
+        case(
+            "attach",
+            "echo 'no #! line, run by bash' > /dev/null\nexit 7\n",
+        ),
     ];
     assert_snapshot!("every_way_a_script_fails", lines.concat());
 }
@@ -565,4 +569,429 @@ fn the_line_ends_with_the_real_end_of_a_long_stderr() {
         "bounded: {}",
         run.stderr.len()
     );
+}
+
+/// A settings file the dispatcher cannot use, in each way the policy table names.
+#[derive(Clone, Copy, Debug)]
+pub(crate) enum BadSettings {
+    /// `timeout = "5 mins"`: the typo that used to fail every event of every guest.
+    Malformed,
+    /// A symlink loop (root reads any file, so a mode cannot make it unreadable).
+    Unreadable,
+    /// Mode 0666: anyone may choose the timeout and turn strict_trust off.
+    WorldWritable,
+    /// Owned by `nobody` (65534).
+    ForeignOwned,
+    /// A FIFO: a blocking open or read would hang the dispatcher and libvirt.
+    Fifo,
+    /// A symlink to `/dev/zero`: a read that never ends.
+    Endless,
+}
+
+impl BadSettings {
+    /// Every kind this process can make (owning a file by another user takes root).
+    pub(crate) fn all() -> Vec<BadSettings> {
+        let mut all = vec![
+            BadSettings::Malformed,
+            BadSettings::Unreadable,
+            BadSettings::WorldWritable,
+            BadSettings::Fifo,
+            BadSettings::Endless,
+        ];
+        if nix::unistd::geteuid().is_root() {
+            all.push(BadSettings::ForeignOwned);
+        } else {
+            eprintln!("not root: the foreign-owned settings file is not tried");
+        }
+        all
+    }
+
+    /// Puts it in `d`'s hooks directory in place of any settings file.
+    pub(crate) fn install(self, d: &HookDir) {
+        use std::os::unix::fs::PermissionsExt as _;
+        let path = d.hooks().join("virt-hook.toml");
+        let _ = std::fs::remove_file(&path);
+        match self {
+            BadSettings::Malformed => {
+                d.file("virt-hook.toml", "timeout = \"5 mins\"\n", 0o644);
+            }
+            BadSettings::Unreadable => {
+                std::os::unix::fs::symlink("virt-hook.toml", &path).unwrap();
+            }
+            BadSettings::WorldWritable => {
+                d.file("virt-hook.toml", "strict_trust = false\n", 0o644);
+                std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o666)).unwrap();
+            }
+            BadSettings::ForeignOwned => {
+                d.file("virt-hook.toml", "strict_trust = false\n", 0o644);
+                std::os::unix::fs::chown(&path, Some(65534), Some(65534)).unwrap();
+            }
+            BadSettings::Fifo => {
+                nix::unistd::mkfifo(&path, nix::sys::stat::Mode::from_bits_truncate(0o644))
+                    .unwrap();
+            }
+            BadSettings::Endless => {
+                std::os::unix::fs::symlink("/dev/zero", &path).unwrap();
+            }
+        }
+    }
+
+    /// What the line says after `<hooks>/virt-hook.toml`.
+    pub(crate) fn says(self) -> &'static str {
+        match self {
+            BadSettings::Malformed => " line 1: timeout: \"5 mins\" is not a duration",
+            BadSettings::Unreadable => ": cannot read: Too many levels of symbolic links",
+            BadSettings::WorldWritable => ": writable by its group and others (mode 0666)",
+            BadSettings::ForeignOwned => ": owned by uid 65534, not root",
+            BadSettings::Fifo => ": a FIFO, not a regular file",
+            BadSettings::Endless => ": a character device, not a regular file",
+        }
+    }
+}
+
+/// A dispatcher tree (symlink form) with logging scripts for guest `test` at every event but
+/// prepare's, and one for prepare (so that it has scripts to refuse).
+fn guest_with_scripts(bad: BadSettings) -> HookDir {
+    let d = HookDir::new();
+    d.symlink("qemu", virt_hook());
+    bad.install(&d);
+    for (op, subop) in [
+        ("prepare", "begin"),
+        ("reconnect", "begin"),
+        ("started", "begin"),
+        ("stopped", "end"),
+        ("release", "end"),
+    ] {
+        d.logging_script(format!("qemu.d/test/{op}/{subop}/{op}-script"));
+    }
+    d
+}
+
+#[test]
+fn with_unusable_settings_reconnect_and_started_run_their_scripts_and_succeed() {
+    for bad in BadSettings::all() {
+        let d = guest_with_scripts(bad);
+        let hooks = daemon(&d);
+        let _g = exec_guard();
+        hook_qemu::reconnect(&hooks, &domain()).unwrap_or_else(|f| panic!("{bad:?}: {f}"));
+        hook_qemu::started(&hooks, &domain()).unwrap_or_else(|f| panic!("{bad:?}: {f}"));
+        assert_eq!(d.log(), ["reconnect-script", "started-script"], "{bad:?}");
+    }
+}
+
+#[test]
+fn with_unusable_settings_stopped_and_release_scripts_run() {
+    for bad in BadSettings::all() {
+        let d = guest_with_scripts(bad);
+        let hooks = daemon(&d);
+        let _g = exec_guard();
+        hook_qemu::stopped(&hooks, &domain()).unwrap_or_else(|f| panic!("{bad:?}: {f}"));
+        hook_qemu::release(&hooks, &domain(), ShutoffReason::Destroyed)
+            .unwrap_or_else(|f| panic!("{bad:?}: {f}"));
+        assert_eq!(d.log(), ["stopped-script", "release-script"], "{bad:?}");
+    }
+}
+
+#[test]
+fn with_unusable_settings_a_script_that_fails_still_fails_reconnect() {
+    let d = HookDir::new();
+    d.symlink("qemu", virt_hook());
+    BadSettings::Malformed.install(&d);
+    d.script(
+        "qemu.d/test/reconnect/begin/fails",
+        "echo 'no GPU' >&2; exit 3",
+    );
+    let hooks = daemon(&d);
+    let f = {
+        let _g = exec_guard();
+        hook_qemu::reconnect(&hooks, &domain()).expect_err("the script's own failure")
+    };
+    assert_eq!(
+        String::from_utf8_lossy(f.headline().stderr().unwrap()),
+        "virt-hook: qemu.d/test/reconnect/begin/fails: exit 3: no GPU\n"
+    );
+}
+
+#[test]
+fn with_unusable_settings_a_guest_without_scripts_sees_success_for_every_event() {
+    for bad in BadSettings::all() {
+        let d = HookDir::new();
+        d.symlink("qemu", virt_hook());
+        bad.install(&d);
+        d.logging_script("qemu.d/other-guest/prepare/begin/not-this-guest");
+        d.logging_script("qemu.d/test/prepare/end/not-this-subop");
+        let hooks = daemon(&d);
+        let dom = domain();
+        let _g = exec_guard();
+        let ok = |r: Result<hook_core::Outcome, Box<hook_core::Failure>>, what: &str| {
+            r.unwrap_or_else(|f| panic!("{bad:?} {what}: {f}"));
+        };
+        ok(hook_qemu::prepare(&hooks, &dom), "prepare");
+        ok(hook_qemu::start(&hooks, &dom), "start");
+        ok(hook_qemu::started(&hooks, &dom), "started");
+        ok(hook_qemu::reconnect(&hooks, &dom), "reconnect");
+        ok(hook_qemu::stopped(&hooks, &dom), "stopped");
+        ok(
+            hook_qemu::release(&hooks, &dom, ShutoffReason::Shutdown),
+            "release",
+        );
+        for (what, r) in [
+            ("migrate", hook_qemu::migrate(&hooks, &dom)),
+            ("restore", hook_qemu::restore(&hooks, &dom)),
+        ] {
+            let f = r.unwrap_or_else(|f| panic!("{bad:?} {what}: {f}"));
+            assert!(f.is_unchanged(), "{bad:?} {what}");
+        }
+        assert!(d.log().is_empty(), "{bad:?}");
+    }
+}
+
+#[test]
+fn with_unusable_settings_prepare_fails_with_the_line_naming_the_file() {
+    for bad in BadSettings::all() {
+        let d = guest_with_scripts(bad);
+        d.logging_script("qemu.d/test/migrate/begin/filter");
+        let hooks = daemon(&d);
+        let dom = domain();
+        let lines = {
+            let _g = exec_guard();
+            let prepare = hook_qemu::prepare(&hooks, &dom).expect_err("refused");
+            let migrate = hook_qemu::migrate(&hooks, &dom).expect_err("refused");
+            [prepare, migrate]
+                .map(|f| d.redact(&String::from_utf8_lossy(f.headline().stderr().unwrap())))
+        };
+        for line in lines {
+            assert!(
+                line.starts_with(&format!(
+                    "virt-hook: [ROOT]/hooks/virt-hook.toml{}",
+                    bad.says()
+                )) && line.ends_with("; no script was run\n")
+                    && line.lines().count() == 1,
+                "{bad:?}: {line:?}"
+            );
+        }
+        assert!(d.log().is_empty(), "{bad:?}: no script ran");
+    }
+}
+
+#[test]
+fn check_names_an_unusable_settings_file_and_the_fix() {
+    for bad in BadSettings::all() {
+        let d = guest_with_scripts(bad);
+        let run = virt_hook_run(
+            &["--hooks-dir", &d.hooks().to_string_lossy(), "check"],
+            &[("NO_COLOR", "1")],
+            None,
+        );
+        assert_eq!(run.code, 1, "{bad:?}: {run:?}");
+        let line = run
+            .stdout
+            .lines()
+            .find(|l| l.contains("virt-hook.toml"))
+            .unwrap_or_else(|| panic!("{bad:?}: {run:?}"));
+        assert!(line.starts_with("error "), "{bad:?}: {line}");
+        let says = bad.says().trim_start_matches(':').trim_start();
+        assert!(line.contains(says), "{bad:?}: {line}");
+        let path = d.hooks().join("virt-hook.toml");
+        match bad {
+            BadSettings::WorldWritable => assert!(
+                line.ends_with(&format!("to fix: chmod go-w {}", path.display())),
+                "{line}"
+            ),
+            BadSettings::ForeignOwned => assert!(
+                line.ends_with(&format!("to fix: chown root: {}", path.display())),
+                "{line}"
+            ),
+            _ => {}
+        }
+    }
+}
+
+#[test]
+fn an_unreadable_per_guest_directory_fails_prepare_but_not_reconnect() {
+    let d = HookDir::new();
+    let sock_path = d.root().join("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    d.symlink("qemu", virt_hook());
+    d.file(
+        "virt-hook.toml",
+        &format!(
+            "log = \"syslog\"\nlog_socket = {:?}\n",
+            sock_path.to_str().unwrap()
+        ),
+        0o644,
+    );
+    d.mkdir("qemu.d/test/prepare");
+    d.mkdir("qemu.d/test/reconnect");
+    // Symlink loops: something is there, and it cannot be read (root reads any mode).
+    d.symlink("qemu.d/test/prepare/begin", "begin");
+    d.symlink("qemu.d/test/reconnect/begin", "begin");
+    let hooks = daemon(&d);
+    let _g = exec_guard();
+    let f = hook_qemu::prepare(&hooks, &domain()).expect_err("refused");
+    assert_eq!(
+        String::from_utf8_lossy(f.headline().stderr().unwrap()),
+        "virt-hook: cannot read qemu.d/test/prepare/begin: Too many levels of symbolic links \
+         (os error 40); no script was run\n"
+    );
+    hook_qemu::reconnect(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"));
+    let lines: Vec<String> = datagrams(&sock).iter().map(|l| normalise(l)).collect();
+    assert_eq!(
+        lines,
+        [
+            "<27>virt-hook[<PID>]: qemu test prepare begin -: cannot read \
+             qemu.d/test/prepare/begin: Too many levels of symbolic links (os error 40); no \
+             script was run",
+            "<27>virt-hook[<PID>]: qemu test reconnect begin -: cannot read \
+             qemu.d/test/reconnect/begin: Too many levels of symbolic links (os error 40); none \
+             of its scripts can run",
+        ],
+        "logged at error severity (err = 3, facility daemon: <27>) either way"
+    );
+}
+
+#[test]
+fn an_oversized_document_still_runs_reconnect_and_release_scripts_without_it() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    recording(&d, "qemu.d/test/reconnect/begin/a");
+    let big = vec![b' '; (16 << 20) + 1];
+    let run = virt_hook_run(
+        &[
+            "--hooks-dir",
+            &d.hooks().to_string_lossy(),
+            "dispatch",
+            "qemu",
+            "test",
+            "reconnect",
+            "begin",
+            "-",
+        ],
+        &[],
+        Some(&big),
+    );
+    assert_eq!((run.code, run.stderr.as_str()), (0, ""), "{run:?}");
+    assert_eq!(d.log(), ["a test reconnect begin -"]);
+    assert!(d.read_root("in.a").is_empty(), "nothing on stdin");
+}
+
+/// `<name>` replaced in the test domain.
+fn named_domain(name: &str) -> Vec<u8> {
+    String::from_utf8(fixture("domain-test.xml"))
+        .unwrap()
+        .replace("<name>test</name>", &format!("<name>{name}</name>"))
+        .into_bytes()
+}
+
+/// Guest names that look like options, or are at the edge of what a file name can be.
+pub(crate) fn hostile_names() -> Vec<String> {
+    vec![
+        "--help".into(),
+        "-v".into(),
+        "--".into(),
+        "--hooks-dir=x".into(),
+        "-V".into(),
+        "dispatch".into(),
+        "g".repeat(255),
+    ]
+}
+
+#[test]
+fn guest_names_are_data_in_the_symlink_and_the_wrapper_form() {
+    for wrapper in [false, true] {
+        let d = HookDir::new();
+        d.file("virt-hook.toml", "log = \"none\"\n", 0o644);
+        if wrapper {
+            d.script(
+                "qemu",
+                &format!(
+                    "exec {} --hooks-dir {} dispatch qemu \"$@\"",
+                    sh_quote(&virt_hook()),
+                    sh_quote(d.hooks())
+                ),
+            );
+        } else {
+            d.symlink("qemu", virt_hook());
+        }
+        let names = hostile_names();
+        for name in &names {
+            d.script(
+                format!("qemu.d/{name}/prepare/begin/s"),
+                &format!("echo \"$1\" >> {}", sh_quote(d.log_path())),
+            );
+        }
+        let hooks = daemon(&d);
+        for name in &names {
+            let doc = named_domain(name);
+            let out = tests::hookdir::run(
+                &hooks,
+                &tests::hookdir::TestEvent::new("qemu", "prepare"),
+                name,
+                Some(&doc),
+            );
+            let out = out.unwrap_or_else(|f| panic!("wrapper {wrapper}, {name:?}: {f}"));
+            let main = out.runs[0].report.as_ref().unwrap();
+            assert!(main.stdout_tail.is_empty(), "no help text: {main:?}");
+        }
+        assert_eq!(&d.log(), &names, "wrapper {wrapper}");
+        // An empty name has no per-guest directory: nothing runs, libvirt proceeds.
+        let out = tests::hookdir::run(
+            &hooks,
+            &tests::hookdir::TestEvent::new("qemu", "prepare"),
+            "",
+            None,
+        );
+        out.unwrap_or_else(|f| panic!("wrapper {wrapper}, empty name: {f}"));
+    }
+}
+
+#[test]
+fn a_hard_link_named_after_the_driver_dispatches_after_its_other_name_is_gone() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    std::fs::remove_file(d.hooks().join("qemu")).unwrap();
+    // The installed form: a copy of the binary in the hooks directory, the driver's name a
+    // hard link to it.
+    let copy = d.hooks().join("virt-hook");
+    std::fs::copy(virt_hook(), &copy).unwrap();
+    std::fs::hard_link(&copy, d.hooks().join("qemu")).unwrap();
+    std::fs::remove_file(&copy).unwrap();
+    recording(&d, &format!("{BASE}/only"));
+    let hooks = daemon(&d);
+    {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).unwrap_or_else(|f| panic!("{f}"));
+    }
+    assert_eq!(d.log(), ["only test prepare begin -"]);
+}
+
+#[test]
+fn check_notes_a_per_guest_script_without_shebang_and_errs_on_libvirts() {
+    let d = dispatcher_dir("log = \"none\"\n");
+    d.file(
+        format!("{BASE}/isolstart.sh"),
+        "systemctl stop display-manager\n",
+        0o755,
+    );
+    d.file("qemu.d/flat.sh", "echo flat\n", 0o755);
+    let run = virt_hook_run(
+        &["--hooks-dir", &d.hooks().to_string_lossy(), "check"],
+        &[("NO_COLOR", "1")],
+        None,
+    );
+    let line = |name: &str| {
+        run.stdout
+            .lines()
+            .find(|l| l.contains(name) && l.contains("no #! line"))
+            .unwrap_or_else(|| panic!("{name}: {run:?}"))
+            .to_owned()
+    };
+    let per_guest = line("isolstart.sh");
+    assert!(
+        per_guest.starts_with("note ") && per_guest.contains("the dispatcher runs it with bash"),
+        "{per_guest}"
+    );
+    assert!(
+        line("flat.sh").starts_with("error "),
+        "libvirt's own script fails"
+    );
+    assert_eq!(run.code, 1, "the flat script is an error: {run:?}");
 }

@@ -11,18 +11,26 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::dispatcher::{BadSettings, hostile_names};
 use hook_core::{Ending, Invocation, Limits, Runner, ScriptEnv};
 use tests::cli_support::virt_hook;
 use tests::drivers_support::fixture;
 use tests::hookdir::{HookDir, exec_guard, sh_quote};
 use tests::{KillGroupOnDrop, proc_stat};
 
-/// libvirt's numbers (virhook.h): `VIR_HOOK_DRIVER_QEMU`, `VIR_HOOK_QEMU_OP_PREPARE`,
-/// `VIR_HOOK_QEMU_OP_MIGRATE`, `VIR_HOOK_SUBOP_BEGIN`.
+/// libvirt's numbers (virhook.h): `VIR_HOOK_DRIVER_QEMU`, the `VIR_HOOK_QEMU_OP_*` and
+/// `VIR_HOOK_SUBOP_*` values.
 const QEMU: &str = "1";
+const START: &str = "0";
+const STOPPED: &str = "1";
 const PREPARE: &str = "2";
+const RELEASE: &str = "3";
 const MIGRATE: &str = "4";
+const STARTED: &str = "5";
+const RECONNECT: &str = "6";
+const RESTORE: &str = "8";
 const BEGIN: &str = "1";
+const END: &str = "2";
 
 /// What libvirt answered.
 #[derive(Debug)]
@@ -45,11 +53,19 @@ fn tree() -> HookDir {
 /// libvirt's `virHookCall(qemu, "test", op, begin, NULL, <the test domain>, output?)` on a copy
 /// of `d`'s tree. `None` when libvirt or the namespace is not available here (and not required).
 fn libvirt_calls(d: &HookDir, op: &str, output: bool) -> Option<Answer> {
+    libvirt_call(d, "test", op, BEGIN, output)
+}
+
+/// `virHookCall(qemu, object, op, subop, NULL, <the test domain>, output?)`: `object` as
+/// libvirt-hook-call takes it (`hex:…` for bytes).
+fn libvirt_call(d: &HookDir, object: &str, op: &str, subop: &str, output: bool) -> Option<Answer> {
     let doc = d.root().join("domain.xml");
-    std::fs::write(&doc, fixture("domain-test.xml")).unwrap();
+    if !doc.exists() {
+        std::fs::write(&doc, fixture("domain-test.xml")).unwrap();
+    }
     let hooks = d.hooks().to_string_lossy().into_owned();
     let doc = doc.to_string_lossy().into_owned();
-    let mut args = vec![hooks.as_str(), QEMU, "test", op, BEGIN, doc.as_str()];
+    let mut args = vec![hooks.as_str(), QEMU, object, op, subop, doc.as_str()];
     if output {
         args.insert(0, "--output");
     }
@@ -93,7 +109,10 @@ fn libvirt_calls(d: &HookDir, op: &str, output: bool) -> Option<Answer> {
             .find_map(|l| l.strip_prefix(name)?.strip_prefix('='))
             .map(str::to_owned)
     };
-    assert_eq!(field("initialize").as_deref(), Some("1"), "{stdout}");
+    // The presence bit: a main hook libvirt can run (none: nothing is ever called).
+    let runnable = std::fs::metadata(d.hooks().join("qemu")).is_ok();
+    let initialize = if runnable { "1" } else { "0" };
+    assert_eq!(field("initialize").as_deref(), Some(initialize), "{stdout}");
     Some(Answer {
         rc: field("rc").expect("rc=").parse().expect("a number"),
         error: field("error").unwrap_or_default(),
@@ -194,5 +213,228 @@ fn libvirt_gets_the_chained_filter_result_and_nothing_when_unchanged() {
         answer.output.as_deref().unwrap_or(""),
         "",
         "nothing changed: libvirt reads an empty output and keeps its document"
+    );
+}
+
+/// Every event of qemu libvirt calls, with its sub-op and whether it is a filter.
+const EVENTS: [(&str, &str, &str, bool); 8] = [
+    ("prepare", PREPARE, BEGIN, false),
+    ("start", START, BEGIN, false),
+    ("started", STARTED, BEGIN, false),
+    ("reconnect", RECONNECT, BEGIN, false),
+    ("stopped", STOPPED, END, false),
+    ("release", RELEASE, END, false),
+    ("migrate", MIGRATE, BEGIN, true),
+    ("restore", RESTORE, BEGIN, true),
+];
+
+#[test]
+fn libvirt_with_unusable_settings_keeps_running_guests_and_cleans_up() {
+    for bad in BadSettings::all() {
+        let d = tree();
+        bad.install(&d);
+        for (op, subop) in [
+            ("reconnect", "begin"),
+            ("started", "begin"),
+            ("release", "end"),
+            ("prepare", "begin"),
+        ] {
+            d.logging_script(format!("qemu.d/test/{op}/{subop}/{op}-script"));
+        }
+        // reconnect: a failure would make libvirt kill the running guest; started: stop the
+        // guest that just started; release: libvirt ignores a failure, so the GPU would stay
+        // bound to vfio-pci without a word. Each runs its scripts with the defaults instead.
+        for (op, subop) in [(RECONNECT, BEGIN), (STARTED, BEGIN), (RELEASE, END)] {
+            let Some(answer) = libvirt_call(&d, "test", op, subop, false) else {
+                return;
+            };
+            assert_eq!((answer.rc, answer.error.as_str()), (0, ""), "{bad:?} {op}");
+        }
+        assert_eq!(
+            d.log(),
+            ["reconnect-script", "started-script", "release-script"],
+            "{bad:?}"
+        );
+        // prepare fails closed, naming the file, with no script run.
+        let answer = libvirt_call(&d, "test", PREPARE, BEGIN, false).expect("available");
+        assert_eq!(answer.rc, -1, "{bad:?}");
+        assert!(
+            answer.error.contains(&format!(
+                "unexpected exit status 1: virt-hook: /etc/libvirt/hooks/virt-hook.toml{}",
+                bad.says()
+            )) && answer.error.ends_with("; no script was run"),
+            "{bad:?}: {}",
+            answer.error
+        );
+        assert_eq!(d.log().len(), 3, "{bad:?}: prepare's script did not run");
+    }
+}
+
+#[test]
+fn libvirt_with_unusable_settings_lets_a_guest_without_scripts_through_every_event() {
+    for bad in BadSettings::all() {
+        let d = tree();
+        bad.install(&d);
+        d.logging_script("qemu.d/other-guest/prepare/begin/not-this-guest");
+        for (name, op, subop, filter) in EVENTS {
+            let Some(answer) = libvirt_call(&d, "test", op, subop, filter) else {
+                return;
+            };
+            assert_eq!(
+                (answer.rc, answer.error.as_str()),
+                (0, ""),
+                "{bad:?} {name}"
+            );
+            assert_eq!(
+                answer.output.as_deref().unwrap_or(""),
+                "",
+                "{bad:?} {name}: the document is kept"
+            );
+        }
+        assert!(d.log().is_empty(), "{bad:?}");
+    }
+}
+
+/// Hex for libvirt-hook-call's `hex:` object form.
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[test]
+fn libvirt_passes_names_that_look_like_options_to_the_wrapper_and_the_symlink_as_data() {
+    for wrapper in [false, true] {
+        let d = HookDir::new();
+        d.file("virt-hook.toml", "log = \"none\"\n", 0o644);
+        if wrapper {
+            // As the documentation shows it: the hooks directory is where libvirt looks.
+            d.script(
+                "qemu",
+                &format!(
+                    "exec {} --hooks-dir /etc/libvirt/hooks dispatch qemu \"$@\"",
+                    sh_quote(&virt_hook())
+                ),
+            );
+        } else {
+            d.symlink("qemu", virt_hook());
+        }
+        let names = hostile_names();
+        for name in &names {
+            d.script(
+                format!("qemu.d/{name}/prepare/begin/s"),
+                &format!("echo \"$1\" >> {}", sh_quote(d.log_path())),
+            );
+        }
+        for name in &names {
+            let Some(answer) = libvirt_call(
+                &d,
+                &format!("hex:{}", hex(name.as_bytes())),
+                PREPARE,
+                BEGIN,
+                false,
+            ) else {
+                return;
+            };
+            assert_eq!(
+                (answer.rc, answer.error.as_str()),
+                (0, ""),
+                "wrapper {wrapper}, {name:?}"
+            );
+        }
+        assert_eq!(
+            &d.log(),
+            &names,
+            "wrapper {wrapper}: each guest's script ran"
+        );
+        // An empty name has no per-guest directory: libvirt proceeds.
+        let answer = libvirt_call(&d, "hex:", PREPARE, BEGIN, false).expect("available");
+        assert_eq!(
+            (answer.rc, answer.error.as_str()),
+            (0, ""),
+            "wrapper {wrapper}"
+        );
+    }
+}
+
+#[test]
+fn libvirt_with_a_name_that_is_not_utf8_never_kills_a_guest() {
+    use std::os::unix::ffi::OsStrExt as _;
+    let d = tree();
+    let name = std::ffi::OsStr::from_bytes(b"g\xff");
+    let dir = std::path::Path::new("qemu.d").join(name);
+    let object = format!("hex:{}", hex(name.as_bytes()));
+    // Without scripts: nothing to run, whatever the event.
+    for (what, op, subop, filter) in EVENTS {
+        let Some(answer) = libvirt_call(&d, &object, op, subop, filter) else {
+            return;
+        };
+        assert_eq!((answer.rc, answer.error.as_str()), (0, ""), "{what}");
+    }
+    // With scripts (libvirt never sends such a name; the scripts cannot be given it): prepare
+    // refuses, reconnect and release answer success.
+    d.logging_script(dir.join("prepare/begin/s"));
+    d.logging_script(dir.join("reconnect/begin/s"));
+    d.logging_script(dir.join("release/end/s"));
+    let answer = libvirt_call(&d, &object, PREPARE, BEGIN, false).expect("available");
+    assert_eq!(answer.rc, -1);
+    assert!(
+        answer.error.ends_with(
+            "virt-hook: argument 1 (g\u{fffd}) is not UTF-8, which libvirt never sends; no \
+             script was run"
+        ),
+        "{}",
+        answer.error
+    );
+    for (op, subop) in [(RECONNECT, BEGIN), (RELEASE, END)] {
+        let answer = libvirt_call(&d, &object, op, subop, false).expect("available");
+        assert_eq!((answer.rc, answer.error.as_str()), (0, ""), "{op}");
+    }
+    assert!(d.log().is_empty());
+}
+
+#[test]
+fn libvirt_runs_a_per_guest_script_without_shebang() {
+    let d = tree();
+    d.file(
+        "qemu.d/test/prepare/begin/isolstart.sh",
+        &format!("{}\n", d.log_name_line()),
+        0o755,
+    );
+    let Some(answer) = libvirt_calls(&d, PREPARE, false) else {
+        return;
+    };
+    assert_eq!((answer.rc, answer.error.as_str()), (0, ""));
+    assert_eq!(d.log(), ["isolstart.sh"]);
+}
+
+#[test]
+fn libvirt_runs_nothing_through_a_symlink_to_a_missing_binary_and_fails_through_a_wrapper() {
+    // The symlink form: libvirt finds no executable main hook and runs nothing, for every
+    // event (reconnect included): the per-guest scripts silently do not run.
+    let d = HookDir::new();
+    d.symlink("qemu", "/nonexistent/virt-hook");
+    d.logging_script("qemu.d/test/reconnect/begin/s");
+    let Some(answer) = libvirt_call(&d, "test", RECONNECT, BEGIN, false) else {
+        return;
+    };
+    assert_eq!(
+        (answer.rc, answer.error.as_str()),
+        (1, ""),
+        "1: no hook ran, the guest keeps running"
+    );
+    assert!(d.log().is_empty());
+    // The wrapper form: the shell cannot exec the binary, exits 127, and libvirt fails the
+    // event, which for reconnect kills the running guest. `virt-hook install` makes a copy
+    // with hard links instead (docs/dispatcher.md).
+    let d = HookDir::new();
+    d.script(
+        "qemu",
+        "exec /nonexistent/virt-hook --hooks-dir /etc/libvirt/hooks dispatch qemu \"$@\"",
+    );
+    let answer = libvirt_call(&d, "test", RECONNECT, BEGIN, false).expect("available");
+    assert_eq!(answer.rc, -1);
+    assert!(
+        answer.error.contains("unexpected exit status 127"),
+        "{}",
+        answer.error
     );
 }

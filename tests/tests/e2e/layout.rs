@@ -150,6 +150,100 @@ fn the_first_failing_per_object_script_stops_them_but_not_libvirts() {
 }
 
 #[test]
+fn a_per_object_script_without_shebang_runs_under_a_shell_and_libvirts_does_not() {
+    let d = HookDir::new();
+    let log = sh_quote(d.log_path());
+    // No #! line: the hook helper's bash ran such a file itself; libvirt execs it and fails.
+    // The shell gets the script's path as $0 and libvirt's four words, and the document.
+    let body = format!(
+        "echo \"$(basename \"$0\") $1 $2 $3 $4 $(wc -c)\" >> {log}\n[ -n \"$BASH_VERSION\" ] && \
+         echo bash >> {log}\nexit 0\n"
+    );
+    d.file("qemu.d/win10/prepare/begin/10-no-shebang", &body, 0o755);
+    d.file("qemu.d/flat-no-shebang", &body, 0o755);
+    let doc = b"<domain><name>win10</name></domain>\n";
+
+    let f = failed(run(
+        &hooks(&d, Layout::PerObject),
+        &PREPARE,
+        "win10",
+        Some(doc),
+    ));
+    assert_eq!(
+        d.log(),
+        ["10-no-shebang win10 prepare begin - 36", "bash"],
+        "the per-object script ran under /bin/bash with argv and the document"
+    );
+    assert_eq!(f.errors().count(), 1, "libvirt's own .d script still fails");
+    match f.headline() {
+        HookError::NotStarted { script, reason, .. } => {
+            assert_eq!(name_of(script), "flat-no-shebang");
+            assert_eq!(*reason, hook_core::SpawnFailure::NoShebang);
+        }
+        other => panic!("expected NotStarted, got {other:?}"),
+    }
+}
+
+#[test]
+fn without_bash_a_script_without_shebang_runs_under_the_next_shell() {
+    use hook_core::{Invocation, Limits, Runner};
+    let d = HookDir::new();
+    let script = d.file("no-shebang", "echo \"ran: $0 $1\"\n", 0o755);
+    // A stand-in for /bin/sh that says it was used, after a bash that is not there.
+    let fake_sh = d.file(
+        "fake-sh",
+        "#!/bin/sh\necho fake-sh >&2\nexec /bin/sh \"$@\"\n",
+        0o755,
+    );
+    let shells: &'static [&'static str] = Box::leak(Box::new([
+        "/nonexistent/bash",
+        String::from(fake_sh.to_str().unwrap()).leak() as &str,
+    ]));
+    let inv = Invocation {
+        script: &script,
+        args: &["win10"],
+        stdin: None,
+        capture_stdout: true,
+    };
+    let runner = Runner::default().with_no_shebang_shells(shells);
+    let report = {
+        let _g = tests::exec_guard();
+        runner.run_with_shell_fallback(&inv, &Limits::default())
+    }
+    .expect("started by the fallback shell");
+    assert!(report.success(), "{report:?}");
+    assert_eq!(String::from_utf8_lossy(&report.stderr), "fake-sh\n");
+    assert_eq!(
+        String::from_utf8_lossy(&report.stdout),
+        format!("ran: {} win10\n", script.display())
+    );
+    assert_eq!(
+        report.script, script,
+        "the report names the script, not the shell"
+    );
+
+    // No shell at all: the run fails as without the fallback, naming the script.
+    let runner =
+        Runner::default().with_no_shebang_shells(&["/nonexistent/bash", "/nonexistent/sh"]);
+    let err = {
+        let _g = tests::exec_guard();
+        runner.run_with_shell_fallback(&inv, &Limits::default())
+    }
+    .expect_err("nothing can run it");
+    assert!(
+        matches!(&err, HookError::NotStarted { reason: hook_core::SpawnFailure::NoShebang, script: s, .. } if *s == script),
+        "{err:?}"
+    );
+    // And run_with never falls back.
+    let err = {
+        let _g = tests::exec_guard();
+        Runner::default().run_with(&inv, &Limits::default())
+    }
+    .expect_err("libvirt's behaviour");
+    assert!(matches!(err, HookError::NotStarted { .. }), "{err:?}");
+}
+
+#[test]
 fn filters_chain_through_per_object_scripts_then_d() {
     let d = HookDir::new();
     let tag = |t: &str| format!("sed 's/$/ +{t}/'");
