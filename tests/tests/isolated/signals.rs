@@ -21,7 +21,13 @@ case "$2" in
   fail) cat >/dev/null; echo failing >&2; exit 3 ;;
   signal) kill -KILL $$ ;;
   timeout) exec sleep 120 ;;
-  linger) STRAY_MARK="$1" sleep 120 >/dev/null & echo done ;;
+  linger)
+    # The leftover holds stdout until its redirection: answer only after it, so that the
+    # bounded drain never races it (stderr stays held, as wanted).
+    rm -f "$0.ready"
+    (exec >/dev/null; : > "$0.ready"; STRAY_MARK="$1"; export STRAY_MARK; exec sleep 120) &
+    while [ ! -e "$0.ready" ]; do sleep 0.01; done
+    echo done ;;
   noread) exit 0 ;;
   closein) exec 0<&-; sleep 0.05; echo closed ;;
 esac
