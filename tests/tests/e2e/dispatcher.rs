@@ -247,13 +247,20 @@ fn the_timeout_kills_the_script_with_its_process_group() {
             "log = \"none\"\n[driver.qemu.op.prepare]\ntimeout = \"{timeout}\"\n"
         ));
         let pid_file = d.root().join("bg.pid");
+        let child_ready = d.root().join("child-ready");
         let ready = d.root().join("ready");
+        // Only the script itself holds the dispatcher's pipes when the timeout fires (its child
+        // has redirected its output, and the script execs its sleep): the dispatcher's short
+        // drain then never races the exit of what it killed.
         d.script(
             format!("{BASE}/hangs"),
             &format!(
-                "sleep 600 &\necho $! > {}\necho 'waiting for the GPU' >&2\n: > {}\nsleep 600",
-                sh_quote(&pid_file),
-                sh_quote(&ready)
+                "(exec >/dev/null 2>&1; : > {cr}; exec sleep 600) &\necho $! > {pf}\n\
+                 while [ ! -e {cr} ]; do sleep 0.01; done\n\
+                 echo 'waiting for the GPU' >&2\n: > {ready}\nexec sleep 600",
+                cr = sh_quote(&child_ready),
+                pf = sh_quote(&pid_file),
+                ready = sh_quote(&ready),
             ),
         );
         let hooks = daemon(&d);
