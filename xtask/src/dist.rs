@@ -1,6 +1,7 @@
-//! `cargo xtask dist`: builds the `virt-hook` packages, `target/dist/virt-hook_<version>-1_<arch>.deb`
-//! and `target/dist/virt-hook-<version>-1.<arch>.rpm`, then checks what was built
-//! (`cargo xtask dist --check` checks existing packages without building).
+//! `cargo xtask dist`: builds the `virt-hook` packages,
+//! `target/dist/virt-hook_<version>-1_<arch>.deb` and
+//! `target/dist/virt-hook-<version>-1.<arch>.rpm`, then checks what was built (`cargo xtask
+//! dist --check` checks existing packages without building).
 //!
 //! Both packages hold the same tree, staged by this module: `/usr/bin/virt-hook` built with the
 //! workspace's `dist` profile (stripped, LTO), the man pages of `docs/man` gzipped (`gzip -9n`:
