@@ -870,13 +870,21 @@ fn check(root: &Path, meta: &Meta, out: &Path) -> Result<(), String> {
                 match elf_sections(bytes) {
                     Err(e) => problems.add(format, format!("{bin_path}: {e}")),
                     Ok(sections) => {
-                        for (name, kind) in sections {
-                            if kind == SHT_SYMTAB || name.starts_with(".debug") {
-                                problems.add(
-                                    format,
-                                    format!("{bin_path} is not stripped: it has {name}"),
-                                );
-                            }
+                        let unstripped: Vec<String> = sections
+                            .into_iter()
+                            .filter(|(name, kind)| {
+                                *kind == SHT_SYMTAB || name.starts_with(".debug")
+                            })
+                            .map(|(name, _)| name)
+                            .collect();
+                        if !unstripped.is_empty() {
+                            problems.add(
+                                format,
+                                format!(
+                                    "{bin_path} is not stripped: it has {}",
+                                    unstripped.join(", ")
+                                ),
+                            );
                         }
                     }
                 }
