@@ -9,7 +9,8 @@ tasks:
   bench [--quick]       measure the cost model, write docs/performance.md
   docgen [--check]      write docs/invocations.md from the driver crates
                         (--check: only fail if the committed file is stale)
-  ci                    run .ci/run: fmt, clippy, tests, docs, bench build, stray snapshots
+  ci                    run .ci/run: fmt, clippy, tests, docs, bench build, packages,
+                        stray snapshots
   dist [--check]        build target/dist/*.deb and *.rpm (dpkg-deb, rpmbuild) and check
                         them (--check: only check the packages already built)
   install-samples DIR   write the example hooks (examples/hooks) into DIR, with their modes
