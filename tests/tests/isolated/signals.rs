@@ -22,10 +22,11 @@ case "$2" in
   signal) kill -KILL $$ ;;
   timeout) exec sleep 120 ;;
   linger)
-    # The leftover holds stdout until its redirection: answer only after it, so that the
-    # bounded drain never races it (stderr stays held, as wanted).
+    # The leftover holds stdout until its redirection: answer only once it has redirected
+    # it (and carries its mark, for kill_marked), so that the bounded drain never races it.
+    # stderr stays held, as wanted.
     rm -f "$0.ready"
-    (exec >/dev/null; : > "$0.ready"; STRAY_MARK="$1"; export STRAY_MARK; exec sleep 120) &
+    STRAY_MARK="$1" sh -c 'exec >/dev/null; : > "$0"; exec sleep 120' "$0.ready" &
     while [ ! -e "$0.ready" ]; do sleep 0.01; done
     echo done ;;
   noread) exit 0 ;;
