@@ -63,13 +63,17 @@ pub fn settle<T>(mut call: impl FnMut() -> Result<T, Box<Failure>>) -> Result<T,
         let _running = crate::exec_guard();
         call()
     };
-    for _ in 0..100 {
+    // Retried until it is not busy, for at most a minute: a guard against a hang, never a
+    // verdict on how fast the other writer finishes.
+    let start = std::time::Instant::now();
+    loop {
         match call() {
-            Err(f) if busy(&f) => std::thread::sleep(std::time::Duration::from_millis(5)),
+            Err(f) if busy(&f) && start.elapsed() < std::time::Duration::from_secs(60) => {
+                std::thread::sleep(std::time::Duration::from_millis(5))
+            }
             other => return other,
         }
     }
-    call()
 }
 
 /// What one recorded run saw.

@@ -300,6 +300,11 @@ pub fn group_members(pgrp: i32) -> Vec<ProcStat> {
         .collect()
 }
 
+/// How long a test waits for processes it killed (or had killed) to disappear before it fails:
+/// a bound on a failing test's duration, never a verdict on speed. A passing test returns as
+/// soon as they are gone; a minute leaves room for a machine busy with other builds.
+pub const GONE_WITHIN: Duration = Duration::from_secs(60);
+
 /// Waits until no live process is left in group `pgrp` (zombies count as gone), checking every
 /// 10 ms for at most `bound`. Returns the live members left at the end: empty means none.
 ///

@@ -4,6 +4,7 @@
 
 pub mod bench;
 pub mod ci;
+pub mod dist;
 pub mod docgen;
 pub mod install_samples;
 pub mod man;

@@ -9,7 +9,10 @@ tasks:
   bench [--quick]       measure the cost model, write docs/performance.md
   docgen [--check]      write docs/invocations.md from the driver crates
                         (--check: only fail if the committed file is stale)
-  ci                    run .ci/run: fmt, clippy, tests, docs, bench build, stray snapshots
+  ci                    run .ci/run: fmt, clippy, tests, docs, bench build, packages,
+                        stray snapshots
+  dist [--check]        build target/dist/*.deb and *.rpm (dpkg-deb, rpmbuild) and check
+                        them (--check: only check the packages already built)
   install-samples DIR   write the example hooks (examples/hooks) into DIR, with their modes
   man [--check]         write virt-hook's man pages (docs/man) and shell completions
                         (completions/) from its clap definition
@@ -22,6 +25,7 @@ fn main() -> ExitCode {
         Some("bench") => xtask::bench::run(&args.collect::<Vec<_>>()),
         Some("docgen") => xtask::docgen::run(args),
         Some("ci") => xtask::ci::run(args),
+        Some("dist") => xtask::dist::run(args),
         Some("install-samples") => xtask::install_samples::run(args),
         Some("man") => xtask::man::run(args),
         Some("soak") => xtask::soak::run(args),

@@ -21,7 +21,14 @@ case "$2" in
   fail) cat >/dev/null; echo failing >&2; exit 3 ;;
   signal) kill -KILL $$ ;;
   timeout) exec sleep 120 ;;
-  linger) STRAY_MARK="$1" sleep 120 >/dev/null & echo done ;;
+  linger)
+    # The leftover holds stdout until its redirection: answer only once it has redirected
+    # it (and carries its mark, for kill_marked), so that the bounded drain never races it.
+    # stderr stays held, as wanted.
+    rm -f "$0.ready"
+    STRAY_MARK="$1" sh -c 'exec >/dev/null; : > "$0"; exec sleep 120' "$0.ready" &
+    while [ ! -e "$0.ready" ]; do sleep 0.01; done
+    echo done ;;
   noread) exit 0 ;;
   closein) exec 0<&-; sleep 0.05; echo closed ;;
 esac

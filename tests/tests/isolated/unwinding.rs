@@ -70,7 +70,7 @@ fn a_panic_inside_a_call_kills_and_reaps_the_script_and_restores_the_mask() {
         // The script must have written its pid before the timeout for the test to mean
         // anything; on a loaded machine, try again with more time.
         let mut tested = false;
-        for timeout_ms in [300u64, 2_000, 10_000] {
+        for timeout_ms in [300u64, 2_000, 10_000, 30_000] {
             let _ = std::fs::remove_file(&pidfile);
             let limits = Limits {
                 timeout: Some(Duration::from_millis(timeout_ms)),
@@ -109,13 +109,13 @@ fn a_panic_inside_a_call_kills_and_reaps_the_script_and_restores_the_mask() {
                 "{fallbacks:?}: the script {pid} is still there"
             );
             assert!(
-                tests::wait_process_dead(gc, pid, Duration::from_secs(10)),
+                tests::wait_process_dead(gc, pid, tests::GONE_WITHIN),
                 "{fallbacks:?}: the grandchild {gc} survived"
             );
             tested = true;
             break;
         }
-        assert!(tested, "the script never started, even with 10 s");
+        assert!(tested, "the script never started, even with 30 s");
         let after = Holdings::now();
         assert_eq!(after.fds, before.fds, "{fallbacks:?}: fds leaked");
         assert!(after.children.is_empty(), "{:?}", after.children);

@@ -264,9 +264,12 @@ fn plain_timeout_does_not_mention_strays() {
     let tmp = TempDir::new("rel-timeout-plain").expect("temp dir");
     let script = tmp.path().join("drv");
     write_script(&script, "#!/bin/sh\nsleep 120 &\nexec sleep 120\n");
+    // The drain ends at end-of-file, once the killed group has exited: a long one keeps a busy
+    // machine's slow exits from looking like held pipes.
     let limits = Limits {
         timeout: Some(Duration::from_millis(50)),
         kill_grace: Duration::from_millis(50),
+        drain: Duration::from_secs(60),
         ..Limits::default()
     };
     // Also without pidfds, where the runner's own copies of the pipes' write ends used to stay

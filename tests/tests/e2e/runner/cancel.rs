@@ -10,7 +10,7 @@ use std::time::Duration;
 use hook_core::{Cancel, Ending, HookError, Hooks, Invocation, Limits, Report};
 use nix::sys::signal::Signal;
 use tests::hookdir::TestEvent;
-use tests::{KillGroupOnDrop, TempDir, run_with, wait_group_dead, write_script};
+use tests::{GONE_WITHIN, KillGroupOnDrop, TempDir, run_with, wait_group_dead, write_script};
 
 use super::{HOOK_ARGS, controlled_env, runner};
 
@@ -110,7 +110,7 @@ fn cancel_forwards_the_signal_and_stops_later_calls() {
         "{text}"
     );
     assert!(
-        wait_group_dead(report.pid as i32, Duration::from_secs(10)).is_empty(),
+        wait_group_dead(report.pid as i32, GONE_WITHIN).is_empty(),
         "the background sleep survived"
     );
 }
@@ -145,7 +145,7 @@ fn cancel_escalates_to_sigkill() {
             core_dumped: false
         }
     );
-    assert!(wait_group_dead(report.pid as i32, Duration::from_secs(10)).is_empty());
+    assert!(wait_group_dead(report.pid as i32, GONE_WITHIN).is_empty());
 }
 
 /// Through `Hooks`: the cancelled script fails the call with `Interrupted`, and the `.d`
@@ -200,5 +200,5 @@ fn cancelled_call_starts_no_further_script() {
     );
     let pid = failure.runs[0].report.as_ref().unwrap().pid;
     let _cleanup = KillGroupOnDrop(pid);
-    assert!(wait_group_dead(pid as i32, Duration::from_secs(10)).is_empty());
+    assert!(wait_group_dead(pid as i32, GONE_WITHIN).is_empty());
 }

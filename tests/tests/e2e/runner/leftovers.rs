@@ -11,7 +11,10 @@ use std::path::Path;
 use std::time::Duration;
 
 use hook_core::{Ending, HookError, Invocation, Limits, Report};
-use tests::{KillGroupOnDrop, TempDir, run_with, wait_group_dead, wait_process_dead, write_script};
+use tests::{
+    GONE_WITHIN, KillGroupOnDrop, TempDir, run_with, wait_group_dead, wait_process_dead,
+    write_script,
+};
 
 use super::{HOOK_ARGS, runner};
 
@@ -27,10 +30,6 @@ super::also_on_fallbacks!(
     timeout_kills_a_script_that_left_its_group,
     huge_limits_mean_no_deadline,
 );
-
-/// How long a test waits for killed processes to disappear before it fails: a bound on a
-/// failing test's duration, not a timing assertion.
-const GONE_WITHIN: Duration = Duration::from_secs(10);
 
 fn inv(script: &Path) -> Invocation<'_> {
     Invocation {
@@ -74,11 +73,13 @@ fn background_child_holding_stdout_does_not_block() {
     assert!(report.pipes_held_open);
     assert!(!report.stdout_incomplete);
     assert_eq!(report.stdout_len, b"started\n".len() as u64);
-    let live = tests::group_members(report.pid as i32);
-    assert!(
-        live.iter().any(|p| p.comm == "sleep" && !p.is_dead()),
-        "the background sleep should still run: {live:?}"
-    );
+    // Still running: the runner left it alone. (Waited for, since on a busy machine the forked
+    // child may not have become `sleep` yet; a hang guard, not a verdict on speed.)
+    tests::reliability_support::wait_for("the background sleep", || {
+        tests::group_members(report.pid as i32)
+            .iter()
+            .any(|p| p.comm == "sleep" && !p.is_dead())
+    });
 
     nix::sys::signal::killpg(
         nix::unistd::Pid::from_raw(report.pid as i32),
@@ -127,7 +128,10 @@ fn captured_stdout_held_open_past_the_drain_is_an_error() {
     let script = write_script(
         dir.path(),
         "qemu2",
-        b"#!/bin/sh\nsleep 60 >/dev/null &\necho '<domain/>'\nexit 0\n",
+        // The leftover holds stdout until its redirection: the script exits only after it (the
+        // file `$0.ready`), so the 50 ms drain never races it.
+        b"#!/bin/sh\n(exec >/dev/null; : > \"$0.ready\"; exec sleep 60) &\n\
+          while [ ! -e \"$0.ready\" ]; do sleep 0.01; done\necho '<domain/>'\nexit 0\n",
         0o755,
     )
     .unwrap();
@@ -221,9 +225,12 @@ fn run_timeout_case(case: &TimeoutCase) {
             let _ = std::fs::remove_file(file(name));
         }
         let timeout = Duration::from_millis(timeout_ms);
+        // The drain ends at end-of-file, which comes once everything killed has exited; a
+        // long one keeps a busy machine's slow exits from looking like held pipes.
         let limits = Limits {
             timeout: Some(timeout),
             kill_grace: case.kill_grace,
+            drain: Duration::from_secs(60),
             ..Limits::default()
         };
         let report = run_with(&runner(), &inv(&script), &limits).unwrap();
