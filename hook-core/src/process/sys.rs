@@ -25,7 +25,6 @@ use std::ffi::{CStr, CString};
 use std::mem::MaybeUninit;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
 use std::ptr;
-use std::sync::OnceLock;
 
 use nix::errno::Errno;
 use nix::sys::signal::{SaFlags, SigAction, SigHandler, SigSet, Signal};
@@ -37,11 +36,30 @@ type AddCloseFrom = unsafe extern "C" fn(
     from: libc::c_int,
 ) -> libc::c_int;
 
+/// `posix_spawn_file_actions_addclosefrom_np`, linked in: a statically linked binary (built
+/// with `-C target-feature=+crt-static`, as the packages' `virt-hook` is) carries the C
+/// library it was built with, so the function is there whatever the host's glibc is, and
+/// `dlsym` would not find it (a static binary has no dynamic symbol table to search). Building
+/// statically needs glibc >= 2.34's `libc.a`.
+#[cfg(target_feature = "crt-static")]
+fn addclosefrom() -> Option<AddCloseFrom> {
+    // SAFETY: the declaration is glibc's prototype, `int (posix_spawn_file_actions_t *, int)`;
+    // nothing is called here, only the function's address taken.
+    unsafe extern "C" {
+        fn posix_spawn_file_actions_addclosefrom_np(
+            actions: *mut libc::posix_spawn_file_actions_t,
+            from: libc::c_int,
+        ) -> libc::c_int;
+    }
+    Some(posix_spawn_file_actions_addclosefrom_np)
+}
+
 /// `posix_spawn_file_actions_addclosefrom_np`, when the C library this process runs with has it.
 /// Looked up once, at the first spawn: linking against the symbol would stop the binary from
 /// loading at all on glibc < 2.34 (RHEL 8, Debian 11).
+#[cfg(not(target_feature = "crt-static"))]
 fn addclosefrom() -> Option<AddCloseFrom> {
-    static FOUND: OnceLock<Option<AddCloseFrom>> = OnceLock::new();
+    static FOUND: std::sync::OnceLock<Option<AddCloseFrom>> = std::sync::OnceLock::new();
     *FOUND.get_or_init(|| {
         // SAFETY: dlsym with RTLD_DEFAULT and a NUL-terminated name only reads the loaded
         // objects' symbol tables; it returns NULL when the name is not found.
