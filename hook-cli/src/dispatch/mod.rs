@@ -288,9 +288,11 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
         // but healthy script half-way, is worse than a start that fails with the reason.
         return out;
     }
+    // The one path this event runs was looked at above: no scan of every guest's directories.
     let hooks = Hooks::builder(hooks_dir)
         .driver(driver)
         .layout(Layout::PerObjectOnly)
+        .scan(false)
         .strict_trust(settings.strict_trust)
         .limits(Limits {
             timeout: settings.timeout,

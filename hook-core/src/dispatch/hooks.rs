@@ -77,6 +77,7 @@ pub struct HooksBuilder {
     layout: Layout,
     cancel: Option<Cancel>,
     libvirt_version: LibvirtVersion,
+    scan: bool,
 }
 
 impl HooksBuilder {
@@ -144,6 +145,16 @@ impl HooksBuilder {
         self
     }
 
+    /// Whether `build` scans the directory (default yes, as libvirt's `virHookInitialize`).
+    /// Without the scan every registered driver counts as present until [`Hooks::rescan`]:
+    /// for a caller that has just looked at the one place it will run scripts from, such as a
+    /// dispatcher serving one event, so that it does not walk a whole per-object tree (every
+    /// guest's directories) to learn what it knows. A call still finds its scripts itself.
+    pub fn scan(mut self, on: bool) -> Self {
+        self.scan = on;
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -186,7 +197,13 @@ impl HooksBuilder {
             layout: self.layout,
             libvirt_version: self.libvirt_version,
         };
-        let _ = hooks.rescan();
+        if self.scan {
+            let _ = hooks.rescan();
+        } else {
+            for s in hooks.slots.iter() {
+                s.state.store(PRESENT, Ordering::Release);
+            }
+        }
         Ok(hooks)
     }
 }
@@ -365,6 +382,7 @@ impl Hooks {
             layout: Layout::Libvirt,
             cancel: None,
             libvirt_version: LibvirtVersion::NEWEST,
+            scan: true,
         }
     }
 
@@ -803,5 +821,23 @@ mod tests {
         }
         assert_eq!(hooks.presence(literal), Presence::Absent);
         assert_eq!(hooks.presence(prefix), Presence::Unregistered);
+    }
+
+    /// Without the build's scan every driver counts as present, and a call finds its scripts
+    /// itself: in an empty directory, nothing runs; a rescan then says what is there.
+    #[test]
+    fn without_the_scan_drivers_are_present_until_a_rescan() {
+        let dir = std::env::temp_dir().join(format!("hook-core-noscan-{}", std::process::id()));
+        let hooks = Hooks::builder(&dir)
+            .driver("qemu")
+            .layout(Layout::PerObjectOnly)
+            .scan(false)
+            .build()
+            .expect("build");
+        assert_eq!(hooks.presence("qemu"), Presence::Present);
+        let outcome = hooks.run(&Ev("qemu"), "g", || None).expect("nothing there");
+        assert!(outcome.nothing_ran());
+        let _ = hooks.rescan();
+        assert_eq!(hooks.presence("qemu"), Presence::Absent);
     }
 }
