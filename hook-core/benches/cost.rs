@@ -1407,22 +1407,54 @@ fn interleave_staged(variants: &mut [Staged<'_>], rounds: usize, out: &mut [Samp
 
 /// One event through a main hook, called as libvirt calls it: `qemu test prepare begin -`,
 /// libvirt's environment, the 1 KB domain on a stdin pipe, stdout and stderr on pipes.
-fn event_call(runner: &Runner, main: &Path) {
-    let report = runner
+/// Returns whether the hook succeeded.
+fn event_status(runner: &Runner, main: &Path) -> bool {
+    runner
         .run(&Invocation {
             script: main,
             args: &EVENT_ARGS,
             stdin: Some(DOMAIN_SMALL),
             capture_stdout: false,
         })
-        .expect("run the main hook");
-    assert!(
-        report.success(),
-        "{} failed: {:?}: {}",
-        main.display(),
-        report.ending,
-        String::from_utf8_lossy(&report.stderr)
-    );
+        .expect("run the main hook")
+        .success()
+}
+
+/// [`event_status`], which must succeed.
+fn event_call(runner: &Runner, main: &Path) {
+    assert!(event_status(runner, main), "{} failed", main.display());
+}
+
+/// Checks that `call` (one event through a main hook) runs the per-guest `script`: it fails
+/// while the script exits 3 and succeeds again once it exits 0.
+fn runs_the_script(
+    what: &str,
+    script: &Path,
+    call: &mut dyn FnMut() -> bool,
+) -> Result<(), String> {
+    write_executable(script, "#!/bin/sh\nexit 3\n")?;
+    let failed = !call();
+    write_executable(script, "#!/bin/sh\nexit 0\n")?;
+    if !failed {
+        return Err(format!(
+            "{what} succeeded while {} exited 3: it does not run the script",
+            script.display()
+        ));
+    }
+    if !call() {
+        return Err(format!("{what} fails with {} exiting 0", script.display()));
+    }
+    Ok(())
+}
+
+/// A path as the report shows it: from its `target/` component on (the build's output), so
+/// that the report names no checkout.
+fn shown_path(path: &Path) -> String {
+    let parts: Vec<_> = path.components().collect();
+    match parts.iter().rposition(|c| c.as_os_str() == "target") {
+        Some(i) => parts[i..].iter().collect::<PathBuf>().display().to_string(),
+        None => path.display().to_string(),
+    }
 }
 
 /// (g): the cost per libvirt event of the dispatcher installed as `qemu`, against a
@@ -1471,17 +1503,43 @@ fn section_event(
             progress(&format!("(g) skipped: {e}"));
             return skip(rep, &e);
         }
-        dirs.push(dir.join("qemu"));
+        let qemu = dir.join("qemu");
+        let runner = Runner::default();
+        let checked = runs_the_script(
+            &format!("the {} main hook", main.tag()),
+            &dir.join(EVENT_SCRIPT),
+            &mut || event_status(&runner, &qemu),
+        );
+        if let Err(e) = checked {
+            progress(&format!("(g) skipped: {e}"));
+            return skip(rep, &e);
+        }
+        dirs.push(qemu);
     }
-    let libvirt = peer.and_then(|p| match LibvirtMains::new(dispatcher) {
-        Ok(m) => Some((p, m)),
-        Err(e) => {
-            progress(&format!("(g) libvirt's caller skipped: {e}"));
-            None
+    let guest = CString::new("test").expect("no NUL");
+    let libvirt = peer.and_then(|p| {
+        let mains = LibvirtMains::new(dispatcher).and_then(|m| {
+            let script = m.dir.join(EVENT_SCRIPT);
+            for main in MainHook::ALL {
+                m.select(main);
+                runs_the_script(
+                    &format!("libvirt's call of the {} main hook", main.tag()),
+                    &script,
+                    &mut || p.call_for(&guest) == 0,
+                )?;
+            }
+            Ok(m)
+        });
+        match mains {
+            Ok(m) => Some((p, m)),
+            Err(e) => {
+                progress(&format!("(g) libvirt's caller skipped: {e}"));
+                None
+            }
         }
     });
     let runner = Runner::default();
-    let guest = CString::new("test").expect("no NUL");
+    let started = Instant::now();
     let mut variants: Vec<Staged<'_>> = Vec::new();
     for path in &dirs {
         variants.push((Box::new(|| {}), Box::new(|| event_call(&runner, path))));
@@ -1504,6 +1562,7 @@ fn section_event(
     let mut s: Vec<Samples> = variants.iter().map(|_| Samples::default()).collect();
     interleave_staged(&mut variants, rounds, &mut s);
     drop(variants);
+    let took = started.elapsed().as_secs_f64();
 
     let (exec, disp, helper) = (0, 1, 2);
     let callers: Vec<(String, usize)> = std::iter::once(("hook-core `Runner::run`".to_owned(), 0))
@@ -1586,8 +1645,9 @@ fn section_event(
          installed as `qemu` in its own temporary hooks directory in front of the same \
          per-guest script `{EVENT_SCRIPT}` (`#!/bin/sh`, `exit 0`): the `#!/bin/sh` main \
          hook that `exec`s that script (`exec <dir>/{EVENT_SCRIPT} \"$@\"`: the floor for a \
-         main hook that runs it, one shell start then the script); the dispatcher, {} put \
-         in place by its own `virt-hook --hooks-dir <dir> install` (`qemu` a hard link to \
+         main hook that runs it, one shell start then the script); the dispatcher, `{}` \
+         (the binary given with `--dispatcher`: `cargo xtask bench` builds it as `cargo \
+         xtask dist` ships it, static) put in place by its own `virt-hook --hooks-dir <dir> install` (`qemu` a hard link to \
          the copy `virt-hook`) with no `virt-hook.toml`, so with the default settings \
          (timeout 60 s, `log = \"auto\"`): its own start, then a `posix_spawn` of the \
          script; and the guides' hook helper (`tests/fixtures/hook-helper-qemu`: bash, \
@@ -1595,11 +1655,13 @@ fn section_event(
          `Runner::run` (argv, environment, stdin pipe, stdout and stderr on pipes, as \
          libvirt's `virCommand` gives a hook) and, when libvirt is measured, libvirt's own \
          `virHookCall` on its private hooks directory, into which the three main hooks are \
-         linked as `qemu` in turn (the link, untimed, before each call). All {} variants \
-         are interleaved, {rounds} rounds after 10 of warm-up; ratios are of medians within \
-         this run. Logging: {log}.",
+         linked as `qemu` in turn (the link, untimed, before each call). Before measuring, \
+         each main hook under each caller is checked to run the script: its call fails while \
+         the script exits 3. All {} variants are interleaved, {rounds} rounds after 10 of \
+         warm-up ({took:.0} s in all); ratios are of medians within this run. Logging: \
+         {log}.",
         DOMAIN_SMALL.len(),
-        dispatcher.display(),
+        shown_path(dispatcher),
         s.len(),
     ));
 }
@@ -1799,7 +1861,7 @@ fn main() {
         } else {
             (2000, 1000, 1000, 500, 12, Duration::from_millis(600))
         };
-    let event_rounds = if quick { 30 } else { 1000 };
+    let event_rounds = if quick { 30 } else { 800 };
 
     let started = Instant::now();
     // First, while this process has one thread: the mount namespace is per thread.
