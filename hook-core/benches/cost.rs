@@ -1861,7 +1861,7 @@ fn main() {
         } else {
             (2000, 1000, 1000, 500, 12, Duration::from_millis(600))
         };
-    let event_rounds = if quick { 30 } else { 800 };
+    let event_rounds = if quick { 30 } else { 600 };
 
     let started = Instant::now();
     // First, while this process has one thread: the mount namespace is per thread.
