@@ -9,12 +9,16 @@
 //! domain, and the rungs from the bare floor to hook-core, one guarantee each; (c) the same
 //! while this process holds 1 GiB of touched memory; (d) a 50 KB domain through a `cat` filter,
 //! against `std::process` with pipes; (e) a main script plus 8 `.d` scripts; (f) 1, 2, 8 and 32
-//! threads calling a trivial hook. It prints a markdown report on stdout and progress on
+//! threads calling a trivial hook; (g) one qemu event as libvirt calls a main hook (argv,
+//! libvirt's environment, the 1 KB domain on stdin), through the installed dispatcher (the
+//! binary given with `--dispatcher PATH`, put in place by its own `install`), a `#!/bin/sh`
+//! main hook that `exec`s the same per-guest script, and the guides' hook helper; without
+//! `--dispatcher` (g) is skipped and the report says why. It prints a markdown report on stdout and progress on
 //! stderr. libvirt is measured when `libvirt.so.0` loads and the process may make a private
 //! mount namespace (it reads hooks only from `/etc/libvirt/hooks`, which the benchmark never
 //! touches on the host); otherwise its column is skipped and the report says why.
 //!
-//! Modes: `cost [--quick] [--strace COUNT/CALLS/CONTROL]` runs everything (`--strace` passes in
+//! Modes: `cost [--quick] [--strace COUNT/CALLS/CONTROL] [--dispatcher PATH]` runs everything (`--strace` passes in
 //! the syscall count that xtask measured with strace, for the report); `cost absent-only N` makes
 //! N absent-driver calls between two `getppid` marker syscalls, then 10 `stat` calls between two
 //! more markers as a control, for xtask to count under `strace -f`; `cost threads-probe KIND
@@ -22,7 +26,8 @@
 //! configuration alone and prints its calls/s and CPU use, for profiling it (`perf record`,
 //! `strace -c -f`); `cost absent-probe SAMPLES` runs (a) alone; `cost spawn-probe ROUNDS
 //! [--gib]` runs (b)'s main variants alone (with 1 GiB held) and prints their ratios; `cost
-//! spawn-section ROUNDS` runs (b), (c) and the ladder alone. `--rotate` makes every mode order
+//! spawn-section ROUNDS` runs (b), (c) and the ladder alone; `cost event-section ROUNDS
+//! --dispatcher PATH` runs (g) alone. `--rotate` makes every mode order
 //! its rounds the old way (the same cycle, the first variant rotating), for comparison.
 
 use std::borrow::Cow;
@@ -32,7 +37,7 @@ use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use std::ffi::CString;
+use std::ffi::{CStr, CString};
 
 use hook_core::baseline::{
     CountingAlloc, Libvirt, PrivateLibvirtHooksDir, bare_spawn_wait, hygiene_spawn_wait,
@@ -299,9 +304,15 @@ impl LibvirtPeer {
 
     /// `virHookCall(QEMU, "bench-guest", PREPARE, BEGIN, NULL, <domain>, NULL)`.
     fn call(&self) -> i32 {
+        self.call_for(&self.id)
+    }
+
+    /// `virHookCall(QEMU, <id>, PREPARE, BEGIN, NULL, <domain>, NULL)`: libvirt runs
+    /// `/etc/libvirt/hooks/qemu <id> prepare begin -` with the domain on stdin.
+    fn call_for(&self, id: &CStr) -> i32 {
         self.lib.hook_call(
             libvirt_driver::QEMU,
-            &self.id,
+            id,
             VIR_QEMU_PREPARE,
             VIR_SUBOP_BEGIN,
             Some(&self.document),
@@ -424,8 +435,13 @@ impl Samples {
 
     /// Nearest-rank 99th percentile.
     fn p99(&self) -> f64 {
+        self.quantile(0.99)
+    }
+
+    /// Nearest-rank `q` quantile (0 < q ≤ 1).
+    fn quantile(&self, q: f64) -> f64 {
         let v = self.sorted();
-        let rank = ((0.99 * v.len() as f64).ceil() as usize).clamp(1, v.len());
+        let rank = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len());
         v[rank - 1]
     }
 
@@ -468,6 +484,20 @@ fn next_random() -> u64 {
     x
 }
 
+/// Puts `order` (the variants' indices) in round `r`'s order (see [`ROTATE`]).
+fn reorder(order: &mut [usize], r: usize) {
+    let n = order.len();
+    if ROTATE.load(std::sync::atomic::Ordering::Relaxed) {
+        for (k, o) in order.iter_mut().enumerate() {
+            *o = (r + k) % n;
+        }
+    } else {
+        for k in (1..n).rev() {
+            order.swap(k, (next_random() % (k as u64 + 1)) as usize);
+        }
+    }
+}
+
 /// Runs `rounds` interleaved rounds: each round calls every variant once, in a new order each
 /// round (see [`ROTATE`]), and records each call's wall time into `out[variant]`.
 fn interleave(variants: &mut [Variant<'_>], rounds: usize, out: &mut [Samples]) {
@@ -496,18 +526,9 @@ fn interleave_cpu(
     out: &mut [Samples],
     mut cpu: Option<&mut [Samples]>,
 ) {
-    let n = variants.len();
-    let mut order: Vec<usize> = (0..n).collect();
+    let mut order: Vec<usize> = (0..variants.len()).collect();
     for r in 0..rounds {
-        if ROTATE.load(std::sync::atomic::Ordering::Relaxed) {
-            for (k, o) in order.iter_mut().enumerate() {
-                *o = (r + k) % n;
-            }
-        } else {
-            for k in (1..n).rev() {
-                order.swap(k, (next_random() % (k as u64 + 1)) as usize);
-            }
-        }
+        reorder(&mut order, r);
         for &i in &order {
             let c0 = if cpu.is_some() { cpu_used_ns() } else { 0.0 };
             let t = Instant::now();
@@ -1198,6 +1219,453 @@ fn section_threads(fx: &Fixture, rounds: usize, round_time: Duration, rep: &mut 
     ));
 }
 
+// --- (g) one event as libvirt calls it ---------------------------------------------------------
+
+/// The guides' hook helper (PassthroughPOST / VFIO-Tools `libvirt_hooks/qemu`), the main hook
+/// the dispatcher replaces (the tests' copy).
+const HOOK_HELPER: &str = include_str!("../../tests/fixtures/hook-helper-qemu");
+
+/// (g)'s per-guest script, relative to a hooks directory.
+const EVENT_SCRIPT: &str = "qemu.d/test/prepare/begin/10-x";
+
+/// The arguments libvirt gives the main hook for (g): `qemu test prepare begin -` (`test` is
+/// the guest of the 1 KB domain).
+const EVENT_ARGS: [&str; 4] = ["test", "prepare", "begin", "-"];
+
+/// The socket paths the dispatcher's default `log = "auto"` tries, in order.
+const LOG_SOCKETS: [&str; 2] = ["/run/systemd/journal/socket", "/dev/log"];
+
+/// (g)'s main hooks, each installed as `qemu` in front of the same per-guest script.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum MainHook {
+    /// `#!/bin/sh` + `exec <script> "$@"`: the floor for a main hook that runs that script.
+    Exec,
+    /// `virt-hook install`: `qemu` a hard link to the copy `virt-hook`, default settings.
+    Dispatcher,
+    /// The guides' hook helper (bash).
+    Helper,
+}
+
+impl MainHook {
+    const ALL: [MainHook; 3] = [MainHook::Exec, MainHook::Dispatcher, MainHook::Helper];
+
+    /// What the report calls it.
+    fn name(self) -> &'static str {
+        match self {
+            MainHook::Exec => "`#!/bin/sh` main hook that `exec`s the script",
+            MainHook::Dispatcher => "the dispatcher (`virt-hook install`, default settings)",
+            MainHook::Helper => "the guides' hook helper (bash)",
+        }
+    }
+
+    /// A name for files and progress lines.
+    fn tag(self) -> &'static str {
+        match self {
+            MainHook::Exec => "exec",
+            MainHook::Dispatcher => "dispatcher",
+            MainHook::Helper => "helper",
+        }
+    }
+}
+
+/// Writes an executable file, creating its directory.
+fn write_executable(path: &Path, body: &str) -> Result<(), String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent)
+            .map_err(|e| format!("creating {}: {e}", parent.display()))?;
+    }
+    std::fs::write(path, body)
+        .and_then(|()| std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)))
+        .map_err(|e| format!("writing {}: {e}", path.display()))
+}
+
+/// `DISPATCHER --hooks-dir DIR install` (started through hook-core, with libvirt's
+/// environment); checks that `DIR/qemu` is then a hard link to `DIR/virt-hook`.
+fn install_dispatcher(dir: &Path, dispatcher: &Path) -> Result<(), String> {
+    use std::os::unix::fs::MetadataExt;
+    let dir_arg = dir
+        .to_str()
+        .ok_or_else(|| format!("{} is not UTF-8", dir.display()))?;
+    let shown = format!("{} --hooks-dir {dir_arg} install", dispatcher.display());
+    let report = Runner::default()
+        .run(&Invocation {
+            script: dispatcher,
+            args: &["--hooks-dir", dir_arg, "install"],
+            stdin: None,
+            capture_stdout: true,
+        })
+        .map_err(|e| format!("`{shown}`: {e}"))?;
+    if !report.success() {
+        return Err(format!(
+            "`{shown}` failed ({:?}): {}",
+            report.ending,
+            String::from_utf8_lossy(&report.stderr).trim()
+        ));
+    }
+    let ino = |name: &str| std::fs::metadata(dir.join(name)).map(|m| (m.dev(), m.ino()));
+    match (ino("qemu"), ino("virt-hook")) {
+        (Ok(a), Ok(b)) if a == b => Ok(()),
+        _ => Err(format!(
+            "`{shown}` did not make {dir_arg}/qemu a hard link to {dir_arg}/virt-hook"
+        )),
+    }
+}
+
+/// Lays out a hooks directory for `main`: the per-guest exit-0 script and `main` as `qemu`.
+fn event_dir(dir: &Path, main: MainHook, dispatcher: &Path) -> Result<(), String> {
+    write_executable(&dir.join(EVENT_SCRIPT), "#!/bin/sh\nexit 0\n")?;
+    let qemu = dir.join("qemu");
+    match main {
+        MainHook::Exec => write_executable(
+            &qemu,
+            &format!(
+                "#!/bin/sh\nexec {} \"$@\"\n",
+                dir.join(EVENT_SCRIPT).display()
+            ),
+        ),
+        MainHook::Helper => write_executable(&qemu, HOOK_HELPER),
+        MainHook::Dispatcher => install_dispatcher(dir, dispatcher),
+    }
+}
+
+/// libvirt's private hooks directory set up for (g): the per-guest script, the dispatcher
+/// installed, and the three main hooks kept under other names, one of them linked in as
+/// `qemu` before each of libvirt's calls (libvirt runs only `<its hooks dir>/qemu`). Dropping
+/// it puts back the exit-0 `qemu` the other sections use and removes the rest.
+struct LibvirtMains {
+    dir: PathBuf,
+}
+
+impl LibvirtMains {
+    /// The exit-0 `qemu` of [`LibvirtPeer`], kept while (g) runs.
+    const KEPT: &'static str = ".bench-exit0";
+
+    fn new(dispatcher: &Path) -> Result<LibvirtMains, String> {
+        let dir = PathBuf::from(PrivateLibvirtHooksDir::PATH);
+        std::fs::rename(dir.join("qemu"), dir.join(Self::KEPT))
+            .map_err(|e| format!("moving libvirt's exit-0 qemu hook aside: {e}"))?;
+        // From here on, dropping it puts everything back.
+        let mains = LibvirtMains { dir };
+        for main in MainHook::ALL {
+            event_dir(&mains.dir, main, dispatcher)?;
+            std::fs::rename(mains.dir.join("qemu"), mains.path(main))
+                .map_err(|e| format!("renaming {} main hook: {e}", main.tag()))?;
+        }
+        Ok(mains)
+    }
+
+    fn path(&self, main: MainHook) -> PathBuf {
+        self.dir.join(format!(".bench-main-{}", main.tag()))
+    }
+
+    /// Makes `qemu` a hard link to `file` (a new link, then a rename over `qemu`).
+    fn link_as_qemu(&self, file: &Path) {
+        let tmp = self.dir.join(".bench-qemu-new");
+        let _ = std::fs::remove_file(&tmp);
+        std::fs::hard_link(file, &tmp).expect("link a main hook");
+        std::fs::rename(&tmp, self.dir.join("qemu")).expect("rename it to qemu");
+    }
+
+    /// Puts `main` in place as `qemu` (untimed, before the call).
+    fn select(&self, main: MainHook) {
+        self.link_as_qemu(&self.path(main));
+    }
+}
+
+impl Drop for LibvirtMains {
+    fn drop(&mut self) {
+        let kept = self.dir.join(Self::KEPT);
+        if kept.exists() {
+            self.link_as_qemu(&kept);
+        }
+        let _ = std::fs::remove_dir_all(self.dir.join("qemu.d"));
+        for name in [Self::KEPT, "virt-hook", "virt-hook.toml"] {
+            let _ = std::fs::remove_file(self.dir.join(name));
+        }
+        for main in MainHook::ALL {
+            let _ = std::fs::remove_file(self.path(main));
+        }
+    }
+}
+
+/// A variant whose call is timed after an untimed setup.
+type Staged<'a> = (Box<dyn FnMut() + 'a>, Box<dyn FnMut() + 'a>);
+
+/// [`interleave`] for staged variants: each call is timed, its setup is not.
+fn interleave_staged(variants: &mut [Staged<'_>], rounds: usize, out: &mut [Samples]) {
+    let mut order: Vec<usize> = (0..variants.len()).collect();
+    for r in 0..rounds {
+        reorder(&mut order, r);
+        for &i in &order {
+            (variants[i].0)();
+            let t = Instant::now();
+            (variants[i].1)();
+            out[i].0.push(t.elapsed().as_nanos() as f64);
+        }
+    }
+}
+
+/// One event through a main hook, called as libvirt calls it: `qemu test prepare begin -`,
+/// libvirt's environment, the 1 KB domain on a stdin pipe, stdout and stderr on pipes.
+/// Returns whether the hook succeeded.
+fn event_status(runner: &Runner, main: &Path) -> bool {
+    runner
+        .run(&Invocation {
+            script: main,
+            args: &EVENT_ARGS,
+            stdin: Some(DOMAIN_SMALL),
+            capture_stdout: false,
+        })
+        .expect("run the main hook")
+        .success()
+}
+
+/// [`event_status`], which must succeed.
+fn event_call(runner: &Runner, main: &Path) {
+    assert!(event_status(runner, main), "{} failed", main.display());
+}
+
+/// Checks that `call` (one event through a main hook) runs the per-guest `script`: it fails
+/// while the script exits 3 and succeeds again once it exits 0.
+fn runs_the_script(
+    what: &str,
+    script: &Path,
+    call: &mut dyn FnMut() -> bool,
+) -> Result<(), String> {
+    write_executable(script, "#!/bin/sh\nexit 3\n")?;
+    let failed = !call();
+    write_executable(script, "#!/bin/sh\nexit 0\n")?;
+    if !failed {
+        return Err(format!(
+            "{what} succeeded while {} exited 3: it does not run the script",
+            script.display()
+        ));
+    }
+    if !call() {
+        return Err(format!("{what} fails with {} exiting 0", script.display()));
+    }
+    Ok(())
+}
+
+/// A path as the report shows it: from its `target/` component on (the build's output), so
+/// that the report names no checkout.
+fn shown_path(path: &Path) -> String {
+    let parts: Vec<_> = path.components().collect();
+    match parts.iter().rposition(|c| c.as_os_str() == "target") {
+        Some(i) => parts[i..].iter().collect::<PathBuf>().display().to_string(),
+        None => path.display().to_string(),
+    }
+}
+
+/// (g): the cost per libvirt event of the dispatcher installed as `qemu`, against a
+/// `#!/bin/sh` main hook that `exec`s the per-guest script and against the guides' hook
+/// helper; called by hook-core's `Runner` (as libvirt calls a hook) and, when it can be
+/// measured, by libvirt's own `virHookCall`. `dispatcher` is the static binary `cargo xtask
+/// dist` ships, `Err` saying why there is none.
+fn section_event(
+    fx: &Fixture,
+    rounds: usize,
+    dispatcher: Result<&Path, &str>,
+    peer: Option<&LibvirtPeer>,
+    rep: &mut Report,
+) {
+    let case = "(g) one qemu event, as libvirt calls it";
+    let goals = [
+        (
+            "(g) dispatcher / `#!/bin/sh` main hook that `exec`s the same script, per event",
+            "≤ 1.10",
+        ),
+        (
+            "(g) dispatcher / the guides' hook helper, per event",
+            "< 0.50",
+        ),
+    ];
+    let skip = |rep: &mut Report, why: &str| {
+        rep.rows.push(format!(
+            "| {case} | the three main hooks | – | – | – | skipped: {why} |"
+        ));
+        for (what, goal) in goals {
+            rep.target(what, format!("skipped: {why}"), goal, false);
+        }
+    };
+    let dispatcher = match dispatcher {
+        Ok(d) => d,
+        Err(why) => {
+            progress(&format!("(g) skipped: {why}"));
+            return skip(rep, why);
+        }
+    };
+    progress("(g) one qemu event as libvirt calls it: exec main hook, dispatcher, hook helper");
+    let mut dirs = Vec::new();
+    for main in MainHook::ALL {
+        let dir = fx.dir.join(format!("event-{}", main.tag()));
+        if let Err(e) = event_dir(&dir, main, dispatcher) {
+            progress(&format!("(g) skipped: {e}"));
+            return skip(rep, &e);
+        }
+        let qemu = dir.join("qemu");
+        let runner = Runner::default();
+        let checked = runs_the_script(
+            &format!("the {} main hook", main.tag()),
+            &dir.join(EVENT_SCRIPT),
+            &mut || event_status(&runner, &qemu),
+        );
+        if let Err(e) = checked {
+            progress(&format!("(g) skipped: {e}"));
+            return skip(rep, &e);
+        }
+        dirs.push(qemu);
+    }
+    let guest = CString::new("test").expect("no NUL");
+    let libvirt = peer.and_then(|p| {
+        let mains = LibvirtMains::new(dispatcher).and_then(|m| {
+            let script = m.dir.join(EVENT_SCRIPT);
+            for main in MainHook::ALL {
+                m.select(main);
+                runs_the_script(
+                    &format!("libvirt's call of the {} main hook", main.tag()),
+                    &script,
+                    &mut || p.call_for(&guest) == 0,
+                )?;
+            }
+            Ok(m)
+        });
+        match mains {
+            Ok(m) => Some((p, m)),
+            Err(e) => {
+                progress(&format!("(g) libvirt's caller skipped: {e}"));
+                None
+            }
+        }
+    });
+    let runner = Runner::default();
+    let started = Instant::now();
+    let mut variants: Vec<Staged<'_>> = Vec::new();
+    for path in &dirs {
+        variants.push((Box::new(|| {}), Box::new(|| event_call(&runner, path))));
+    }
+    if let Some((p, m)) = &libvirt {
+        for main in MainHook::ALL {
+            let guest = guest.as_c_str();
+            variants.push((
+                Box::new(move || m.select(main)),
+                Box::new(move || assert_eq!(p.call_for(guest), 0, "virHookCall failed")),
+            ));
+        }
+    }
+    for _ in 0..10 {
+        for v in variants.iter_mut() {
+            (v.0)();
+            (v.1)();
+        }
+    }
+    let mut s: Vec<Samples> = variants.iter().map(|_| Samples::default()).collect();
+    interleave_staged(&mut variants, rounds, &mut s);
+    drop(variants);
+    let took = started.elapsed().as_secs_f64();
+
+    let (exec, disp, helper) = (0, 1, 2);
+    let callers: Vec<(String, usize)> = std::iter::once(("hook-core `Runner::run`".to_owned(), 0))
+        .chain(
+            libvirt
+                .as_ref()
+                .map(|(p, _)| (format!("libvirt {} `virHookCall`", p.lib.version()), 3)),
+        )
+        .collect();
+    let spread = |x: &Samples| {
+        format!(
+            "p25–p75 {}–{}",
+            fmt_ns(x.quantile(0.25)),
+            fmt_ns(x.quantile(0.75))
+        )
+    };
+    for (caller, base) in &callers {
+        for (k, main) in MainHook::ALL.iter().enumerate() {
+            let x = &s[base + k];
+            let r = match main {
+                MainHook::Exec => "1 (the floor)".to_owned(),
+                MainHook::Dispatcher => format!(
+                    "{:.3} × exec main hook; {:.3} × hook helper",
+                    ratio(x, &s[base + exec]),
+                    ratio(x, &s[base + helper])
+                ),
+                MainHook::Helper => format!("{:.3} × exec main hook", ratio(x, &s[base + exec])),
+            };
+            rep.row(
+                case,
+                &format!("{caller} → {}", main.name()),
+                x,
+                &format!("{r}; {}", spread(x)),
+            );
+        }
+    }
+    if libvirt.is_none() {
+        rep.rows.push(format!(
+            "| {case} | libvirt `virHookCall` as the caller | – | – | – | skipped (see the note) |"
+        ));
+    }
+    for (g, (what, goal)) in goals.iter().enumerate() {
+        let (other, limit) = if g == 0 { (exec, 1.10) } else { (helper, 0.50) };
+        let measured: Vec<f64> = callers
+            .iter()
+            .map(|(_, base)| ratio(&s[base + disp], &s[base + other]))
+            .collect();
+        let text = callers
+            .iter()
+            .zip(&measured)
+            .map(|((caller, _), r)| format!("{r:.3} called by {caller}"))
+            .collect::<Vec<_>>()
+            .join("; ");
+        let met = if g == 0 {
+            measured.iter().all(|&r| r <= limit)
+        } else {
+            measured.iter().all(|&r| r < limit)
+        };
+        rep.target(what, text, goal, met);
+    }
+    let sockets: Vec<&str> = LOG_SOCKETS
+        .iter()
+        .copied()
+        .filter(|p| Path::new(p).exists())
+        .collect();
+    let log = if sockets.is_empty() {
+        "neither the journal's socket nor `/dev/log` exists on this machine, so the \
+         dispatcher's log lines (one per script run) were dropped after a failed `connect`"
+            .to_owned()
+    } else {
+        format!(
+            "{} exists on this machine: the dispatcher sent one log datagram per script run",
+            sockets.join(" and ")
+        )
+    };
+    rep.notes.push(format!(
+        "(g): one qemu event as libvirt makes it, `qemu test prepare begin -` with libvirt's \
+         environment (`LC_ALL=C` and the few variables it passes on: hook-core's default \
+         `ScriptEnv`) and the {} B domain on a stdin pipe, through three main hooks, each \
+         installed as `qemu` in its own temporary hooks directory in front of the same \
+         per-guest script `{EVENT_SCRIPT}` (`#!/bin/sh`, `exit 0`): the `#!/bin/sh` main \
+         hook that `exec`s that script (`exec <dir>/{EVENT_SCRIPT} \"$@\"`: the floor for a \
+         main hook that runs it, one shell start then the script); the dispatcher, `{}` \
+         (the binary given with `--dispatcher`: `cargo xtask bench` builds it as `cargo \
+         xtask dist` ships it, static) put in place by its own `virt-hook --hooks-dir <dir> install` (`qemu` a hard link to \
+         the copy `virt-hook`) with no `virt-hook.toml`, so with the default settings \
+         (timeout 60 s, `log = \"auto\"`): its own start, then a `posix_spawn` of the \
+         script; and the guides' hook helper (`tests/fixtures/hook-helper-qemu`: bash, \
+         which runs `dirname` and `find`, then the script). The caller is hook-core's \
+         `Runner::run` (argv, environment, stdin pipe, stdout and stderr on pipes, as \
+         libvirt's `virCommand` gives a hook) and, when libvirt is measured, libvirt's own \
+         `virHookCall` on its private hooks directory, into which the three main hooks are \
+         linked as `qemu` in turn (the link, untimed, before each call). Before measuring, \
+         each main hook under each caller is checked to run the script: its call fails while \
+         the script exits 3. All {} variants are interleaved, {rounds} rounds after 10 of \
+         warm-up ({took:.0} s in all); ratios are of medians within this run. Logging: \
+         {log}.",
+        DOMAIN_SMALL.len(),
+        shown_path(dispatcher),
+        s.len(),
+    ));
+}
+
 // --- modes -----------------------------------------------------------------------------------
 
 /// `absent-only N`: N absent-driver calls between two `getppid` markers, then 10 `stat` calls
@@ -1334,6 +1802,28 @@ fn main() {
         }
         return;
     }
+    let dispatcher_arg = args
+        .iter()
+        .position(|a| a == "--dispatcher")
+        .and_then(|i| args.get(i + 1))
+        .map(PathBuf::from);
+    let no_dispatcher = "no `--dispatcher PATH` given (`cargo xtask bench` passes the static \
+                         binary `cargo xtask dist` ships)";
+    let dispatcher = dispatcher_arg.as_deref().ok_or(no_dispatcher);
+    if args.first().map(String::as_str) == Some("event-section") {
+        // (g) alone, libvirt's caller included when it can be measured.
+        let peer = LibvirtPeer::new()
+            .map_err(|e| eprintln!("libvirt skipped: {e}"))
+            .ok();
+        let fx = Fixture::new();
+        let mut rep = Report::default();
+        let rounds = args.get(1).and_then(|n| n.parse().ok()).unwrap_or(200);
+        section_event(&fx, rounds, dispatcher, peer.as_ref(), &mut rep);
+        for r in rep.rows.iter().chain(&rep.targets).chain(&rep.notes) {
+            println!("{r}");
+        }
+        return;
+    }
     if args.first().map(String::as_str) == Some("absent-probe") {
         absent_probe(args.get(1).and_then(|n| n.parse().ok()).unwrap_or(2000));
         return;
@@ -1371,6 +1861,7 @@ fn main() {
         } else {
             (2000, 1000, 1000, 500, 12, Duration::from_millis(600))
         };
+    let event_rounds = if quick { 30 } else { 600 };
 
     let started = Instant::now();
     // First, while this process has one thread: the mount namespace is per thread.
@@ -1416,6 +1907,7 @@ fn main() {
     section_filter(&fx, filter_rounds, &mut rep);
     section_many(&fx, many_rounds, &mut rep);
     section_threads(&fx, thread_rounds, round_time, &mut rep);
+    section_event(&fx, event_rounds, dispatcher, peer.as_ref(), &mut rep);
 
     println!("## Targets\n");
     println!("| target | measured | goal | |");

@@ -1,7 +1,10 @@
 //! `cargo xtask bench`: builds and runs hook-core's cost benchmark (`hook-core/benches/cost.rs`,
 //! release profile), counts the syscalls of absent-driver calls by running the benchmark's
 //! `absent-only` mode under `strace -f` and counting the lines between its marker syscalls,
-//! then writes the report with the machine's description to `docs/performance.md`.
+//! then writes the report with the machine's description to `docs/performance.md`. It also
+//! builds `virt-hook` as `cargo xtask dist` ships it (static, [`crate::dist::build_binary`]) and
+//! passes it to the benchmark (`--dispatcher PATH`), which measures that binary installed as
+//! libvirt's `qemu` hook against other main hooks, per event (its section (g)).
 
 // xtask is automation: it starts cargo, strace and the benchmark binary. The "only hook-core
 // starts processes" rule (clippy.toml) is about the shipped crates.
@@ -25,6 +28,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
     }
     let root = workspace_root();
     let exe = build(&root)?;
+    let dispatcher = dispatcher(&root)?;
     // Taken before the run: the load average then says how busy the machine was without us.
     let machine = machine();
     let date = command_line("date", &["-u", "+%Y-%m-%d %H:%M UTC"]);
@@ -39,6 +43,7 @@ pub fn run(args: &[String]) -> Result<(), String> {
         "{}/{}/{}",
         counted.syscalls, STRACE_CALLS, counted.control
     ));
+    cmd.arg("--dispatcher").arg(&dispatcher);
     if quick {
         cmd.arg("--quick");
     }
@@ -104,6 +109,23 @@ fn build(root: &Path) -> Result<PathBuf, String> {
         .find_map(|l| json_string_field(l, "executable"))
         .map(PathBuf::from)
         .ok_or_else(|| "cargo did not report the benchmark executable".to_owned())
+}
+
+/// The dispatcher as it is shipped, for the benchmark's per-event section (g): `virt-hook`
+/// built by [`crate::dist::build_binary`], checked to be static (no `.interp`: no dynamic
+/// loader runs at each of its starts).
+fn dispatcher(root: &Path) -> Result<PathBuf, String> {
+    eprintln!("xtask bench: building the dispatcher as `cargo xtask dist` ships it");
+    let binary = crate::dist::build_binary(root)?;
+    let elf = std::fs::read(&binary).map_err(|e| format!("reading {}: {e}", binary.display()))?;
+    let sections = crate::dist::elf_sections(&elf)?;
+    if sections.iter().any(|(name, _)| name == ".interp") {
+        return Err(format!(
+            "{} has an .interp section: it is not static",
+            binary.display()
+        ));
+    }
+    Ok(binary)
 }
 
 /// The value of `"field":"…"` in one line of cargo's JSON (no escapes expected in a path
@@ -260,9 +282,14 @@ fn document(
          them alike. The \
          system users would pick instead, libvirt, is measured in the same run when it is \
          installed (Debian: `apt-get install libvirt0`): its own `virHookCall`, called in this \
-         process for the same script and document. This file is generated: run `cargo xtask \
-         bench` again to refresh it (about 4 minutes on 2 cores; `strace` must be installed; \
-         root for libvirt's column, which needs a private mount namespace).\n\n",
+         process for the same script and document. Section (g) measures what users install \
+         as libvirt's main hook, per event: the `virt-hook` binary the packages ship (built by \
+         `cargo xtask dist`'s own build step: `dist` profile, static) installed as `qemu` \
+         with `virt-hook install`, against a `#!/bin/sh` main hook that `exec`s the same \
+         per-guest script and against the guides' hook helper. This file is generated: run \
+         `cargo xtask bench` again to refresh it (about 5 minutes on 2 cores, plus the \
+         dispatcher's LTO build when it is not built yet; `strace` must be installed; root for \
+         libvirt's column, which needs a private mount namespace).\n\n",
     );
     doc.push_str(&format!("Measured {date} on:\n\n| | |\n|---|---|\n"));
     for (k, v) in machine {

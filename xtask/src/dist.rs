@@ -575,8 +575,10 @@ fn source_date_epoch(root: &Path) -> Option<String> {
     (!text.is_empty() && text.bytes().all(|b| b.is_ascii_digit())).then(|| text.to_owned())
 }
 
-/// Builds the binary, stages both trees and makes both packages in `out`.
-fn build(root: &Path, meta: &Meta, out: &Path) -> Result<(), String> {
+/// Builds `virt-hook` as the packages ship it: the `dist` profile, for the host's triple
+/// given explicitly, static ([`STATIC_RUSTFLAGS`]). Returns `target/<triple>/dist/virt-hook`.
+/// `cargo xtask bench` measures this same binary as the installed dispatcher.
+pub fn build_binary(root: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let triple = host_triple()?;
     let flags_var = format!(
@@ -603,10 +605,16 @@ fn build(root: &Path, meta: &Meta, out: &Path) -> Result<(), String> {
     ])
     .env(&flags_var, STATIC_RUSTFLAGS)
     .current_dir(root);
-    println!("==> {shown}");
+    // On stderr, with cargo's own lines: `cargo xtask bench` prints its report on stdout.
+    eprintln!("==> {shown}");
     status(&mut cmd, &shown)?;
     // With --target, the `dist` profile's output is `target/<triple>/dist`.
-    let binary = target_dir(root).join(&triple).join("dist").join(NAME);
+    Ok(target_dir(root).join(&triple).join("dist").join(NAME))
+}
+
+/// Builds the binary, stages both trees and makes both packages in `out`.
+fn build(root: &Path, meta: &Meta, out: &Path) -> Result<(), String> {
+    let binary = build_binary(root)?;
     let epoch = source_date_epoch(root);
 
     // .deb
