@@ -229,10 +229,7 @@ fn scan_marker(file: &mut std::fs::File) -> Option<String> {
         }
         budget = budget.saturating_sub(n as u64);
         let end = kept + n;
-        if let Some(at) = buf[..end]
-            .windows(marker_head().len())
-            .position(|w| w == marker_head())
-        {
+        if let Some(at) = memchr::memmem::find(&buf[..end], marker_head()) {
             let rest = &buf[at + marker_head().len()..end];
             if let Some(stop) = rest.iter().position(|&b| b == 0) {
                 return Some(String::from_utf8_lossy(&rest[..stop]).into_owned());
