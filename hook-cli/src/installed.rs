@@ -26,6 +26,14 @@ const MAX_LINKS: usize = 40;
 /// each installed driver's main hook is a hard link to it. libvirt never runs it by this name.
 pub(crate) const COPY_NAME: &str = "virt-hook";
 
+/// The suffix of the backup of the main hook an install replaced.
+pub(crate) const BACKUP_SUFFIX: &str = ".virt-hook-backup";
+
+/// `<hooks dir>/<driver>.virt-hook-backup`.
+pub(crate) fn backup_path(hooks_dir: &Path, driver: &str) -> PathBuf {
+    hooks_dir.join(format!("{driver}{BACKUP_SUFFIX}"))
+}
+
 /// What every `virt-hook` binary holds, followed by its version and a NUL: how a copy is told
 /// from any other file. `main` reads it once, so no build drops it.
 pub(crate) static MARKER: &[u8] = concat!(
