@@ -12,6 +12,9 @@
 //! With the dispatcher or the hook helper in place, `<driver>.d/<object>/<op>/<subop>/` holds
 //! scripts that run (the per-object layout); otherwise libvirt never looks inside those
 //! directories. Recognition reads at most [`MAX_SCRIPT`] bytes of a script and never runs it.
+//!
+//! It also names what `install` puts in the hooks directory: the copy [`COPY_NAME`] and the
+//! backup of a replaced main hook ([`BACKUP_SUFFIX`], [`backup_path`]).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
