@@ -31,10 +31,11 @@ use hook_core::discover::{self, Listing, ObjectListing, SkipReason, WarningKind}
 
 use serde::Serialize;
 
+use crate::ctx::{Ctx, InputError, Output};
 use crate::installed::{self, COPY_NAME, Kind, MainHook, Via};
 use crate::mac::{self, FileKind, Host};
 use crate::style::{self, Style};
-use crate::{Ctx, InputError, Output, drivers, install, list};
+use crate::{drivers, text};
 
 /// How bad a finding is.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,34 +66,6 @@ pub(crate) struct Finding {
     pub(crate) code: &'static str,
     pub(crate) path: PathBuf,
     pub(crate) message: String,
-}
-
-/// What an executable's name says it is when libvirt should probably not run it: `Some("an
-/// editor backup")` for `foo~`, and so on; `None` for an ordinary name.
-pub(crate) fn suspicious_name(name: &str) -> Option<&'static str> {
-    const SUFFIXES: &[(&str, &str)] = &[
-        ("~", "an editor backup"),
-        (".swp", "an editor swap file"),
-        (".swo", "an editor swap file"),
-        (".rpmsave", "an rpm leftover"),
-        (".rpmnew", "an rpm leftover"),
-        (".rpmorig", "an rpm leftover"),
-        (".ucf-old", "a dpkg leftover"),
-        (".ucf-new", "a dpkg leftover"),
-        (".ucf-dist", "a dpkg leftover"),
-        (".bak", "a backup copy"),
-        (".orig", "a backup copy"),
-        (".old", "a backup copy"),
-    ];
-    if let Some((_, what)) = SUFFIXES.iter().find(|(suffix, _)| name.ends_with(suffix)) {
-        Some(what)
-    } else if name.contains(".dpkg-") {
-        Some("a dpkg leftover")
-    } else if name.starts_with('.') {
-        Some("a dotfile")
-    } else {
-        None
-    }
 }
 
 /// Runs `check`.
@@ -165,11 +138,11 @@ impl Finder {
             WarningKind::WorldWritable => Severity::Error,
             _ => Severity::Warning,
         };
-        let mut text = list::warning_text(kind);
+        let mut text = text::warning_text(kind);
         if is_dir {
             text = text.replace("change what runs", "add or replace scripts");
         }
-        self.add(severity, list::warning_kind(kind), path, text);
+        self.add(severity, text::warning_kind(kind), path, text);
     }
 }
 
@@ -219,7 +192,7 @@ fn driver_findings(f: &mut Finder, l: &Listing, main: &MainHook) {
                 format!(
                     "cannot be read ({}): every {d} hook call fails, and without a main {d} \
                      script the daemon refuses to start",
-                    list::io_text(e)
+                    text::io_text(e)
                 ),
             )
         };
@@ -261,7 +234,7 @@ fn skipped(f: &mut Finder, driver: &str, place: Place<'_>, path: &Path, reason: 
     };
     let w = drivers::object_word(driver);
     match reason {
-        SkipReason::NotExecutable if suspicious_name(&name).is_some() => {}
+        SkipReason::NotExecutable if text::suspicious_name(&name).is_some() => {}
         SkipReason::NotExecutable => f.add(
             Severity::Warning,
             "not-executable",
@@ -347,7 +320,7 @@ fn skipped(f: &mut Finder, driver: &str, place: Place<'_>, path: &Path, reason: 
                 path,
                 format!(
                     "cannot be read ({}): every call for the events under it fails",
-                    list::io_text(e)
+                    text::io_text(e)
                 ),
             );
         }
@@ -355,7 +328,7 @@ fn skipped(f: &mut Finder, driver: &str, place: Place<'_>, path: &Path, reason: 
             Severity::Warning,
             "unreadable",
             path,
-            format!("cannot be examined ({}): {who} skips it", list::io_text(e)),
+            format!("cannot be examined ({}): {who} skips it", text::io_text(e)),
         ),
         // Only the per-object listing (discover::list_objects) gives these.
         SkipReason::Empty => f.add(
@@ -397,7 +370,7 @@ fn object_findings(f: &mut Finder, dir: &Path, l: &Listing, main: &MainHook, o: 
                  it takes it from the others), nothing times out, and a script that leaves a \
                  process behind hangs libvirt; `virt-hook install {d}` replaces it, keeping it \
                  as {d}{}",
-                install::BACKUP_SUFFIX
+                installed::BACKUP_SUFFIX
             ),
         );
     }
@@ -426,7 +399,7 @@ fn object_findings(f: &mut Finder, dir: &Path, l: &Listing, main: &MainHook, o: 
                 &e.path,
                 format!(
                     "cannot be read ({}): every {d} {} {} call for {} fails",
-                    list::io_text(err),
+                    text::io_text(err),
                     e.op,
                     e.subop,
                     e.object
@@ -559,7 +532,7 @@ fn runs(f: &mut Finder, who: &str, script: &Path) {
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    if let Some(what) = suspicious_name(&name) {
+    if let Some(what) = text::suspicious_name(&name) {
         let code = if what == "a dotfile" {
             "dotfile-runs"
         } else {
@@ -582,7 +555,7 @@ fn runs(f: &mut Finder, who: &str, script: &Path) {
             script,
             format!(
                 "cannot be read ({}), so it was not checked further",
-                list::io_text(&e.to_string())
+                text::io_text(&e.to_string())
             ),
         );
         return;
@@ -1091,7 +1064,7 @@ fn unknown_entries(f: &mut Finder, dir: &Path) {
             );
             continue;
         }
-        if let Some(driver) = n.strip_suffix(install::BACKUP_SUFFIX)
+        if let Some(driver) = n.strip_suffix(installed::BACKUP_SUFFIX)
             && drivers::NAMES.contains(&driver)
         {
             let what = MainHook::inspect_path(&path, driver)
@@ -1146,7 +1119,7 @@ struct FindingJson<'a> {
 
 fn to_json(ctx: &Ctx, exists: bool, findings: &[Finding]) -> String {
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
-    crate::render::to_json(&CheckJson {
+    crate::json::to_json(&CheckJson {
         hooks_dir: ctx.hooks_dir.display().to_string(),
         exists,
         errors: count(Severity::Error),
@@ -1209,24 +1182,6 @@ fn to_text(ctx: &Ctx, exists: bool, findings: &[Finding], st: Style) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn backup_names_are_recognised() {
-        for n in [
-            "10-x~",
-            ".10-x.swp",
-            "x.rpmsave",
-            "x.rpmnew",
-            "x.dpkg-old",
-            "x.dpkg-dist",
-            ".hidden",
-        ] {
-            assert!(suspicious_name(n).is_some(), "{n}");
-        }
-        for n in ["10-x", "qemu", "50-migrate.sh", "a.b"] {
-            assert!(suspicious_name(n).is_none(), "{n}");
-        }
-    }
 
     /// Writes `text` at `abs` below the fake host's root.
     fn put(root: &Path, abs: &str, text: &str) {

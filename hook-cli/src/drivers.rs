@@ -1,7 +1,7 @@
 //! The hook drivers virt-hook knows, by the names their driver crates give them, in libvirt's
 //! order.
 
-use crate::InputError;
+use crate::ctx::InputError;
 
 /// Every driver's name (its main script's file name), in libvirt's enum order.
 pub(crate) const NAMES: [&str; 6] = [

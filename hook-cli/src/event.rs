@@ -7,7 +7,7 @@
 use hook_core::matrix::CallSite;
 use hook_core::{EventSpec, HookEvent, LibvirtVersion, ShutoffReason};
 
-use crate::InputError;
+use crate::ctx::InputError;
 
 /// What the scripts of a driver read on stdin.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -18,7 +18,7 @@ use std::path::Path;
 
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 
-use crate::InputError;
+use crate::ctx::InputError;
 
 /// The most bytes a document may have: `hook_core::Limits::default().stdout_cap` (16 MiB).
 pub(crate) fn cap() -> usize {
@@ -33,7 +33,7 @@ pub(crate) fn read(option: &str, source: &str) -> Result<Vec<u8>, InputError> {
     }
     let fail = |e: io::Error| {
         let e = e.to_string();
-        InputError(format!("{option} {source}: {}", crate::list::io_text(&e)))
+        InputError(format!("{option} {source}: {}", crate::text::io_text(&e)))
     };
     let file = open_regular(Path::new(source)).map_err(|e| match e {
         Open::Io(e) => fail(e),

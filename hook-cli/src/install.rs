@@ -42,17 +42,10 @@ use std::os::unix::fs::PermissionsExt as _;
 use std::os::unix::fs::{DirBuilderExt as _, MetadataExt as _, OpenOptionsExt as _};
 use std::path::{Path, PathBuf};
 
+use crate::ctx::{Ctx, InputError, Output};
+use crate::drivers;
 use crate::installed::{self, COPY_NAME, Kind, MainHook, Via};
 use crate::mac::{FileKind, Host, NETWORK_HOOK_BOOLEAN, SeLinux};
-use crate::{Ctx, InputError, Output, drivers};
-
-/// The suffix of the backup of the main hook an install replaced.
-pub(crate) const BACKUP_SUFFIX: &str = ".virt-hook-backup";
-
-/// `<hooks dir>/<driver>.virt-hook-backup`.
-pub(crate) fn backup_path(hooks_dir: &Path, driver: &str) -> PathBuf {
-    hooks_dir.join(format!("{driver}{BACKUP_SUFFIX}"))
-}
 
 /// The daemon that runs `driver`'s hooks on a host with modular daemons.
 fn modular_daemon(driver: &str) -> &'static str {
@@ -115,7 +108,7 @@ fn io_err(what: &str, path: &Path, e: &io::Error) -> String {
     format!(
         "cannot {what} {}: {}",
         path.display(),
-        crate::list::io_text(&e.to_string())
+        crate::text::io_text(&e.to_string())
     )
 }
 
@@ -264,7 +257,7 @@ fn place_copy(dir: &Path, se: Option<&SeLinux>) -> Result<(PathBuf, bool), Strin
 /// keeping what was there as the backup when `keep_old`.
 fn link_as(dir: &Path, driver: &str, copy: &Path, keep_old: bool) -> Result<(), String> {
     let main = dir.join(driver);
-    let backup = backup_path(dir, driver);
+    let backup = installed::backup_path(dir, driver);
     let tmp = dir.join(format!(".{driver}.virt-hook-new"));
     if std::fs::symlink_metadata(&tmp).is_ok_and(|m| !m.is_dir()) {
         std::fs::remove_file(&tmp).map_err(|e| io_err("remove", &tmp, &e))?;
@@ -360,7 +353,7 @@ fn do_install(ctx: &Ctx, host: &Host, driver: &str, force: bool) -> Result<Strin
         ));
     }
     let main = MainHook::inspect(dir, driver);
-    let backup = backup_path(dir, driver);
+    let backup = installed::backup_path(dir, driver);
     // A backup that is the very file still installed: an install that stopped between the
     // backup link and the rename. The hook was never switched, so that link is dropped and the
     // install done again.
@@ -542,7 +535,7 @@ fn remove_unused_copy(dir: &Path) -> Option<String> {
 fn do_uninstall(ctx: &Ctx, driver: &str) -> Result<String, String> {
     let dir = &ctx.hooks_dir;
     let main = MainHook::inspect(dir, driver);
-    let backup = backup_path(dir, driver);
+    let backup = installed::backup_path(dir, driver);
     let has_backup = std::fs::symlink_metadata(&backup).is_ok();
     let flag = ctx.dir_flag();
     let tmp = dir.join(format!(".{driver}.virt-hook-new"));

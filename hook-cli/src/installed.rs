@@ -12,6 +12,9 @@
 //! With the dispatcher or the hook helper in place, `<driver>.d/<object>/<op>/<subop>/` holds
 //! scripts that run (the per-object layout); otherwise libvirt never looks inside those
 //! directories. Recognition reads at most [`MAX_SCRIPT`] bytes of a script and never runs it.
+//!
+//! It also names what `install` puts in the hooks directory: the copy [`COPY_NAME`] and the
+//! backup of a replaced main hook ([`BACKUP_SUFFIX`], [`backup_path`]).
 
 use std::io::Read as _;
 use std::path::{Path, PathBuf};
@@ -25,6 +28,14 @@ const MAX_LINKS: usize = 40;
 /// The name of the root-owned copy of the binary that `install` keeps in the hooks directory;
 /// each installed driver's main hook is a hard link to it. libvirt never runs it by this name.
 pub(crate) const COPY_NAME: &str = "virt-hook";
+
+/// The suffix of the backup of the main hook an install replaced.
+pub(crate) const BACKUP_SUFFIX: &str = ".virt-hook-backup";
+
+/// `<hooks dir>/<driver>.virt-hook-backup`.
+pub(crate) fn backup_path(hooks_dir: &Path, driver: &str) -> PathBuf {
+    hooks_dir.join(format!("{driver}{BACKUP_SUFFIX}"))
+}
 
 /// What every `virt-hook` binary holds, followed by its version and a NUL: how a copy is told
 /// from any other file. `main` reads it once, so no build drops it.

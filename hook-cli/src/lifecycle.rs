@@ -13,9 +13,10 @@ use hook_core::{FailurePolicy, ShutoffReason};
 use crate::cli::LifecycleArgs;
 use serde::Serialize;
 
-use crate::render::{self, Fired};
+use crate::ctx::{Ctx, InputError, Output};
+use crate::fire::render::{self, Fired};
 use crate::style::Style;
-use crate::{Ctx, InputError, Output, event, run};
+use crate::{event, fire, json};
 
 /// `lifecycle --json` (schema: docs/json.md).
 #[derive(Serialize)]
@@ -32,7 +33,7 @@ struct LifecycleJson<'a> {
 
 /// Runs `lifecycle`.
 pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, InputError> {
-    let libvirt = run::libvirt(args.libvirt.as_deref())?;
+    let libvirt = fire::libvirt(args.libvirt.as_deref())?;
     let end = match &args.end {
         None => ShutoffReason::Shutdown,
         Some(word) => word
@@ -40,14 +41,14 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
             .map_err(|e: hook_core::UnknownWord| InputError(format!("--end: {e}")))?,
     };
     let (start, _) = event::lifecycle(&args.driver, end, libvirt)?;
-    let limits = run::limits(args.timeout.as_deref())?;
-    let doc = run::domain_doc(&args.domain)?;
+    let limits = fire::limits(args.timeout.as_deref())?;
+    let doc = fire::domain_doc(&args.domain)?;
     let object = doc.name().unwrap_or_default().to_owned();
     let xml = doc.into_bytes();
     let driver = crate::drivers::known(&args.driver)?;
-    let hooks = run::hooks_for(ctx, driver, limits, libvirt)?;
+    let hooks = fire::hooks_for(ctx, driver, limits, libvirt)?;
     let fire = |e: event::AnyEvent| {
-        let mut f = run::fire_plain(&hooks, e, &object, &xml);
+        let mut f = fire::fire_plain(&hooks, e, &object, &xml);
         let libvirt_sends = match e.call_site().stdin {
             Stdin::Document { what, .. } => what,
             Stdin::DevNull => "nothing",
@@ -62,7 +63,7 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     let mut skipped: Vec<String> = Vec::new();
     let mut aborted_at: Option<String> = None;
     for e in start {
-        if aborted_at.is_some() || run::interrupted(&hooks) {
+        if aborted_at.is_some() || fire::interrupted(&hooks) {
             skipped.push(e.spec().op.to_owned());
             continue;
         }
@@ -79,7 +80,7 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     };
     let (_, stop) = event::lifecycle(driver, reason, libvirt)?;
     for e in stop {
-        if run::interrupted(&hooks) {
+        if fire::interrupted(&hooks) {
             break; // Ctrl-C: fire nothing more
         }
         fired.push(fire(e));
@@ -99,7 +100,7 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
             events: fired.iter().map(render::json).collect(),
         };
         return Ok(Output {
-            stdout: render::to_json(&v).into_bytes(),
+            stdout: json::to_json(&v).into_bytes(),
             code,
             ..Output::default()
         });

@@ -6,15 +6,14 @@
 
 use std::path::{Path, PathBuf};
 
-use hook_core::discover::{
-    self, Listing, ObjectListing, SkipReason, Skipped, Warning, WarningKind,
-};
+use hook_core::discover::{self, Listing, ObjectListing, SkipReason, Skipped, Warning};
 
 use serde::Serialize;
 
+use crate::ctx::{Ctx, InputError, Output};
 use crate::installed::{Kind, MainHook};
 use crate::style::{self, Style};
-use crate::{Ctx, InputError, Output, check, drivers};
+use crate::{drivers, text};
 
 /// Runs `list`. Always exit status 0: it reports, `check` judges.
 pub(crate) fn list(ctx: &Ctx, driver: Option<&str>, json: bool) -> Result<Output, InputError> {
@@ -86,49 +85,6 @@ fn run_by(main: &MainHook) -> &'static str {
             "the hook helper in the main hook's place, in directory order (unsorted; shown sorted)"
         }
         _ => "virt-hook's dispatcher in the main hook's place, in this order",
-    }
-}
-
-/// An I/O error's text without the ` (os error N)` tail.
-pub(crate) fn io_text(e: &str) -> &str {
-    e.split(" (os error").next().unwrap_or(e)
-}
-
-/// A short stable name for a skip reason (JSON `kind`).
-pub(crate) fn skip_kind(reason: &SkipReason) -> &'static str {
-    match reason {
-        SkipReason::NotExecutable => "not-executable",
-        SkipReason::Directory => "directory",
-        SkipReason::BrokenSymlink => "broken-symlink",
-        SkipReason::SymlinkLoop => "symlink-loop",
-        SkipReason::NotRegularFile => "not-regular-file",
-        SkipReason::Unreadable(_) => "unreadable",
-        SkipReason::Empty => "empty",
-        SkipReason::OutsideLayout => "outside-layout",
-    }
-}
-
-/// A short stable name for a permission warning (JSON `kind`, `check` codes).
-pub(crate) fn warning_kind(kind: &WarningKind) -> &'static str {
-    match kind {
-        WarningKind::WorldWritable => "world-writable",
-        WarningKind::GroupWritable => "group-writable",
-        WarningKind::ForeignOwner { .. } => "foreign-owner",
-    }
-}
-
-/// A permission warning in words, without the path.
-pub(crate) fn warning_text(kind: &WarningKind) -> String {
-    match kind {
-        WarningKind::WorldWritable => {
-            "world-writable: anyone can change what runs as the daemon (chmod o-w)".into()
-        }
-        WarningKind::GroupWritable => {
-            "group-writable: its group can change what runs as the daemon (chmod g-w)".into()
-        }
-        WarningKind::ForeignOwner { uid } => {
-            format!("owned by uid {uid}, neither root nor you: that user can change what runs")
-        }
     }
 }
 
@@ -205,7 +161,7 @@ fn skipped_json(skipped: &[Skipped]) -> Vec<SkippedJson> {
         .iter()
         .map(|s| SkippedJson {
             path: s.path.display().to_string(),
-            kind: skip_kind(&s.reason),
+            kind: text::skip_kind(&s.reason),
             reason: s.reason.to_string(),
         })
         .collect()
@@ -216,8 +172,8 @@ fn warnings_json(warnings: &[Warning]) -> Vec<WarningJson> {
         .iter()
         .map(|w| WarningJson {
             path: w.path.display().to_string(),
-            kind: warning_kind(&w.kind),
-            message: warning_text(&w.kind),
+            kind: text::warning_kind(&w.kind),
+            message: text::warning_text(&w.kind),
         })
         .collect()
 }
@@ -273,7 +229,7 @@ fn to_json(ctx: &Ctx, exists: bool, listings: &[Driver]) -> String {
             per_object: d.objects.as_ref().map(|o| objects_json(&d.main, o)),
         })
         .collect();
-    crate::render::to_json(&ListJson {
+    crate::json::to_json(&ListJson {
         hooks_dir: ctx.hooks_dir.display().to_string(),
         exists,
         drivers,
@@ -312,7 +268,7 @@ fn script_rows(scripts: &[PathBuf], dir: &Path, main: &MainHook, rows: &mut Vec<
             .file_name()
             .map(|n| n.to_string_lossy())
             .unwrap_or_default();
-        let note = match check::suspicious_name(&name) {
+        let note = match text::suspicious_name(&name) {
             Some(what) => format!("runs too, although it is {what} (see virt-hook check)"),
             None if *p == main.path => main.describe().unwrap_or_default().to_owned(),
             None => String::new(),
@@ -320,7 +276,7 @@ fn script_rows(scripts: &[PathBuf], dir: &Path, main: &MainHook, rows: &mut Vec<
         rows.push(Row {
             marker: (i + 1).to_string(),
             path: shown(p, dir, main),
-            warn: check::suspicious_name(&name).is_some(),
+            warn: text::suspicious_name(&name).is_some(),
             note,
         });
     }
@@ -342,7 +298,7 @@ fn warning_rows(warnings: &[Warning], dir: &Path, rows: &mut Vec<Row>) {
         rows.push(Row {
             marker: "!".into(),
             path: style::rel(&w.path, dir),
-            note: warning_text(&w.kind),
+            note: text::warning_text(&w.kind),
             warn: true,
         });
     }
@@ -384,7 +340,7 @@ fn object_rows(o: &ObjectListing, dir: &Path, main: &MainHook, rows: &mut Vec<Ro
                 path: style::rel(&e.path, dir),
                 note: format!(
                     "cannot read it ({}): every {d} {} {} call for {} fails",
-                    io_text(err),
+                    text::io_text(err),
                     e.op,
                     e.subop,
                     e.object
@@ -425,7 +381,7 @@ fn to_text(ctx: &Ctx, exists: bool, listings: &[Driver], st: Style) -> String {
                 path: style::rel(&l.d_dir, dir),
                 note: format!(
                     "cannot read it ({}): libvirt fails every {} call",
-                    io_text(e),
+                    text::io_text(e),
                     l.driver
                 ),
                 warn: true,

@@ -1,8 +1,9 @@
 //! Tidy checks: properties of the source tree that code review would otherwise have to keep,
 //! written as ordinary `#[test]`s so `cargo test --workspace` enforces them (rust-analyzer's
 //! pattern). Today: hook-core's module groups depend on each other one way only, as
-//! ARCHITECTURE.md draws them, no two of its modules depend on each other in a cycle, and no
-//! file of the repository refers to a path outside it.
+//! ARCHITECTURE.md draws them, and so do hook-cli's layers (leaves, the dispatcher, what `run`
+//! and `lifecycle` share, the commands, `main`); no two modules of either crate depend on each
+//! other in a cycle; and no file of the repository refers to a path outside it.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -33,6 +34,64 @@ pub const HOOK_CORE_LAYERS: &[(&str, &[&str])] = &[
     ),
 ];
 
+/// hook-cli's layers, bottom to top, each with its groups (`src/x.rs` or `src/x/` is group `x`,
+/// `src/main.rs` is `main`). A group may use every group of the layers below its own; in the
+/// `leaves` layer groups may also use each other (one way: the cycle test keeps it so), in the
+/// others never: the dispatcher uses no command and no command uses another. Groups listed that
+/// do not exist yet (`logread`, `status`, `log`) are where issue 20's `status` and `log` go.
+pub const HOOK_CLI_LAYERS: &[(&str, &[&str])] = &[
+    (
+        "leaves",
+        &[
+            "cli",
+            "ctx",
+            "drivers",
+            "event",
+            "input",
+            "installed",
+            "json",
+            "logging",
+            "logread",
+            "mac",
+            "style",
+            "text",
+        ],
+    ),
+    ("dispatcher", &["dispatch"]),
+    ("fire", &["fire"]),
+    (
+        "commands",
+        &[
+            "check",
+            "install",
+            "lifecycle",
+            "list",
+            "log",
+            "run",
+            "status",
+        ],
+    ),
+    ("binary", &["main"]),
+];
+
+/// The groups each hook-cli group may use, from [`HOOK_CLI_LAYERS`].
+pub fn hook_cli_allowed() -> BTreeMap<&'static str, Vec<&'static str>> {
+    let mut out = BTreeMap::new();
+    for (i, (layer, groups)) in HOOK_CLI_LAYERS.iter().enumerate() {
+        let below = HOOK_CLI_LAYERS[..i]
+            .iter()
+            .flat_map(|(_, g)| g.iter().copied());
+        for group in groups.iter().copied() {
+            let mut ok: Vec<&str> = below.clone().collect();
+            if *layer == "leaves" {
+                ok.extend(groups.iter().copied().filter(|g| *g != group));
+            }
+            out.insert(group, ok);
+        }
+    }
+    out
+}
+
 /// One module of a crate: its path (`process::pump`) and the modules its code (not its
 /// comments) names through `crate::…`.
 #[derive(Debug)]
@@ -57,13 +116,11 @@ pub fn modules(src: &Path) -> std::io::Result<Vec<Module>> {
     for (path, file) in &paths {
         let text = std::fs::read_to_string(file)?;
         let mut uses = BTreeSet::new();
-        for line in code_lines(&text) {
-            for reference in crate_references(line) {
-                if let Some(m) = resolve(&reference, &paths)
-                    && &m != path
-                {
-                    uses.insert(m);
-                }
+        for reference in crate_references(&code_lines(&text).join("\n")) {
+            if let Some(m) = resolve(&reference, &paths)
+                && &m != path
+            {
+                uses.insert(m);
             }
         }
         out.push(Module {
@@ -124,8 +181,10 @@ fn code_lines(text: &str) -> Vec<&str> {
     out
 }
 
-/// Every `crate::a::b` path a line names (`$crate::…` in macros is the user's crate, not a
-/// dependency), with `crate::a::{b, c::d}` expanded to `a::b` and `a::c::d`.
+/// Every `crate::a::b` path a text names (`$crate::…` in macros is the user's crate, not a
+/// dependency), with `crate::a::{b, c::d}` expanded to `a::b` and `a::c::d`, `crate::{a, b}`
+/// to `a` and `b`, and a nested group `crate::a::{b::{c, d}}` cut to `a::b`. A `use` spread
+/// over several lines is read whole when the lines are given together.
 fn crate_references(line: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut rest = line;
@@ -139,14 +198,15 @@ fn crate_references(line: &str) -> Vec<String> {
             .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == ':'))
             .unwrap_or(rest.len());
         let prefix = rest[..end].trim_end_matches(':');
-        if rest[end..].starts_with('{') && rest[..end].ends_with("::") {
-            let close = rest[end..].find('}').map_or(rest.len(), |j| end + j);
-            for item in rest[end + 1..close].split(',') {
-                let item = item.trim().split(' ').next().unwrap_or("");
-                if !item.is_empty() && item != "self" {
-                    out.push(format!("{prefix}::{item}"));
-                } else if item == "self" {
-                    out.push(prefix.to_string());
+        if rest[end..].starts_with('{') && (end == 0 || rest[..end].ends_with("::")) {
+            for item in group_items(&rest[end + 1..]) {
+                let item = item.split("::{").next().unwrap_or("");
+                let item = item.split_whitespace().next().unwrap_or("");
+                match (prefix.is_empty(), item) {
+                    (_, "") | (true, "self") => {}
+                    (false, "self") => out.push(prefix.to_string()),
+                    (true, item) => out.push(item.to_string()),
+                    (false, item) => out.push(format!("{prefix}::{item}")),
                 }
             }
         } else {
@@ -154,6 +214,29 @@ fn crate_references(line: &str) -> Vec<String> {
         }
     }
     out
+}
+
+/// The top-level, comma-separated items of a `{…}` group whose opening brace was just read.
+fn group_items(text: &str) -> Vec<&str> {
+    let mut items = Vec::new();
+    let (mut depth, mut start) = (0usize, 0usize);
+    for (i, c) in text.char_indices() {
+        match c {
+            '{' => depth += 1,
+            '}' if depth == 0 => {
+                items.push(&text[start..i]);
+                return items;
+            }
+            '}' => depth -= 1,
+            ',' if depth == 0 => {
+                items.push(&text[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    items.push(&text[start..]);
+    items
 }
 
 /// The longest module path that `reference` starts with, if any (the crate root does not count:
@@ -173,7 +256,20 @@ pub fn group_of(module: &str) -> &str {
 
 /// Every edge between groups that [`HOOK_CORE_LAYERS`] does not allow, as `from -> to (file)`.
 pub fn layer_violations(modules: &[Module]) -> Vec<String> {
-    let allowed: BTreeMap<&str, &[&str]> = HOOK_CORE_LAYERS.iter().copied().collect();
+    let allowed = HOOK_CORE_LAYERS
+        .iter()
+        .map(|(g, ok)| (*g, ok.to_vec()))
+        .collect();
+    violations(modules, &allowed, "HOOK_CORE_LAYERS")
+}
+
+/// Every edge between groups that `allowed` (from the table named `table`) does not allow, as
+/// `from -> to: file uses module`. The crate root (`lib.rs`) is not checked.
+pub fn violations(
+    modules: &[Module],
+    allowed: &BTreeMap<&str, Vec<&str>>,
+    table: &str,
+) -> Vec<String> {
     let mut out = Vec::new();
     for m in modules {
         let from = group_of(&m.path);
@@ -182,7 +278,7 @@ pub fn layer_violations(modules: &[Module]) -> Vec<String> {
         }
         let Some(ok) = allowed.get(from) else {
             out.push(format!(
-                "{} is in group `{from}`, which HOOK_CORE_LAYERS does not list",
+                "{} is in group `{from}`, which {table} does not list",
                 m.file.display()
             ));
             continue;
@@ -286,6 +382,54 @@ mod tests {
         }
     }
 
+    fn hook_cli_modules() -> Vec<Module> {
+        modules(&crate::workspace_root().join("hook-cli/src")).expect("read hook-cli/src")
+    }
+
+    #[test]
+    fn hook_cli_layers_depend_downward_only() {
+        let ms = hook_cli_modules();
+        assert!(ms.len() > 20, "read {} modules", ms.len());
+        let violations = violations(&ms, &hook_cli_allowed(), "HOOK_CLI_LAYERS");
+        assert!(
+            violations.is_empty(),
+            "hook-cli's modules must only use the layers below their own, and no command \
+             another command (HOOK_CLI_LAYERS in xtask/src/tidy.rs; ARCHITECTURE.md's code \
+             map):\n{}",
+            violations.join("\n")
+        );
+    }
+
+    #[test]
+    fn hook_cli_modules_have_no_cycle() {
+        if let Some(cycle) = find_cycle(&hook_cli_modules()) {
+            panic!(
+                "hook-cli modules depend on each other in a cycle: {}",
+                cycle.join(" -> ")
+            );
+        }
+    }
+
+    #[test]
+    fn hook_cli_layers_allow_only_downward_edges() {
+        let allowed = hook_cli_allowed();
+        assert!(allowed["list"].contains(&"text"));
+        assert!(allowed["check"].contains(&"dispatch"));
+        assert!(allowed["input"].contains(&"text"));
+        assert!(!allowed["list"].contains(&"check"));
+        assert!(!allowed["dispatch"].contains(&"list"));
+        assert!(!allowed["fire"].contains(&"run"));
+        assert!(!allowed["text"].contains(&"text"));
+        let ms = [fake("text", &["list"]), fake("list", &["check::Finding"])];
+        assert_eq!(
+            violations(&ms, &allowed, "HOOK_CLI_LAYERS"),
+            [
+                "text -> list: text.rs uses list",
+                "list -> check: list.rs uses check::Finding"
+            ]
+        );
+    }
+
     // The checker itself: a test that cannot fail is no test.
     fn fake(path: &str, uses: &[&str]) -> Module {
         Module {
@@ -320,6 +464,10 @@ mod tests {
             Vec::<String>::new()
         );
         assert_eq!(crate_references("x: crate::error::Args,"), ["error::Args"]);
+        assert_eq!(
+            crate_references("use crate::{\n    ctx::{Ctx, Output},\n    list,\n};"),
+            ["ctx", "list"]
+        );
         assert_eq!(
             code_lines("/// [`crate::dispatch`]\nuse crate::xml; // crate::hookdir\n"),
             ["use crate::xml;"]

@@ -179,7 +179,7 @@ pub(crate) fn read_trusted(path: &Path) -> Result<Option<String>, ConfigError> {
             Problem::Unreadable,
             format!(
                 "{shown}: cannot read: {}",
-                crate::list::io_text(&e.to_string())
+                crate::text::io_text(&e.to_string())
             ),
         )
     };

@@ -32,7 +32,7 @@ use hook_core::{
     Outcome, ScriptRun, SubOp,
 };
 
-use crate::Output;
+use crate::ctx::Output;
 use crate::event::AnyEvent;
 use log::{Logger, Record, Severity};
 

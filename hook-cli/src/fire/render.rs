@@ -347,15 +347,6 @@ fn verdict(f: &Fired, st: Style) -> String {
     }
 }
 
-/// Pretty-printed JSON with a final newline, for every `--json` (schema: docs/json.md).
-pub(crate) fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
-    match serde_json::to_string_pretty(value) {
-        Ok(text) => text + "\n",
-        // Only plain strings, numbers and lists go in, which always serialize.
-        Err(e) => format!("{{\"error\": \"cannot write JSON: {e}\"}}\n"),
-    }
-}
-
 /// One fired event, as `run --json` prints it and `lifecycle --json` lists it.
 #[derive(Serialize)]
 pub(crate) struct FiredJson<'a> {

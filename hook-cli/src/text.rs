@@ -1,0 +1,100 @@
+//! The words virt-hook uses for what hook-core reports, shared by the commands and the
+//! dispatcher: an I/O error's text, the stable names and sentences of skip reasons and
+//! permission warnings, and what a suspicious file name says it is (an editor backup, a
+//! package leftover…).
+
+use hook_core::discover::{SkipReason, WarningKind};
+
+/// An I/O error's text without the ` (os error N)` tail.
+pub(crate) fn io_text(e: &str) -> &str {
+    e.split(" (os error").next().unwrap_or(e)
+}
+
+/// A short stable name for a skip reason (JSON `kind`).
+pub(crate) fn skip_kind(reason: &SkipReason) -> &'static str {
+    match reason {
+        SkipReason::NotExecutable => "not-executable",
+        SkipReason::Directory => "directory",
+        SkipReason::BrokenSymlink => "broken-symlink",
+        SkipReason::SymlinkLoop => "symlink-loop",
+        SkipReason::NotRegularFile => "not-regular-file",
+        SkipReason::Unreadable(_) => "unreadable",
+        SkipReason::Empty => "empty",
+        SkipReason::OutsideLayout => "outside-layout",
+    }
+}
+
+/// A short stable name for a permission warning (JSON `kind`, `check` codes).
+pub(crate) fn warning_kind(kind: &WarningKind) -> &'static str {
+    match kind {
+        WarningKind::WorldWritable => "world-writable",
+        WarningKind::GroupWritable => "group-writable",
+        WarningKind::ForeignOwner { .. } => "foreign-owner",
+    }
+}
+
+/// A permission warning in words, without the path.
+pub(crate) fn warning_text(kind: &WarningKind) -> String {
+    match kind {
+        WarningKind::WorldWritable => {
+            "world-writable: anyone can change what runs as the daemon (chmod o-w)".into()
+        }
+        WarningKind::GroupWritable => {
+            "group-writable: its group can change what runs as the daemon (chmod g-w)".into()
+        }
+        WarningKind::ForeignOwner { uid } => {
+            format!("owned by uid {uid}, neither root nor you: that user can change what runs")
+        }
+    }
+}
+
+/// What an executable's name says it is when libvirt should probably not run it: `Some("an
+/// editor backup")` for `foo~`, and so on; `None` for an ordinary name.
+pub(crate) fn suspicious_name(name: &str) -> Option<&'static str> {
+    const SUFFIXES: &[(&str, &str)] = &[
+        ("~", "an editor backup"),
+        (".swp", "an editor swap file"),
+        (".swo", "an editor swap file"),
+        (".rpmsave", "an rpm leftover"),
+        (".rpmnew", "an rpm leftover"),
+        (".rpmorig", "an rpm leftover"),
+        (".ucf-old", "a dpkg leftover"),
+        (".ucf-new", "a dpkg leftover"),
+        (".ucf-dist", "a dpkg leftover"),
+        (".bak", "a backup copy"),
+        (".orig", "a backup copy"),
+        (".old", "a backup copy"),
+    ];
+    if let Some((_, what)) = SUFFIXES.iter().find(|(suffix, _)| name.ends_with(suffix)) {
+        Some(what)
+    } else if name.contains(".dpkg-") {
+        Some("a dpkg leftover")
+    } else if name.starts_with('.') {
+        Some("a dotfile")
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backup_names_are_recognised() {
+        for n in [
+            "10-x~",
+            ".10-x.swp",
+            "x.rpmsave",
+            "x.rpmnew",
+            "x.dpkg-old",
+            "x.dpkg-dist",
+            ".hidden",
+        ] {
+            assert!(suspicious_name(n).is_some(), "{n}");
+        }
+        for n in ["10-x", "qemu", "50-migrate.sh", "a.b"] {
+            assert!(suspicious_name(n).is_none(), "{n}");
+        }
+    }
+}
