@@ -173,9 +173,10 @@ pub(crate) struct RunArgs {
     /// shutoff reason) [default: the newest known, 11.3].
     #[arg(long, value_name = "VERSION")]
     pub(crate) libvirt: Option<String>,
-    /// Kill a script (and its process group) that runs longer than this many seconds
-    /// (0.001 to 86400) [default: no timeout, as libvirt].
-    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    /// Kill a script (and its process group) that runs longer than this: seconds (90) or a
+    /// duration with a unit (500ms, 90s, 5m, 1h), from 1 ms to 24 hours [default: no timeout,
+    /// as libvirt].
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub(crate) timeout: Option<String>,
     /// Print JSON instead of text (the filtered XML is then a field of it).
     #[arg(long)]
@@ -213,9 +214,10 @@ pub(crate) struct LifecycleArgs {
     /// shutoff reason) [default: the newest known, 11.3].
     #[arg(long, value_name = "VERSION")]
     pub(crate) libvirt: Option<String>,
-    /// Kill a script (and its process group) that runs longer than this many seconds
-    /// (0.001 to 86400) [default: no timeout, as libvirt].
-    #[arg(long, value_name = "SECS", allow_hyphen_values = true)]
+    /// Kill a script (and its process group) that runs longer than this: seconds (90) or a
+    /// duration with a unit (500ms, 90s, 5m, 1h), from 1 ms to 24 hours [default: no timeout,
+    /// as libvirt].
+    #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub(crate) timeout: Option<String>,
     /// Print JSON instead of text.
     #[arg(long)]

@@ -30,6 +30,7 @@
 mod cli;
 mod ctx;
 mod drivers;
+mod duration;
 mod event;
 mod input;
 mod installed;

@@ -46,6 +46,7 @@ pub const HOOK_CLI_LAYERS: &[(&str, &[&str])] = &[
             "cli",
             "ctx",
             "drivers",
+            "duration",
             "event",
             "input",
             "installed",

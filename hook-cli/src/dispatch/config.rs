@@ -411,28 +411,12 @@ fn timeout(raw: &RawTimeout) -> Result<Option<Duration>, String> {
         RawTimeout::Text(t) if t.trim() == "none" => return Ok(None),
         RawTimeout::Int(n) => *n as f64,
         RawTimeout::Float(f) => *f,
-        RawTimeout::Text(t) => {
-            let t = t.trim();
-            let split = t
-                .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-                .unwrap_or(t.len());
-            let (number, unit) = t.split_at(split);
-            let scale = match unit.trim() {
-                "ms" => 0.001,
-                "" | "s" => 1.0,
-                "m" | "min" => 60.0,
-                "h" => 3600.0,
-                _ => f64::NAN,
-            };
-            match number.parse::<f64>() {
-                Ok(n) if scale.is_finite() => n * scale,
-                _ => {
-                    return Err(format!(
-                        "{t:?} is not a duration; write e.g. \"90s\", \"500ms\", \"5m\", 90 or \"none\""
-                    ));
-                }
-            }
-        }
+        RawTimeout::Text(t) => crate::duration::seconds(t).ok_or_else(|| {
+            format!(
+                "{:?} is not a duration; write e.g. \"90s\", \"500ms\", \"5m\", 90 or \"none\"",
+                t.trim()
+            )
+        })?,
     };
     if secs.is_finite() && secs > 0.0 && secs <= 7.0 * 86400.0 {
         Ok(Some(Duration::from_secs_f64(secs)))

@@ -14,7 +14,7 @@ use hook_core::{HookError, Hooks, LibvirtVersion, Limits};
 
 use crate::ctx::{Ctx, InputError};
 use crate::event::{AnyEvent, Fire};
-use crate::input;
+use crate::{duration, input};
 use render::{FilterResult, Fired};
 
 /// The shortest `--timeout`, in seconds: 1 ms (a shorter one kills every script at once).
@@ -22,20 +22,21 @@ const MIN_TIMEOUT_SECS: f64 = 0.001;
 /// The longest `--timeout`, in seconds: 24 hours. Without `--timeout` there is none at all.
 const MAX_TIMEOUT_SECS: f64 = 86_400.0;
 
-/// `--timeout SECS` as limits: a number of seconds from [`MIN_TIMEOUT_SECS`] to
-/// [`MAX_TIMEOUT_SECS`]; anything else (negative, NaN, infinite, not a number) is an input
+/// `--timeout DURATION` as limits: seconds or a duration with a unit ([`duration::seconds`])
+/// from [`MIN_TIMEOUT_SECS`] to [`MAX_TIMEOUT_SECS`]; anything else (negative, NaN, infinite, not a number) is an input
 /// error stating the bounds, quoting what was given rather than printing a parsed float.
 pub(crate) fn limits(timeout: Option<&str>) -> Result<Limits, InputError> {
     let timeout = match timeout {
         None => None,
-        Some(text) => match text.trim().parse::<f64>() {
-            Ok(s) if (MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&s) => {
+        Some(text) => match duration::seconds(text) {
+            Some(s) if (MIN_TIMEOUT_SECS..=MAX_TIMEOUT_SECS).contains(&s) => {
                 Some(Duration::from_secs_f64(s))
             }
             _ => {
                 return Err(InputError(format!(
-                    "--timeout {text:?}: give a number of seconds from {MIN_TIMEOUT_SECS} to \
-                     {MAX_TIMEOUT_SECS} (24 hours), or leave --timeout out for no timeout"
+                    "--timeout {text:?}: give seconds or a duration (90, 500ms, 5m, 1h) from \
+                     {MIN_TIMEOUT_SECS} to {MAX_TIMEOUT_SECS} (24 hours), or leave --timeout out \
+                     for no timeout"
                 )));
             }
         },

@@ -900,7 +900,7 @@ fn lifecycle_interrupted_by_sigterm_fires_nothing_more() {
     assert!(tests::wait_group_dead(script, tests::GONE_WITHIN).is_empty());
 }
 
-/// `--timeout` outside its bounds (1 ms to 24 h; a number) is one short line stating the
+/// `--timeout` outside its bounds (1 ms to 24 h; seconds or a duration: 5m, 500ms) is one short line stating the
 /// bounds, never the number as f64 prints it (`1e300` was 300 digits).
 #[test]
 fn bad_input_timeouts_state_the_bounds() {
@@ -908,7 +908,24 @@ fn bad_input_timeouts_state_the_bounds() {
     t.file("hooks/qemu", SH_OK, 0o755);
     let d = example_domain();
     for value in [
-        "1e300", "86401", "-1", "-0", "0", "1e-300", "0.0009", "NaN", "inf", "-inf", "ten", "",
+        "1e300",
+        "86401",
+        "-1",
+        "-0",
+        "0",
+        "1e-300",
+        "0.0009",
+        "NaN",
+        "inf",
+        "-inf",
+        "ten",
+        "",
+        "25h",
+        "0ms",
+        "0.5ms",
+        "-5m",
+        "5 parsecs",
+        "5mm",
     ] {
         for cmd in [
             vec!["run", "qemu", "prepare", "--domain", &d],
@@ -930,7 +947,7 @@ fn bad_input_timeouts_state_the_bounds() {
     // The bounds themselves are accepted: shown where nothing runs (an empty hooks directory),
     // so no script races a 1 ms deadline.
     let empty = HooksTree::new();
-    for value in ["86400", "0.001", "1e3"] {
+    for value in ["86400", "0.001", "1e3", "5m", "500ms", "90s", "24h", "1 ms"] {
         let run = empty.run(&["run", "qemu", "prepare", "--domain", &d, "--timeout", value]);
         assert_eq!(run.code, 0, "{value}: {run:?}");
     }
