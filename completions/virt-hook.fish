@@ -49,7 +49,7 @@ complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l object -d 'T
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l input -d 'Feed this file (or - for stdin) to the scripts as is, instead of a document built from --domain/--network' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l extra -d 'The fifth argument (e.g. a release shutoff reason, or - as libvirt before 10.5 passes) [default: what the daemon passes]' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l libvirt -d 'Call the hooks as this libvirt release does (e.g. 9.0: release passes - instead of the shutoff reason) [default: the newest known, 11.3]' -r
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l timeout -d 'Kill a script (and its process group) that runs longer than this many seconds (0.001 to 86400) [default: no timeout, as libvirt]' -r
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l timeout -d 'Kill a script (and its process group) that runs longer than this: seconds (90) or a duration with a unit (500ms, 90s, 5m, 1h), from 1 ms to 24 hours [default: no timeout, as libvirt]' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l json -d 'Print JSON instead of text (the filtered XML is then a field of it)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l user -d 'Use the per-user hooks directory ($XDG_CONFIG_HOME/libvirt/hooks)'
@@ -58,7 +58,7 @@ complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -s h -l help -d
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand lifecycle" -l domain -d 'The domain XML file (or - for stdin), fed unchanged to every step' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand lifecycle" -l end -d 'How the guest ends, the shutoff reason qemu\'s and lxc\'s release get (libxl and bhyve pass -): shutdown, destroyed, crashed, saved, migrated, failed, daemon, unknown, "from snapshot" [default: shutdown; failed when a start hook aborts the start]' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand lifecycle" -l libvirt -d 'Call the hooks as this libvirt release does (e.g. 9.0: release passes - instead of the shutoff reason) [default: the newest known, 11.3]' -r
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand lifecycle" -l timeout -d 'Kill a script (and its process group) that runs longer than this many seconds (0.001 to 86400) [default: no timeout, as libvirt]' -r
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand lifecycle" -l timeout -d 'Kill a script (and its process group) that runs longer than this: seconds (90) or a duration with a unit (500ms, 90s, 5m, 1h), from 1 ms to 24 hours [default: no timeout, as libvirt]' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand lifecycle" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand lifecycle" -l json -d 'Print JSON instead of text'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand lifecycle" -l user -d 'Use the per-user hooks directory ($XDG_CONFIG_HOME/libvirt/hooks)'

@@ -772,7 +772,13 @@ fn settings(f: &mut Finder, dir: &Path) {
             "bad-settings"
         }
     };
-    let mut message = format!("{problem}: {then}");
+    // After a question ("did you mean \"prepare\"?"), a colon would read oddly.
+    let sep = if problem.ends_with('?') {
+        " — "
+    } else {
+        ": "
+    };
+    let mut message = format!("{problem}{sep}{then}");
     if let Some(fix) = fix {
         message.push_str(&format!("; to fix: {fix}"));
     }

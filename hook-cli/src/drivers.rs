@@ -1,7 +1,7 @@
 //! The hook drivers virt-hook knows, by the names their driver crates give them, in libvirt's
 //! order.
 
-use crate::ctx::InputError;
+use crate::text;
 
 /// Every driver's name (its main script's file name), in libvirt's enum order.
 pub(crate) const NAMES: [&str; 6] = [
@@ -13,14 +13,14 @@ pub(crate) const NAMES: [&str; 6] = [
     hook_bhyve::NAME,
 ];
 
-/// `name` when it is a known driver; otherwise an input error listing the valid names.
-pub(crate) fn known(name: &str) -> Result<&'static str, InputError> {
-    NAMES.iter().copied().find(|n| *n == name).ok_or_else(|| {
-        InputError(format!(
-            "unknown driver {name:?}; valid: {}",
-            NAMES.join(", ")
-        ))
-    })
+/// `name` when it is a known driver; otherwise the problem in one line, with the closest name
+/// (`unknown driver "qmeu"; did you mean "qemu"?`) or the valid ones.
+pub(crate) fn known(name: &str) -> Result<&'static str, String> {
+    NAMES
+        .iter()
+        .copied()
+        .find(|n| *n == name)
+        .ok_or_else(|| text::unknown("driver", name, &NAMES))
 }
 
 /// The events a driver has, as the `(op, subop)` words its scripts get (argv\[2\], argv\[3\]),

@@ -43,7 +43,7 @@ fn first<
 ) -> Result<E, InputError> {
     let wanted: O = op
         .parse()
-        .map_err(|e: hook_core::UnknownWord| InputError(e.to_string()))?;
+        .map_err(|e: hook_core::UnknownWord| InputError(crate::text::unknown_word(&e)))?;
     events
         .into_iter()
         .find(|&e| op_of(e) == wanted)
@@ -65,9 +65,14 @@ fn reason(
         None => default,
         Some("-") => return Ok(None),
         Some(word) => word.parse().map_err(|e: hook_core::UnknownWord| {
-            InputError(format!(
-                "--extra: {e}; or - (libvirt before 10.5.0 passes no reason)"
-            ))
+            let msg = crate::text::unknown_word(&e);
+            if crate::text::closest(&e.word, e.valid.iter().copied()).is_some() {
+                InputError(format!("--extra: {msg}"))
+            } else {
+                InputError(format!(
+                    "--extra: {msg}; or - (libvirt before 10.5.0 passes no reason)"
+                ))
+            }
         })?,
     };
     Ok(libvirt.passes_release_reason().then_some(reason))

@@ -36,9 +36,9 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     let libvirt = fire::libvirt(args.libvirt.as_deref())?;
     let end = match &args.end {
         None => ShutoffReason::Shutdown,
-        Some(word) => word
-            .parse()
-            .map_err(|e: hook_core::UnknownWord| InputError(format!("--end: {e}")))?,
+        Some(word) => word.parse().map_err(|e: hook_core::UnknownWord| {
+            InputError(format!("--end: {}", crate::text::unknown_word(&e)))
+        })?,
     };
     let (start, _) = event::lifecycle(&args.driver, end, libvirt)?;
     let limits = fire::limits(args.timeout.as_deref())?;

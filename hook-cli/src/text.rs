@@ -1,9 +1,39 @@
 //! The words virt-hook uses for what hook-core reports, shared by the commands and the
 //! dispatcher: an I/O error's text, the stable names and sentences of skip reasons and
 //! permission warnings, and what a suspicious file name says it is (an editor backup, a
-//! package leftover…).
+//! package leftover…), and "did you mean" for a mistyped word.
 
+use hook_core::UnknownWord;
 use hook_core::discover::{SkipReason, WarningKind};
+
+/// The one of `candidates` that `word` is most likely a typo of, judged as clap judges a
+/// mistyped subcommand (Jaro similarity above 0.7, with clap's own `strsim`); `None` when none
+/// is close.
+pub(crate) fn closest<'a>(
+    word: &str,
+    candidates: impl IntoIterator<Item = &'a str>,
+) -> Option<&'a str> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::jaro(word, c), c))
+        .filter(|(similarity, _)| *similarity > 0.7)
+        .max_by(|a, b| a.0.total_cmp(&b.0))
+        .map(|(_, c)| c)
+}
+
+/// An unknown word in one line: `unknown driver "qmeu"; did you mean "qemu"?`, or the valid
+/// words when none is close.
+pub(crate) fn unknown(kind: &str, word: &str, valid: &[&str]) -> String {
+    match closest(word, valid.iter().copied()) {
+        Some(close) => format!("unknown {kind} {word:?}; did you mean {close:?}?"),
+        None => format!("unknown {kind} {word:?}; valid: {}", valid.join(", ")),
+    }
+}
+
+/// [`unknown`] for a driver crate's unknown operation, sub-operation or shutoff reason.
+pub(crate) fn unknown_word(e: &UnknownWord) -> String {
+    unknown(&e.kind, &e.word, &e.valid)
+}
 
 /// An I/O error's text without the ` (os error N)` tail.
 pub(crate) fn io_text(e: &str) -> &str {
@@ -79,6 +109,22 @@ pub(crate) fn suspicious_name(name: &str) -> Option<&'static str> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn close_words_are_suggested() {
+        let drivers = ["daemon", "qemu", "lxc", "network", "libxl", "bhyve"];
+        assert_eq!(
+            unknown("driver", "qmeu", &drivers),
+            r#"unknown driver "qmeu"; did you mean "qemu"?"#
+        );
+        assert_eq!(closest("netwrok", drivers), Some("network"));
+        assert_eq!(closest("libxl", drivers), Some("libxl"));
+        assert_eq!(
+            unknown("driver", "vbox", &["qemu", "lxc"]),
+            r#"unknown driver "vbox"; valid: qemu, lxc"#
+        );
+        assert_eq!(closest("", drivers), None);
+    }
 
     #[test]
     fn backup_names_are_recognised() {

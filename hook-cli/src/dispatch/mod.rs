@@ -187,7 +187,7 @@ fn own_problem(
 pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Output {
     let driver = match crate::drivers::known(driver) {
         Ok(d) => d,
-        Err(e) => return usage(e.0),
+        Err(e) => return usage(e),
     };
     let [object, op, subop, extra] = args else {
         return usage(format!(
