@@ -68,23 +68,29 @@ pub(crate) struct Finding {
     pub(crate) message: String,
 }
 
-/// Runs `check`.
-pub(crate) fn check(ctx: &Ctx, json: bool) -> Result<Output, InputError> {
+/// Runs `check`, or `check DRIVER`: only the findings that concern that driver
+/// ([`concerns`]).
+pub(crate) fn check(ctx: &Ctx, driver: Option<&str>, json: bool) -> Result<Output, InputError> {
+    let driver = driver.map(drivers::known).transpose()?;
     let exists = ctx.hooks_dir.is_dir();
-    let findings = if exists {
+    let mut findings = if exists {
         find_all(&ctx.hooks_dir)
     } else {
         Vec::new()
     };
+    if let Some(d) = driver {
+        findings.retain(|f| concerns(&ctx.hooks_dir, d, &f.path));
+    }
     let errors = findings
         .iter()
         .filter(|f| f.severity == Severity::Error)
         .count();
     let stdout = if json {
-        to_json(ctx, exists, &findings)
+        to_json(ctx, driver, exists, &findings)
     } else {
         to_text(
             ctx,
+            driver,
             exists,
             &findings,
             Style::for_stream(&std::io::stdout()),
@@ -95,6 +101,24 @@ pub(crate) fn check(ctx: &Ctx, json: bool) -> Result<Output, InputError> {
         stderr: String::new(),
         code: u8::from(errors > 0),
     })
+}
+
+/// Whether a finding about `path` concerns `driver`, for `check DRIVER`: the driver's own files
+/// (its main hook `<driver>`, everything under `<driver>.d/`, `<driver>.<anything>` such as
+/// install's backup or a `qemu.sh` libvirt never runs) and what every driver depends on (the
+/// hooks directory itself, `virt-hook.toml`, the copy `virt-hook`, anything outside the
+/// directory); not another driver's files. Every driver is still examined, so that a file one
+/// driver's scripts lead to is not reported as never run.
+fn concerns(dir: &Path, driver: &str, path: &Path) -> bool {
+    let Ok(rel) = path.strip_prefix(dir) else {
+        return true;
+    };
+    let Some(first) = rel.components().next() else {
+        return true; // the hooks directory itself
+    };
+    let name = first.as_os_str().to_string_lossy();
+    let owner = name.split('.').next().unwrap_or(&name);
+    !drivers::NAMES.contains(&owner) || owner == driver
 }
 
 struct Finder {
@@ -1108,6 +1132,8 @@ fn unknown_entries(f: &mut Finder, dir: &Path) {
 #[derive(Serialize)]
 struct CheckJson<'a> {
     hooks_dir: String,
+    /// `check DRIVER`'s driver; `null` for every driver.
+    driver: Option<&'a str>,
     exists: bool,
     errors: usize,
     warnings: usize,
@@ -1123,10 +1149,11 @@ struct FindingJson<'a> {
     message: &'a str,
 }
 
-fn to_json(ctx: &Ctx, exists: bool, findings: &[Finding]) -> String {
+fn to_json(ctx: &Ctx, driver: Option<&str>, exists: bool, findings: &[Finding]) -> String {
     let count = |s| findings.iter().filter(|f| f.severity == s).count();
     crate::json::to_json(&CheckJson {
         hooks_dir: ctx.hooks_dir.display().to_string(),
+        driver,
         exists,
         errors: count(Severity::Error),
         warnings: count(Severity::Warning),
@@ -1143,9 +1170,18 @@ fn to_json(ctx: &Ctx, exists: bool, findings: &[Finding]) -> String {
     })
 }
 
-fn to_text(ctx: &Ctx, exists: bool, findings: &[Finding], st: Style) -> String {
+fn to_text(
+    ctx: &Ctx,
+    driver: Option<&str>,
+    exists: bool,
+    findings: &[Finding],
+    st: Style,
+) -> String {
     let dir = &ctx.hooks_dir;
-    let mut out = format!("checking {}\n", dir.display());
+    let mut out = match driver {
+        Some(d) => format!("checking {} for {d}\n", dir.display()),
+        None => format!("checking {}\n", dir.display()),
+    };
     if !exists {
         out.push_str("the directory does not exist: no hooks are installed, nothing to check\n");
         return out;

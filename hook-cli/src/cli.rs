@@ -90,6 +90,10 @@ pub(crate) enum Command {
     /// defined here, install's backup. With virt-hook's dispatcher (or the VFIO guides' hook
     /// helper) as the main hook, per-guest scripts are checked like the others.
     Check {
+        /// Only what concerns this driver: its main hook, <driver>.d/ and <driver>.* files,
+        /// and what every driver depends on (the hooks directory itself, virt-hook.toml, the
+        /// copy virt-hook, the host's confinement); not the other drivers' files.
+        driver: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
         json: bool,

@@ -67,7 +67,7 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
     let ctx = Ctx::new(cli)?;
     let mut out = match &cli.command {
         Command::List { driver, json } => list::list(&ctx, driver.as_deref(), *json),
-        Command::Check { json } => check::check(&ctx, *json),
+        Command::Check { driver, json } => check::check(&ctx, driver.as_deref(), *json),
         Command::Run(args) => run::run(&ctx, args),
         Command::Lifecycle(args) => lifecycle::lifecycle(&ctx, args),
         Command::Install { refresh: true, .. } => install::refresh(&ctx),

@@ -112,6 +112,52 @@ fn check_json() {
     assert_snapshot!(run.snapshot(t.root()));
 }
 
+/// `check DRIVER`, like `list DRIVER`: that driver's findings (its main hook, `<driver>.d/`,
+/// `<driver>.*`) and none of another driver's; a mistyped driver gets "did you mean".
+#[test]
+fn check_one_driver() {
+    let t = messy();
+    let all = t.run(&["check"]).snapshot(t.root());
+    let findings = |run: &str| -> Vec<String> {
+        run.lines()
+            .filter(|l| l.starts_with("error") || l.starts_with("warning"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let qemu = t.run(&["check", "qemu"]);
+    assert_eq!(qemu.code, 1, "{qemu:?}");
+    let text = qemu.snapshot(t.root());
+    assert!(text.contains("checking [TMP]/hooks for qemu"), "{text}");
+    let shown = findings(&text);
+    assert!(shown.iter().any(|l| l.contains("qemu.d/10-crlf")), "{text}");
+    assert!(shown.iter().any(|l| l.contains("qemu.sh")), "{text}");
+    for line in &shown {
+        assert!(findings(&all).contains(line), "{line}");
+        assert!(
+            !line.contains("network.d") && !line.contains(" lxc "),
+            "{line}"
+        );
+    }
+    // Another driver: its own error, none of qemu's; exit status from what is shown.
+    let network = t.run(&["check", "network", "--json"]);
+    assert_eq!(network.code, 1, "{network:?}");
+    assert!(
+        network.stdout.contains(r#""driver": "network""#),
+        "{}",
+        network.stdout
+    );
+    assert!(network.stdout.contains("network.d"), "{}", network.stdout);
+    assert!(!network.stdout.contains("qemu.d"), "{}", network.stdout);
+    let lxc = t.run(&["check", "lxc"]);
+    assert_eq!(lxc.code, 0, "a warning only: {lxc:?}");
+    let typo = t.run(&["check", "qmeu"]);
+    assert_eq!(typo.code, 2);
+    assert_eq!(
+        typo.stderr,
+        "virt-hook: unknown driver \"qmeu\"; did you mean \"qemu\"?\n"
+    );
+}
+
 #[test]
 fn check_warnings_only_exit_0() {
     let t = HooksTree::new();
