@@ -88,8 +88,8 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__check)
-            opts="-v -h --json --hooks-dir --user --verbose --help"
+        virt__hook__subcmd__check)
+            opts="-v -h --json --hooks-dir --user --verbose --help daemon qemu lxc network libxl bhyve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -106,8 +106,8 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__dispatch)
-            opts="-v -h --hooks-dir --user --verbose --help"
+        virt__hook__subcmd__dispatch)
+            opts="-v -h --hooks-dir --user --verbose --help daemon qemu lxc network libxl bhyve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -124,7 +124,7 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__help)
+        virt__hook__subcmd__help)
             opts="list run lifecycle check install uninstall dispatch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -138,7 +138,7 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__help__subcmd__check)
+        virt__hook__subcmd__help__subcmd__check)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -152,7 +152,7 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__help__subcmd__dispatch)
+        virt__hook__subcmd__help__subcmd__dispatch)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -166,7 +166,7 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__help__subcmd__help)
+        virt__hook__subcmd__help__subcmd__help)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -180,7 +180,7 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__help__subcmd__install)
+        virt__hook__subcmd__help__subcmd__install)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -194,7 +194,7 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__help__subcmd__lifecycle)
+        virt__hook__subcmd__help__subcmd__lifecycle)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -208,7 +208,7 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__help__subcmd__list)
+        virt__hook__subcmd__help__subcmd__list)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -222,7 +222,7 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__help__subcmd__run)
+        virt__hook__subcmd__help__subcmd__run)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -236,7 +236,7 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__help__subcmd__uninstall)
+        virt__hook__subcmd__help__subcmd__uninstall)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -250,8 +250,8 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__install)
-            opts="-v -h --force --refresh --hooks-dir --user --verbose --help"
+        virt__hook__subcmd__install)
+            opts="-v -h --force --refresh --hooks-dir --user --verbose --help daemon qemu lxc network libxl bhyve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -268,8 +268,8 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__lifecycle)
-            opts="-v -h --domain --end --libvirt --timeout --json --hooks-dir --user --verbose --help"
+        virt__hook__subcmd__lifecycle)
+            opts="-v -h --domain --end --libvirt --timeout --json --hooks-dir --user --verbose --help qemu lxc libxl bhyve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -302,8 +302,8 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__list)
-            opts="-v -h --json --hooks-dir --user --verbose --help"
+        virt__hook__subcmd__list)
+            opts="-v -h --json --hooks-dir --user --verbose --help daemon qemu lxc network libxl bhyve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -320,8 +320,8 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__run)
-            opts="-v -h --domain --network --port --object --input --extra --libvirt --timeout --json --hooks-dir --user --verbose --help"
+        virt__hook__subcmd__run)
+            opts="-v -h --domain --network --port --object --input --extra --libvirt --timeout --json --hooks-dir --user --verbose --help daemon qemu lxc network libxl bhyve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -370,8 +370,8 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
-        virt__subcmd__hook__subcmd__uninstall)
-            opts="-v -h --all --hooks-dir --user --verbose --help"
+        virt__hook__subcmd__uninstall)
+            opts="-v -h --all --hooks-dir --user --verbose --help daemon qemu lxc network libxl bhyve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -392,7 +392,20 @@ _virt__hook() {
 }
 
 if [[ "${BASH_VERSINFO[0]}" -eq 4 && "${BASH_VERSINFO[1]}" -ge 4 || "${BASH_VERSINFO[0]}" -gt 4 ]]; then
-    complete -F _virt__hook -o nosort -o bashdefault -o default virt-hook
+    complete -F _virt__hook_dynamic -o nosort -o bashdefault -o default virt-hook
 else
-    complete -F _virt__hook -o bashdefault -o default virt-hook
+    complete -F _virt__hook_dynamic -o bashdefault -o default virt-hook
 fi
+
+# Each driver's operations and sub-operations, and guest names, are asked of virt-hook itself
+# (`virt-hook __complete -- WORDS...`; exit status 1: not such a word, the completion above
+# answers).
+_virt__hook_dynamic() {
+    local out
+    if out=$("${COMP_WORDS[0]}" __complete -- "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null); then
+        local IFS=$'\n'
+        COMPREPLY=($(compgen -W "$out" -- "${COMP_WORDS[COMP_CWORD]}"))
+        return 0
+    fi
+    _virt__hook "$@"
+}

@@ -92,3 +92,13 @@ complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "uninstall" -d 'Remove virt-hook\'s dispatcher: restore the hook it replaced, or remove it'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "dispatch" -d 'Be libvirt\'s main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+
+# Each driver's operations and sub-operations, and guest names, are asked of virt-hook itself
+# (`virt-hook __complete -- WORDS...`; exit status 1: not such a word, the completion above
+# answers).
+function __fish_virt_hook_dynamic
+    set -l current (commandline -ct)
+    set -l words (commandline -opc) "$current"
+    $words[1] __complete -- $words[2..-1] 2>/dev/null
+end
+complete -c virt-hook -f -n '__fish_virt_hook_dynamic >/dev/null' -a '(__fish_virt_hook_dynamic)'

@@ -489,18 +489,10 @@ struct Defined {
 
 impl Defined {
     fn new(hooks_dir: &Path, driver: &str) -> Defined {
-        let what = drivers::object_word(driver);
-        let rel = match driver {
-            hook_network::NAME => "qemu/networks",
-            hook_daemon::NAME => "",
-            d => d,
-        };
-        let conf = hooks_dir
-            .parent()
-            .filter(|_| !rel.is_empty())
-            .map(|p| p.join(rel))
-            .filter(|c| c.is_dir());
-        Defined { conf, what }
+        Defined {
+            conf: drivers::conf_dir(hooks_dir, driver),
+            what: drivers::object_word(driver),
+        }
     }
 
     /// A note when `object` has no `<name>.xml` (and there is a directory to look in).

@@ -1,9 +1,50 @@
 //! The command line: `virt-hook [--hooks-dir DIR | --user] [-v] <list|run|lifecycle|check>`,
-//! declared with clap's derive API. Parsing only; each command lives in its own module.
+//! declared with clap's derive API. Parsing only; each command lives in its own module. The
+//! driver names it offers (help, completions) are the driver crates', through `drivers`.
 
+use std::ffi::OsStr;
 use std::path::PathBuf;
 
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{ArgAction, Args, Parser, Subcommand};
+
+use crate::drivers;
+
+/// A driver argument: clap offers the driver crates' names (in `--help`, and the completions
+/// `cargo xtask man` generates offer them) but accepts any word, so that a wrong one gets
+/// virt-hook's own one-line message with its "did you mean" (`drivers::known`).
+#[derive(Clone, Copy, Debug)]
+struct DriverName {
+    /// Only the drivers with guests that start and stop (`lifecycle`'s).
+    guests_only: bool,
+}
+
+impl DriverName {
+    const ANY: DriverName = DriverName { guests_only: false };
+    const GUESTS: DriverName = DriverName { guests_only: true };
+}
+
+impl TypedValueParser for DriverName {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &OsStr,
+    ) -> Result<String, clap::Error> {
+        StringValueParser::new().parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        let names: Vec<&'static str> = if self.guests_only {
+            drivers::guest_drivers().collect()
+        } else {
+            drivers::NAMES.to_vec()
+        };
+        Some(Box::new(names.into_iter().map(PossibleValue::new)))
+    }
+}
 
 const EXAMPLES: &str = "\
 Examples:
@@ -58,7 +99,8 @@ pub(crate) enum Command {
     /// For each driver, the scripts that would run, in order, every file that is skipped and
     /// why, and permission warnings.
     List {
-        /// Only this driver (daemon, qemu, lxc, network, libxl, bhyve).
+        /// Only this driver.
+        #[arg(value_parser = DriverName::ANY)]
         driver: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -93,6 +135,7 @@ pub(crate) enum Command {
         /// Only what concerns this driver: its main hook, <driver>.d/ and <driver>.* files,
         /// and what every driver depends on (the hooks directory itself, virt-hook.toml, the
         /// copy virt-hook, the host's confinement); not the other drivers' files.
+        #[arg(value_parser = DriverName::ANY)]
         driver: Option<String>,
         /// Print JSON instead of text.
         #[arg(long)]
@@ -111,7 +154,7 @@ pub(crate) enum Command {
     /// needed on this host (a daemon reload, an SELinux boolean), if any.
     Install {
         /// The driver whose main hook it becomes.
-        #[arg(default_value = "qemu")]
+        #[arg(default_value = "qemu", value_parser = DriverName::ANY)]
         driver: String,
         /// Replace a hook virt-hook does not recognise (it is kept as a backup).
         #[arg(long)]
@@ -127,7 +170,7 @@ pub(crate) enum Command {
     /// The copy <hooks dir>/virt-hook goes when no driver uses it any more.
     Uninstall {
         /// The driver.
-        #[arg(default_value = "qemu")]
+        #[arg(default_value = "qemu", value_parser = DriverName::ANY)]
         driver: String,
         /// Every driver the dispatcher is installed for.
         #[arg(long)]
@@ -141,7 +184,8 @@ pub(crate) enum Command {
     /// 1 with one line on stderr (libvirt shows it) when one failed; filter events print the
     /// changed document. Settings: <hooks dir>/virt-hook.toml (see docs/dispatcher.md).
     Dispatch {
-        /// The driver whose hook libvirt ran (daemon, qemu, lxc, network, libxl, bhyve).
+        /// The driver whose hook libvirt ran.
+        #[arg(value_parser = DriverName::ANY)]
         driver: String,
         /// libvirt's arguments: OBJECT OP SUBOP EXTRA.
         #[arg(
@@ -156,7 +200,8 @@ pub(crate) enum Command {
 /// Arguments of `run`.
 #[derive(Debug, Args)]
 pub(crate) struct RunArgs {
-    /// The driver (daemon, qemu, lxc, network, libxl, bhyve).
+    /// The driver.
+    #[arg(value_parser = DriverName::ANY)]
     pub(crate) driver: String,
     /// The operation (e.g. prepare, start, started, stopped, release, migrate, restore).
     pub(crate) op: String,
@@ -204,7 +249,8 @@ pub(crate) struct DocArgs {
 /// Arguments of `lifecycle`.
 #[derive(Debug, Args)]
 pub(crate) struct LifecycleArgs {
-    /// The guest driver (qemu, lxc, libxl, bhyve).
+    /// The guest driver.
+    #[arg(value_parser = DriverName::GUESTS)]
     pub(crate) driver: String,
     /// The domain XML file (or - for stdin), fed unchanged to every step.
     #[arg(long, value_name = "FILE|-")]

@@ -1,5 +1,9 @@
 //! The hook drivers virt-hook knows, by the names their driver crates give them, in libvirt's
-//! order.
+//! order: their events, what their objects are called, and where libvirt keeps the objects it
+//! defines. Uses only the `text` leaf, so that the command-line definition (`cli.rs`, which
+//! offers these names to clap) compiles with it alone in `lib.rs`.
+
+use std::path::{Path, PathBuf};
 
 use crate::text;
 
@@ -53,6 +57,57 @@ pub(crate) fn object_word(driver: &str) -> &'static str {
         hook_daemon::NAME => "object",
         _ => "guest",
     }
+}
+
+/// The drivers that have guests with a start and stop sequence (`prepare` … `release`): the ones
+/// `lifecycle` takes.
+pub(crate) fn guest_drivers() -> impl Iterator<Item = &'static str> {
+    NAMES
+        .into_iter()
+        .filter(|d| events(d).iter().any(|(op, _)| *op == "prepare"))
+}
+
+/// A driver's operations (argv\[2\]), in its invocation matrix's order, each once.
+pub(crate) fn operations(driver: &str) -> Vec<&'static str> {
+    let mut ops: Vec<&'static str> = Vec::new();
+    for (op, _) in events(driver) {
+        if !ops.contains(&op) {
+            ops.push(op);
+        }
+    }
+    ops
+}
+
+/// libvirt's directory of the objects it defines for `driver`, next to the hooks directory
+/// (`/etc/libvirt/qemu/` for `/etc/libvirt/hooks/`, `qemu/networks/` for the network driver),
+/// when it exists; `None` for the daemon (it has no objects).
+pub(crate) fn conf_dir(hooks_dir: &Path, driver: &str) -> Option<PathBuf> {
+    let rel = match driver {
+        hook_network::NAME => "qemu/networks",
+        hook_daemon::NAME => return None,
+        d => d,
+    };
+    hooks_dir
+        .parent()
+        .map(|p| p.join(rel))
+        .filter(|c| c.is_dir())
+}
+
+/// The objects libvirt defines for `driver`: the `<name>.xml` files of [`conf_dir`], sorted.
+pub(crate) fn defined(hooks_dir: &Path, driver: &str) -> Vec<String> {
+    let Some(Ok(rd)) = conf_dir(hooks_dir, driver).map(std::fs::read_dir) else {
+        return Vec::new();
+    };
+    let mut names: Vec<String> = rd
+        .filter_map(Result::ok)
+        .filter_map(|e| {
+            let name = e.file_name().into_string().ok()?;
+            let stem = name.strip_suffix(".xml")?;
+            (!stem.is_empty() && e.path().is_file()).then(|| stem.to_owned())
+        })
+        .collect();
+    names.sort();
+    names
 }
 
 /// Whether `driver` has an event whose scripts get `op subop` (argv\[2\], argv\[3\]).

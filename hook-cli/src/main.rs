@@ -48,6 +48,7 @@ mod fire;
 
 // The commands: each uses the layers below, never another command.
 mod check;
+mod complete;
 mod install;
 mod lifecycle;
 mod list;
@@ -171,6 +172,10 @@ fn main() -> ExitCode {
         return write_out(&dispatch::dispatch(&call.dir, call.driver, &call.args));
     }
     let argv: Vec<OsString> = std::env::args_os().collect();
+    // The completion scripts' question: never parsed by clap (the words are half typed).
+    if argv.get(1).is_some_and(|a| a == complete::COMMAND) {
+        return write_out(&complete::complete(&argv[2..]));
+    }
     let cli = wrapper_call(&argv).unwrap_or_else(|| Cli::parse_from(&argv));
     logging::init(cli.verbose);
     let out = match execute(&cli) {

@@ -43,9 +43,94 @@ pub fn render() -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
     ] {
         let mut out = Vec::new();
         clap_complete::generate(shell, &mut hook_cli::command(), BIN, &mut out);
-        files.push((Path::new(COMPLETIONS_DIR).join(file), out));
+        let script = String::from_utf8(out).map_err(|e| format!("man: not UTF-8: {e}"))?;
+        let script = ask_the_binary(shell, &script)?;
+        files.push((Path::new(COMPLETIONS_DIR).join(file), script.into_bytes()));
     }
     Ok(files)
+}
+
+/// What the completion scripts ask `virt-hook __complete -- WORDS…` (`hook-cli`'s
+/// `complete.rs`): each driver's operations and sub-operations, and guest names, which only
+/// the installed binary knows (the guests of this host). It prints the candidates and exits 0,
+/// or exits 1 when the word is not one of those, and clap's static completion answers.
+const DYNAMIC_NOTE: &str = "\
+# Each driver's operations and sub-operations, and guest names, are asked of virt-hook itself
+# (`virt-hook __complete -- WORDS...`; exit status 1: not such a word, the completion above
+# answers).
+";
+
+const BASH_DYNAMIC: &str = r#"_virt__hook_dynamic() {
+    local out
+    if out=$("${COMP_WORDS[0]}" __complete -- "${COMP_WORDS[@]:1:COMP_CWORD}" 2>/dev/null); then
+        local IFS=$'\n'
+        COMPREPLY=($(compgen -W "$out" -- "${COMP_WORDS[COMP_CWORD]}"))
+        return 0
+    fi
+    _virt__hook "$@"
+}
+"#;
+
+const ZSH_DYNAMIC: &str = r#"_virt-hook() {
+    local out
+    if out=$(${words[1]} __complete -- "${(@)words[2,CURRENT]}" 2>/dev/null); then
+        local -a names
+        names=(${(f)out})
+        compadd -a names
+        return
+    fi
+    _virt-hook_static "$@"
+}
+
+"#;
+
+const FISH_DYNAMIC: &str = r#"function __fish_virt_hook_dynamic
+    set -l current (commandline -ct)
+    set -l words (commandline -opc) "$current"
+    $words[1] __complete -- $words[2..-1] 2>/dev/null
+end
+complete -c virt-hook -f -n '__fish_virt_hook_dynamic >/dev/null' -a '(__fish_virt_hook_dynamic)'
+"#;
+
+/// clap_complete's static script for `shell`, made to ask the binary first for the words only
+/// it knows ([`DYNAMIC_NOTE`]): bash and zsh through a function that falls back to clap's,
+/// fish through one more `complete` rule. Fails when clap_complete's script no longer has the
+/// shape this relies on.
+fn ask_the_binary(shell: Shell, script: &str) -> Result<String, String> {
+    let replace = |script: &str, from: &str, to: &str| -> Result<String, String> {
+        if script.contains(from) {
+            Ok(script.replace(from, to))
+        } else {
+            Err(format!(
+                "man: the {shell} completion no longer contains {from:?}; adapt xtask/src/man.rs"
+            ))
+        }
+    };
+    match shell {
+        Shell::Bash => {
+            // clap_complete 4.6 mangles the `-` of `virt-hook` one way in the names it
+            // assigns (`virt__hook__subcmd__run`) and another in the `case` labels that test
+            // them (`virt__subcmd__hook__subcmd__run`), so no subcommand's options or
+            // drivers were ever offered; the labels are made to match.
+            let script = script.replace("virt__subcmd__hook__subcmd__", "virt__hook__subcmd__");
+            let script = replace(
+                &script,
+                "complete -F _virt__hook ",
+                "complete -F _virt__hook_dynamic ",
+            )?;
+            Ok(format!("{script}\n{DYNAMIC_NOTE}{BASH_DYNAMIC}"))
+        }
+        Shell::Zsh => {
+            let script = replace(script, "\n_virt-hook() {\n", "\n_virt-hook_static() {\n")?;
+            let end = "\nif [ \"$funcstack[1]\" = \"_virt-hook\" ]; then";
+            replace(
+                &script,
+                end,
+                &format!("\n{DYNAMIC_NOTE}{ZSH_DYNAMIC}{}", &end[1..]),
+            )
+        }
+        _ => Ok(format!("{script}\n{DYNAMIC_NOTE}{FISH_DYNAMIC}")),
+    }
 }
 
 fn man_page(cmd: clap::Command) -> Result<Vec<u8>, String> {
@@ -145,6 +230,39 @@ mod tests {
             "x\n.SH EXAMPLES\n.nf\nExamples:\n  a    b\n.fi\n.SH VERSION\nv1\n"
         );
         assert_eq!(preformat_extra("no extra\n"), "no extra\n");
+    }
+
+    #[test]
+    fn the_completions_ask_the_binary_for_operations_and_guests() {
+        for (path, content) in render().unwrap() {
+            if path.starts_with(COMPLETIONS_DIR) {
+                let script = String::from_utf8(content).unwrap();
+                assert!(script.contains("__complete -- "), "{}", path.display());
+                // The drivers are clap's static possible values, from the driver crates.
+                assert!(script.contains("network"), "{}", path.display());
+            }
+        }
+    }
+
+    #[test]
+    fn the_bash_completion_has_a_case_for_every_state_it_enters() {
+        let files = render().unwrap();
+        let bash = files
+            .iter()
+            .find(|(p, _)| p.ends_with("virt-hook.bash"))
+            .map(|(_, c)| String::from_utf8_lossy(c).into_owned())
+            .unwrap();
+        let mut states = 0;
+        for line in bash.lines() {
+            if let Some(state) = line.trim().strip_prefix("cmd=\"") {
+                let state = state.trim_end_matches('"');
+                if !state.is_empty() {
+                    states += 1;
+                    assert!(bash.contains(&format!("\n        {state})\n")), "{state}");
+                }
+            }
+        }
+        assert!(states > 8, "{states}");
     }
 
     #[test]

@@ -64,6 +64,7 @@ pub const HOOK_CLI_LAYERS: &[(&str, &[&str])] = &[
         "commands",
         &[
             "check",
+            "complete",
             "install",
             "lifecycle",
             "list",
