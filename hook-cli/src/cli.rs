@@ -71,8 +71,8 @@ Exit status: 0 success (for run: the event would proceed), 1 a hook failed or ch
 error, 2 a usage or input error, 130 (143) when run or lifecycle was interrupted by SIGINT
 (SIGTERM): the signal is forwarded to the running script's process group.";
 
-/// virt-hook: see which libvirt hook scripts would run, fire them without a guest, and check a
-/// hooks directory for common mistakes.
+/// see which libvirt hook scripts would run, fire them without a guest, and check a hooks
+/// directory for common mistakes.
 #[derive(Debug, Parser)]
 #[command(name = "virt-hook", version, after_help = EXAMPLES)]
 pub(crate) struct Cli {

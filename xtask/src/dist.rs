@@ -181,12 +181,15 @@ pub fn contents(
         source: Source::Copy(binary.to_owned()),
         mode: 0o755,
     }];
-    for page in listed(&root.join(crate::man::MAN_DIR), ".1")? {
-        let name = page.file_name().unwrap_or_default().to_string_lossy();
-        entries.push(file(
-            format!("/usr/share/man/man1/{name}.gz"),
-            Source::Gzip(page.clone()),
-        ));
+    // The commands' pages (section 1) and the settings file's, virt-hook.toml(5).
+    for section in ["1", "5"] {
+        for page in listed(&root.join(crate::man::MAN_DIR), &format!(".{section}"))? {
+            let name = page.file_name().unwrap_or_default().to_string_lossy();
+            entries.push(file(
+                format!("/usr/share/man/man{section}/{name}.gz"),
+                Source::Gzip(page.clone()),
+            ));
+        }
     }
     let completions = root.join(crate::man::COMPLETIONS_DIR);
     let zsh_dir = match format {
@@ -1141,6 +1144,7 @@ mod tests {
                 "/usr/bin/virt-hook",
                 "/usr/share/man/man1/virt-hook.1.gz",
                 "/usr/share/man/man1/virt-hook-run.1.gz",
+                "/usr/share/man/man5/virt-hook.toml.5.gz",
                 "/usr/share/bash-completion/completions/virt-hook",
                 "/usr/share/fish/vendor_completions.d/virt-hook.fish",
                 "/usr/share/doc/virt-hook/README.md",

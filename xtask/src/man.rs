@@ -1,8 +1,10 @@
 //! `cargo xtask man`: generates `virt-hook`'s man pages (`docs/man/virt-hook.1` and one page
 //! per subcommand, `virt-hook-run.1`…) with `clap_mangen`, and its shell completions
 //! (`completions/virt-hook.bash`, `_virt-hook` for zsh, `virt-hook.fish`) with `clap_complete`,
-//! from the clap definition the binary parses with (`hook_cli::command`). A test fails when the
-//! committed files are stale; `--check` does the same from the command line.
+//! from the clap definition the binary parses with (`hook_cli::command`), made to ask the
+//! binary (`virt-hook __complete`) for each driver's operations and the guests; and
+//! `docs/man/virt-hook.toml.5`, the dispatcher's settings, from its Markdown source. A test
+//! fails when the committed files are stale; `--check` does the same from the command line.
 
 use std::path::{Path, PathBuf};
 
@@ -15,6 +17,10 @@ pub const COMPLETIONS_DIR: &str = "completions";
 
 const BIN: &str = "virt-hook";
 
+/// The source of `virt-hook.toml(5)`, the dispatcher's settings (relative to the workspace
+/// root): a small Markdown ([`markdown_to_roff`] says which part of it).
+pub const TOML_PAGE_SOURCE: &str = "docs/man/virt-hook.toml.5.md";
+
 /// Every generated file: its path relative to the workspace root, and its content.
 pub fn render() -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
     let mut files = Vec::new();
@@ -26,6 +32,13 @@ pub fn render() -> Result<Vec<(PathBuf, Vec<u8>)>, String> {
         man_page(cmd.clone())?,
     ));
     let version = cmd.get_version().unwrap_or_default().to_owned();
+    let source = crate::workspace_root().join(TOML_PAGE_SOURCE);
+    let markdown = std::fs::read_to_string(&source)
+        .map_err(|e| format!("man: cannot read {}: {e}", source.display()))?;
+    files.push((
+        Path::new(MAN_DIR).join(format!("{BIN}.toml.5")),
+        markdown_to_roff(&format!("{BIN}.toml"), 5, &version, &markdown).into_bytes(),
+    ));
     for sub in cmd.get_subcommands() {
         let name = format!("{BIN}-{}", sub.get_name());
         // A subcommand's page is titled `virt-hook-run` and its synopsis reads `virt-hook run`.
@@ -135,11 +148,126 @@ fn ask_the_binary(shell: Shell, script: &str) -> Result<String, String> {
 
 fn man_page(cmd: clap::Command) -> Result<Vec<u8>, String> {
     let mut out = Vec::new();
-    clap_mangen::Man::new(cmd)
+    clap_mangen::Man::new(cmd.clone())
         .render(&mut out)
         .map_err(|e| format!("man: cannot render the man page: {e}"))?;
     let page = String::from_utf8(out).map_err(|e| format!("man: not UTF-8: {e}"))?;
-    Ok(preformat_extra(&page).into_bytes())
+    Ok(synopsis_values(&preformat_extra(&page), &cmd).into_bytes())
+}
+
+/// Text escaped for roff: backslashes, and hyphens (`\-`, so they are not hyphenation points
+/// and copy as ASCII).
+fn roff_escape(text: &str) -> String {
+    text.replace('\\', "\\e").replace('-', "\\-")
+}
+
+/// A line of text that may start with `.` or `'`, kept from starting a roff request.
+fn text_line(line: String) -> String {
+    if line.starts_with('.') || line.starts_with('\'') {
+        format!("\\&{line}\n")
+    } else {
+        format!("{line}\n")
+    }
+}
+
+/// clap_mangen's SYNOPSIS names an option without its value (`[--hooks-dir]`); each option
+/// that takes one gets its value names after it, as in the OPTIONS section and `--help`
+/// (`[--hooks-dir <DIR>]`). Generic: from `cmd`'s arguments.
+fn synopsis_values(page: &str, cmd: &clap::Command) -> String {
+    let Some(start) = page.find(".SH SYNOPSIS\n") else {
+        return page.to_owned();
+    };
+    let end = page[start + 1..]
+        .find("\n.SH ")
+        .map_or(page.len(), |i| start + 1 + i);
+    let mut synopsis = page[start..end].to_owned();
+    for arg in cmd.get_arguments() {
+        if arg.is_positional() || !arg.get_action().takes_values() || arg.is_hide_set() {
+            continue;
+        }
+        let names = arg.get_value_names().map_or_else(
+            || vec![arg.get_id().as_str().to_uppercase()],
+            |v| v.iter().map(ToString::to_string).collect(),
+        );
+        let value: Vec<String> = names
+            .iter()
+            .map(|n| format!("<\\fI{}\\fR>", roff_escape(n)))
+            .collect();
+        let flag = match (arg.get_long(), arg.get_short()) {
+            (Some(long), _) => format!("\\fB\\-\\-{}\\fR", roff_escape(long)),
+            (None, Some(short)) => format!("\\fB\\-{}\\fR", roff_escape(&short.to_string())),
+            (None, None) => continue,
+        };
+        if let Some(at) = synopsis.find(&flag) {
+            let at = at + flag.len();
+            synopsis.insert_str(at, &format!(" {}", value.join(" ")));
+        }
+    }
+    format!("{}{}{}", &page[..start], synopsis, &page[end..])
+}
+
+/// A man page from the small Markdown of [`TOML_PAGE_SOURCE`]: `# HEADING` lines (sections),
+/// paragraphs separated by blank lines, `- ` list items (continued by indented lines), fenced
+/// code blocks (shown as written), and inline `**bold**` and `` `code` `` (both bold) and
+/// `**name**(N)` references. Nothing else is Markdown here.
+pub fn markdown_to_roff(title: &str, section: u8, version: &str, markdown: &str) -> String {
+    let mut out = format!(".TH {} {section} \"{BIN} {version}\"\n", roff_escape(title));
+    let mut in_code = false;
+    let mut paragraph = false;
+    for line in markdown.lines() {
+        if line.starts_with("```") {
+            out.push_str(if in_code {
+                ".fi\n.RE\n"
+            } else {
+                ".PP\n.RS 4\n.nf\n"
+            });
+            in_code = !in_code;
+            paragraph = false;
+        } else if in_code {
+            out.push_str(&text_line(roff_escape(line)));
+        } else if let Some(heading) = line.strip_prefix("# ") {
+            out.push_str(&format!(".SH {}\n", roff_escape(heading)));
+            paragraph = true;
+        } else if line.trim().is_empty() {
+            paragraph = false;
+        } else if let Some(item) = line.strip_prefix("- ") {
+            out.push_str(".IP \\(bu 2\n");
+            out.push_str(&text_line(inline(item)));
+            paragraph = true;
+        } else {
+            if !paragraph {
+                out.push_str(".PP\n");
+                paragraph = true;
+            }
+            out.push_str(&text_line(inline(line.trim_start())));
+        }
+    }
+    out
+}
+
+/// One line of [`markdown_to_roff`]'s text: escaped, with `**bold**` and `` `code` `` in bold.
+fn inline(line: &str) -> String {
+    let mut out = String::new();
+    let mut rest = line;
+    loop {
+        let next = [("**", "**"), ("`", "`")]
+            .into_iter()
+            .filter_map(|(open, close)| rest.find(open).map(|i| (i, open, close)))
+            .min_by_key(|(i, _, _)| *i);
+        let Some((i, open, close)) = next else {
+            out.push_str(&roff_escape(rest));
+            break;
+        };
+        let after = &rest[i + open.len()..];
+        let Some(j) = after.find(close) else {
+            out.push_str(&roff_escape(rest));
+            break;
+        };
+        out.push_str(&roff_escape(&rest[..i]));
+        out.push_str(&format!("\\fB{}\\fR", roff_escape(&after[..j])));
+        rest = &after[j + close.len()..];
+    }
+    out
 }
 
 /// clap_mangen puts `after_help` (the examples, aligned in columns, and the exit status) in a
@@ -242,6 +370,57 @@ mod tests {
                 assert!(script.contains("network"), "{}", path.display());
             }
         }
+    }
+
+    #[test]
+    fn the_synopsis_names_each_options_value() {
+        let files = render().unwrap();
+        let page = |name: &str| {
+            files
+                .iter()
+                .find(|(p, _)| p.ends_with(name))
+                .map(|(_, c)| String::from_utf8_lossy(c).into_owned())
+                .unwrap()
+        };
+        let root = page("virt-hook.1");
+        assert!(
+            root.contains("\n.SH NAME\nvirt\\-hook \\- see which"),
+            "a clean NAME: {root}"
+        );
+        let synopsis = |p: &str| {
+            p[p.find(".SH SYNOPSIS").unwrap()..]
+                .lines()
+                .nth(1)
+                .unwrap()
+                .to_owned()
+        };
+        assert!(synopsis(&root).contains("\\fB\\-\\-hooks\\-dir\\fR <\\fIDIR\\fR>]"));
+        let run = synopsis(&page("virt-hook-run.1"));
+        for value in ["<\\fIDURATION\\fR>", "<\\fIFILE|\\-\\fR>", "<\\fINAME\\fR>"] {
+            assert!(run.contains(value), "{value}: {run}");
+        }
+        assert!(
+            run.contains("[\\fB\\-\\-json\\fR]"),
+            "flags take no value: {run}"
+        );
+    }
+
+    #[test]
+    fn the_settings_page_is_rendered_from_its_markdown() {
+        let roff = markdown_to_roff(
+            "x.toml",
+            5,
+            "1.0",
+            "# NAME\nx.toml - a file\n\n# KEYS\n- `timeout` is **on**\n  by default\n\ntext\n.dot\n\n```\na = \"-1\"\n```\n",
+        );
+        assert_eq!(
+            roff,
+            ".TH x.toml 5 \"virt-hook 1.0\"\n.SH NAME\nx.toml \\- a file\n.SH KEYS\n.IP \\(bu 2\n\
+             \\fBtimeout\\fR is \\fBon\\fR\nby default\n.PP\ntext\n\\&.dot\n.PP\n.RS 4\n.nf\n\
+             a = \"\\-1\"\n.fi\n.RE\n"
+        );
+        let page = render().unwrap();
+        assert!(page.iter().any(|(p, _)| p.ends_with("virt-hook.toml.5")));
     }
 
     #[test]
