@@ -1285,3 +1285,64 @@ fn a_signal_while_reading_the_document_ends_virt_hook() {
     let stderr = std::fs::read_to_string(&stderr_file).unwrap();
     assert_eq!(stderr, "", "virt-hook caught the signal while reading");
 }
+
+/// The committed bash completion (`cargo xtask man`) asks the binary for each driver's
+/// operations and the guests (per-guest directories, libvirt's definitions), and falls back to
+/// clap's static completion (subcommands, options, drivers) for every other word.
+#[test]
+fn bash_completion_offers_operations_drivers_and_guests() {
+    let t = HooksTree::new();
+    t.dir("hooks/qemu.d/win10/prepare/begin", 0o755);
+    t.dir("qemu", 0o755);
+    t.file("qemu/win11.xml", "<domain/>", 0o644);
+    let completion = workspace_root().join("completions/virt-hook.bash");
+    let bin_dir = tests::cli_support::virt_hook()
+        .parent()
+        .unwrap()
+        .display()
+        .to_string();
+    let hooks = t.hooks_arg();
+    let script = format!(
+        r#"source '{}'
+t() {{
+    COMP_WORDS=("$@"); COMP_CWORD=$(( ${{#COMP_WORDS[@]}} - 1 )); COMPREPLY=()
+    _virt__hook_dynamic virt-hook "${{COMP_WORDS[COMP_CWORD]}}" "${{COMP_WORDS[COMP_CWORD-1]}}"
+    echo "${{COMPREPLY[*]}}"
+}}
+t virt-hook run qemu ''
+t virt-hook run network port-
+t virt-hook --hooks-dir '{hooks}' run qemu prepare --object ''
+t virt-hook --hooks-dir '{hooks}' dispatch qemu win
+t virt-hook dispatch qemu win10 release ''
+t virt-hook list ''
+t virt-hook lifecycle l
+t virt-hook ch
+"#,
+        completion.display()
+    );
+    let run = tests::cli_support::program_run(
+        std::path::Path::new("/bin/bash"),
+        &["-c", &script],
+        &[("PATH", &format!("{bin_dir}:/usr/bin:/bin"))],
+        None,
+    );
+    assert_eq!(run.code, 0, "{run:?}");
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(
+        lines[..5],
+        [
+            "prepare start started stopped release reconnect migrate restore",
+            "port-created port-deleted",
+            "win10 win11",
+            "win10 win11",
+            "end",
+        ],
+        "{run:?}"
+    );
+    assert!(
+        lines[5].contains("--json") && lines[5].contains("network"),
+        "{run:?}"
+    );
+    assert_eq!(lines[6], "lxc libxl", "{run:?}");
+    assert_eq!(lines[7], "check", "{run:?}");
+}
