@@ -45,7 +45,7 @@ complete -c virt-hook -n "__fish_virt_hook_using_subcommand list" -s h -l help -
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l domain -d 'A domain XML file (or - for stdin), e.g. from `virsh dumpxml`' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l network -d 'A network XML file (or - for stdin), e.g. from `virsh net-dumpxml`' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l port -d 'A network port XML file, for port-created and port-deleted' -r
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l object -d 'The object name passed as the script\'s first argument [default: the XML\'s <name>]' -r
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l object -d 'The object name passed as the script\'s first argument [default: the XML\'s <name>]' -r -f -a '(__fish_virt_hook_dynamic)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l input -d 'Feed this file (or - for stdin) to the scripts as is, instead of a document built from --domain/--network' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l extra -d 'The fifth argument (e.g. a release shutoff reason, or - as libvirt before 10.5 passes) [default: what the daemon passes]' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand run" -l libvirt -d 'Call the hooks as this libvirt release does (e.g. 9.0: release passes - instead of the shutoff reason) [default: the newest known, 11.3]' -r

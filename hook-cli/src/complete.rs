@@ -8,7 +8,8 @@
 //! WORDS are the command line after `virt-hook`, the word being completed last (empty after a
 //! space). The answer is one candidate a line and exit status 0, or nothing and exit status 1
 //! when that word is not one of these: the script then falls back to clap's static completion
-//! (subcommands, options, driver names, files). Not a clap subcommand: `main` calls it before
+//! (subcommands, options, files). Driver names are answered here too, from the possible values
+//! `cli.rs` gives the argument (fish's static completion never offers a positional's). Not a clap subcommand: `main` calls it before
 //! parsing (the words are a half-typed command line), so it is in no help, man page or
 //! completion list. It never fails loudly: a completion must not print errors.
 
@@ -148,6 +149,21 @@ fn candidates(words: &[String]) -> Option<Vec<String>> {
         };
     }
     let words = |v: Vec<&str>| Some(v.into_iter().map(str::to_owned).collect());
+    // A positional with possible values (the drivers, from the driver crates): those. Asked
+    // here too because fish's static completion never offers a positional's values.
+    let root = Cli::command();
+    let positional = root
+        .find_subcommand(command)?
+        .get_positionals()
+        .nth(line.positionals.len());
+    if let Some(arg) = positional
+        && !arg.is_last_set()
+    {
+        let values = arg.get_possible_values();
+        if !values.is_empty() {
+            return Some(values.iter().map(|v| v.get_name().to_owned()).collect());
+        }
+    }
     match (command, line.positionals.len()) {
         ("run", 1) | ("dispatch", 2) => words(drivers::operations(driver?)),
         ("dispatch", 1) => Some(guests(&dir, driver?)),
@@ -207,13 +223,18 @@ mod tests {
             ask(&["dispatch", "qemu", "win10", "release", ""]).unwrap(),
             ["end"]
         );
-        // Not ours: the driver (clap's static list), options, files, an unknown driver.
+        // The drivers: the possible values cli.rs gives the argument.
+        assert_eq!(ask(&["list", ""]).unwrap(), drivers::NAMES);
+        assert_eq!(
+            ask(&["lifecycle", "--json", "q"]).unwrap(),
+            ["qemu", "lxc", "libxl", "bhyve"]
+        );
+        // Not ours: options, files, subcommands, an unknown driver.
         for words in [
-            &["run", ""][..],
-            &["run", "qemu", "prepare", ""],
+            &["run", "qemu", "prepare", ""][..],
             &["run", "qemu", "--domain", ""],
             &["run", "qemu", "-"],
-            &["list", ""],
+            &["list", "qemu", ""],
             &[""],
             &["nosuch", "qemu", ""],
             &["run", "kvm", ""],

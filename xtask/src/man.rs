@@ -142,7 +142,17 @@ fn ask_the_binary(shell: Shell, script: &str) -> Result<String, String> {
                 &format!("\n{DYNAMIC_NOTE}{ZSH_DYNAMIC}{}", &end[1..]),
             )
         }
-        _ => Ok(format!("{script}\n{DYNAMIC_NOTE}{FISH_DYNAMIC}")),
+        _ => {
+            // fish completes an option's value from that option's rule alone.
+            let object = "-l object -d 'The object name passed as the script\\'s first argument \
+                          [default: the XML\\'s <name>]' -r";
+            let script = replace(
+                script,
+                &format!("{object}\n"),
+                &format!("{object} -f -a '(__fish_virt_hook_dynamic)'\n"),
+            )?;
+            Ok(format!("{script}\n{DYNAMIC_NOTE}{FISH_DYNAMIC}"))
+        }
     }
 }
 

@@ -1287,8 +1287,8 @@ fn a_signal_while_reading_the_document_ends_virt_hook() {
 }
 
 /// The committed bash completion (`cargo xtask man`) asks the binary for each driver's
-/// operations and the guests (per-guest directories, libvirt's definitions), and falls back to
-/// clap's static completion (subcommands, options, drivers) for every other word.
+/// operations, the drivers and the guests (per-guest directories, libvirt's definitions), and
+/// falls back to clap's static completion (subcommands, options, files) for every other word.
 #[test]
 fn bash_completion_offers_operations_drivers_and_guests() {
     let t = HooksTree::new();
@@ -1315,6 +1315,7 @@ t virt-hook --hooks-dir '{hooks}' run qemu prepare --object ''
 t virt-hook --hooks-dir '{hooks}' dispatch qemu win
 t virt-hook dispatch qemu win10 release ''
 t virt-hook list ''
+t virt-hook list --j
 t virt-hook lifecycle l
 t virt-hook ch
 "#,
@@ -1339,10 +1340,8 @@ t virt-hook ch
         ],
         "{run:?}"
     );
-    assert!(
-        lines[5].contains("--json") && lines[5].contains("network"),
-        "{run:?}"
-    );
-    assert_eq!(lines[6], "lxc libxl", "{run:?}");
-    assert_eq!(lines[7], "check", "{run:?}");
+    assert_eq!(lines[5], "daemon qemu lxc network libxl bhyve", "{run:?}");
+    assert_eq!(lines[6], "--json", "{run:?}");
+    assert_eq!(lines[7], "lxc libxl", "{run:?}");
+    assert_eq!(lines[8], "check", "{run:?}");
 }
