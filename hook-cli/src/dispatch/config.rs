@@ -334,15 +334,8 @@ fn parse(
     // Every section is checked, not only this event's: a typo must show at once.
     for (name, section) in &file.driver {
         let d = name.get_ref();
-        if !crate::drivers::NAMES.contains(&d.as_str()) {
-            return Err(at(
-                name.span(),
-                &format!("[driver.{d}]"),
-                &format!(
-                    "unknown driver; valid: {}",
-                    crate::drivers::NAMES.join(", ")
-                ),
-            ));
+        if let Err(unknown) = crate::drivers::known(d) {
+            return Err(at(name.span(), &format!("[driver.{d}]"), &unknown));
         }
         let key = format!("driver.{d}.timeout");
         let driver_timeout = match &section.timeout {
@@ -494,7 +487,7 @@ mod tests {
             ("log = \"file\"", "line 1: log: unknown target \"file\""),
             (
                 "[driver.qemo]\ntimeout = 3",
-                "line 1: [driver.qemo]: unknown driver; valid: daemon, qemu",
+                "line 1: [driver.qemo]: unknown driver \"qemo\"; did you mean \"qemu\"?",
             ),
             (
                 "[driver.qemu.op.prepar]\ntimeout = 3",

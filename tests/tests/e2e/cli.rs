@@ -1345,3 +1345,36 @@ t virt-hook ch
     assert_eq!(lines[7], "lxc libxl", "{run:?}");
     assert_eq!(lines[8], "check", "{run:?}");
 }
+
+/// A mistyped command, driver, operation or shutoff reason gets "did you mean" (clap's for
+/// commands, the same similarity for the rest), still exit status 2.
+#[test]
+fn mistyped_words_get_did_you_mean() {
+    let t = HooksTree::new();
+    let d = example_domain();
+    let run = t.run(&["lsit"]);
+    assert_eq!(run.code, 2, "{run:?}");
+    assert!(
+        run.stderr.contains("similar subcommand exists: 'list'"),
+        "{run:?}"
+    );
+    for (args, says) in [
+        (
+            vec!["run", "qmeu", "prepare", "--domain", &d],
+            r#"unknown driver "qmeu"; did you mean "qemu"?"#,
+        ),
+        (
+            vec!["run", "qemu", "prepar", "--domain", &d],
+            r#"unknown qemu operation "prepar"; did you mean "prepare"?"#,
+        ),
+        (
+            vec!["lifecycle", "qemu", "--domain", &d, "--end", "destroy"],
+            r#"--end: unknown shutoff reason "destroy"; did you mean "destroyed"?"#,
+        ),
+        (vec!["list", "bhyv"], r#"did you mean "bhyve"?"#),
+    ] {
+        let run = t.run(&args);
+        bad(&run);
+        assert!(run.stderr.contains(says), "{args:?}: {run:?}");
+    }
+}
