@@ -439,7 +439,7 @@ fn each_script_run_is_one_line_in_the_system_log() {
         lines,
         [
             "<30>virt-hook[<PID>]: qemu test prepare begin -: qemu.d/test/prepare/begin/10-ok exit 0 in <N>s",
-            "<27>virt-hook[<PID>]: qemu test prepare begin -: qemu.d/test/prepare/begin/20-fails exit 4 in <N>s",
+            "<27>virt-hook[<PID>]: qemu test prepare begin -: qemu.d/test/prepare/begin/20-fails exit 4 in <N>s: secret-free",
         ]
     );
 
@@ -471,6 +471,121 @@ fn each_script_run_is_one_line_in_the_system_log() {
             normalise(&script.to_string_lossy())
         )]
     );
+}
+
+#[test]
+fn a_failure_record_carries_the_reason_and_the_scripts_it_skipped() {
+    let d = HookDir::new();
+    let sock_path = d.root().join("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    d.symlink("qemu", virt_hook());
+    d.file(
+        "virt-hook.toml",
+        &format!(
+            "log = \"journal\"\nlog_socket = {:?}\n",
+            sock_path.to_str().unwrap()
+        ),
+        0o644,
+    );
+    let pid_file = d.root().join("bg.pid");
+    // A background process holding the script's output: left running, and the record says so.
+    d.script(
+        format!("{BASE}/10-leaves-a-process"),
+        &format!("sleep 600 &\necho $! > {}", sh_quote(&pid_file)),
+    );
+    d.script(
+        format!("{BASE}/20-fails"),
+        "echo 'IOMMU group 14 is busy' >&2; echo giving up >&2; exit 3",
+    );
+    d.logging_script(format!("{BASE}/30-never"));
+    d.logging_script(format!("{BASE}/40-never"));
+    let hooks = daemon(&d);
+    let failure = {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).expect_err("fails")
+    };
+    let bg: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if let Some(child) = proc_stat(bg) {
+        let _cleanup = KillGroupOnDrop(child.pgrp as u32);
+    }
+    assert!(d.log().is_empty(), "30-never and 40-never did not run");
+    let line = "qemu.d/test/prepare/begin/20-fails: exit 3: IOMMU group 14 is busy | giving up";
+    let stderr = String::from_utf8_lossy(failure.headline().stderr().unwrap()).into_owned();
+    assert_eq!(stderr, format!("virt-hook: {line}\n"));
+
+    let records: Vec<String> = datagrams(&sock).iter().map(|l| normalise(l)).collect();
+    let field = |r: &str, name: &str| {
+        r.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    let summary: Vec<(Option<String>, Option<String>, Option<String>)> = records
+        .iter()
+        .map(|r| {
+            (
+                field(r, "PRIORITY"),
+                field(r, "VIRT_HOOK_STATUS"),
+                field(r, "MESSAGE"),
+            )
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_owned());
+    let event = "qemu test prepare begin -";
+    assert_eq!(
+        summary,
+        [
+            (
+                some("6"),
+                some("exit 0"),
+                Some(format!(
+                    "{event}: {BASE}/10-leaves-a-process exit 0 in <N>s; it left a process \
+                     running that held its output (not waited for; it keeps running)"
+                ))
+            ),
+            (
+                some("3"),
+                some("exit 3"),
+                Some(format!(
+                    "{event}: {BASE}/20-fails exit 3 in <N>s: IOMMU group 14 is busy | giving up"
+                ))
+            ),
+            (
+                some("4"),
+                some("skipped"),
+                Some(format!(
+                    "{event}: {BASE}/30-never skipped: not run after {BASE}/20-fails failed"
+                ))
+            ),
+            (
+                some("4"),
+                some("skipped"),
+                Some(format!(
+                    "{event}: {BASE}/40-never skipped: not run after {BASE}/20-fails failed"
+                ))
+            ),
+        ]
+    );
+    assert_eq!(
+        field(&records[1], "VIRT_HOOK_REASON").as_deref(),
+        Some(line)
+    );
+    assert_eq!(
+        field(&records[0], "VIRT_HOOK_LEFT_RUNNING").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        field(&records[2], "VIRT_HOOK_SCRIPT"),
+        Some(normalise(
+            &d.hooks().join(format!("{BASE}/30-never")).to_string_lossy()
+        ))
+    );
+    for r in &records {
+        assert_eq!(field(r, "VIRT_HOOK_OBJECT").as_deref(), Some("test"), "{r}");
+    }
 }
 
 #[test]
