@@ -36,9 +36,12 @@ mod installed;
 mod lifecycle;
 mod list;
 mod logging;
+mod logread;
+mod logview;
 mod mac;
 mod render;
 mod run;
+mod status;
 mod style;
 
 use std::ffi::OsString;
@@ -197,6 +200,8 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
         Command::Install { refresh: true, .. } => install::refresh(&ctx),
         Command::Install { driver, force, .. } => install::install(&ctx, driver, *force),
         Command::Uninstall { driver, all } => install::uninstall(&ctx, driver, *all),
+        Command::Status { json } => status::status(&ctx, *json),
+        Command::Log(args) => logview::log(&ctx, args),
         Command::Dispatch { driver, args } => Ok(dispatch::dispatch(&ctx.hooks_dir, driver, args)),
     }?;
     if let Some(signal) = ctx.interrupted_by() {

@@ -83,6 +83,11 @@ impl Logger {
         Logger { sink: None }
     }
 
+    /// The socket records go to, `None` when they are dropped.
+    pub(crate) fn destination(&self) -> Option<PathBuf> {
+        self.sink.as_ref().map(|(_, path, _)| path.clone())
+    }
+
     /// Sends one record; errors are dropped (logged at debug level for `-v` runs).
     pub(crate) fn log(&self, record: &Record) {
         let Some((sock, path, journal)) = &self.sink else {

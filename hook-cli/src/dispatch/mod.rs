@@ -91,6 +91,26 @@ pub(crate) const CONFIG_FILE: &str = config::FILE_NAME;
 
 pub(crate) use config::{ConfigError, Problem};
 
+pub(crate) use config::{LogTarget, Settings};
+
+/// The settings the dispatcher uses for `driver`'s `op` in `hooks_dir` (for `status`), or why
+/// the file cannot be used.
+pub(crate) fn settings(hooks_dir: &Path, driver: &str, op: &str) -> Result<Settings, ConfigError> {
+    config::load(hooks_dir, driver, op, &known_op)
+}
+
+/// The defaults: what the dispatcher uses without a settings file, and for the events it runs
+/// anyway when the file cannot be used.
+pub(crate) fn default_settings() -> Settings {
+    config::defaults()
+}
+
+/// The socket the dispatcher's records would go to now with `settings` (the first that
+/// accepts a connection, as the dispatcher chooses it), or `None`: they would be dropped.
+pub(crate) fn log_destination(settings: &Settings) -> Option<std::path::PathBuf> {
+    Logger::new(settings.log, settings.log_socket.as_deref()).destination()
+}
+
 /// What is wrong with `<hooks dir>/virt-hook.toml`, if anything, as one line (see
 /// [`config_error`]). `install` checks an existing settings file with it before it switches
 /// the hook.
