@@ -361,7 +361,7 @@ _virt__hook() {
             return 0
             ;;
         virt__subcmd__hook__subcmd__log)
-            opts="-n -f -v -h --driver --event --since --failed --lines --follow --json --hooks-dir --user --verbose --help"
+            opts="-n -f -v -h --driver --event --since --failed --lines --follow --file --json --hooks-dir --user --verbose --help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -384,6 +384,10 @@ _virt__hook() {
                     return 0
                     ;;
                 -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;

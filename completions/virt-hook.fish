@@ -91,6 +91,7 @@ complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l driver -d 'O
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l event -d 'Only this operation (prepare, start, started, stopped, release, …)' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l since -d 'Only records from then on. With the journal, anything journalctl --since takes; with syslog files "YYYY-MM-DD HH:MM", "YYYY-MM-DD", "today", "yesterday" or "-1h" (s, m, h, d), times in UTC' -r
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -s n -l lines -d 'Only the last N records' -r
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l file -d 'Read these syslog files instead of the journal (e.g. a rotated /var/log/syslog.1); may be given more than once' -r -F
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l failed -d 'Only failures (severity err): failed scripts and the dispatcher\'s own problems'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -s f -l follow -d 'Keep reading: print new records as they come (every second), until interrupted'

@@ -232,6 +232,10 @@ pub(crate) struct LogArgs {
     /// Keep reading: print new records as they come (every second), until interrupted.
     #[arg(short, long)]
     pub(crate) follow: bool,
+    /// Read these syslog files instead of the journal (e.g. a rotated /var/log/syslog.1);
+    /// may be given more than once.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Vec<std::path::PathBuf>,
     /// Print JSON instead of text (with --follow, one JSON object per line).
     #[arg(long)]
     pub(crate) json: bool,

@@ -223,6 +223,11 @@ impl Source {
                             }),
                     );
                 }
+                // Two files may interleave: by time, the ones without a known time kept in
+                // place among their file's.
+                if files.len() > 1 {
+                    all.sort_by_key(|e| e.time_us.unwrap_or(i64::MIN));
+                }
                 all
             }
         };
@@ -232,6 +237,18 @@ impl Source {
             entries.drain(..entries.len() - n);
         }
         Ok(entries)
+    }
+}
+
+/// `; as a user outside the groups adm and systemd-journal, the system's records are not
+/// shown: try as root` when reading the journal as such a user (journalctl then shows only the
+/// user's own records and says so on stderr, which `--quiet` hides); empty otherwise.
+pub(crate) fn unprivileged_hint(source: &Source) -> &'static str {
+    if matches!(source, Source::Journal(_)) && !nix::unistd::geteuid().is_root() {
+        " (journalctl shows the system's records only to root and the groups adm and \
+         systemd-journal: try as root)"
+    } else {
+        ""
     }
 }
 

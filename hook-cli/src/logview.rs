@@ -37,7 +37,20 @@ pub(crate) fn log(_ctx: &Ctx, args: &LogArgs) -> Result<Output, InputError> {
         since: args.since.clone(),
         lines: args.lines,
     };
-    show(&Source::detect(), filter, args.follow, args.json)
+    let source = if args.file.is_empty() {
+        Source::detect()
+    } else {
+        for f in &args.file {
+            if !f.is_file() {
+                return Err(InputError(format!(
+                    "--file {}: not a readable file",
+                    f.display()
+                )));
+            }
+        }
+        Source::Files(args.file.clone())
+    };
+    show(&source, filter, args.follow, args.json)
 }
 
 /// [`log`] on `source`.
@@ -70,13 +83,14 @@ fn show(source: &Source, filter: Filter, follow: bool, json: bool) -> Result<Out
         };
         let stderr = if entries.is_empty() && !json {
             format!(
-                "virt-hook: no dispatcher records{} in {}\n",
+                "virt-hook: no dispatcher records{} in {}{}\n",
                 if has_filter(&filter) {
                     " matching this"
                 } else {
                     ""
                 },
-                source.describe()
+                source.describe(),
+                crate::logread::unprivileged_hint(source)
             )
         } else {
             String::new()

@@ -554,9 +554,11 @@ fn text(
         }
     }
     match recent {
-        Ok(r) if r.is_empty() => {
-            out.push_str(&format!("no dispatcher records in {}\n", source.describe()))
-        }
+        Ok(r) if r.is_empty() => out.push_str(&format!(
+            "no dispatcher records in {}{}\n",
+            source.describe(),
+            crate::logread::unprivileged_hint(source)
+        )),
         Ok(r) => {
             out.push_str(&format!(
                 "last {} from {}:\n",
@@ -717,6 +719,22 @@ mod tests {
             300_000
         );
         assert_eq!(v["records"][0]["status"], "exit 0");
+
+        // The copy against the virt-hook on PATH.
+        let other = root.join("other-virt-hook");
+        std::fs::write(&other, b"\x7fELF, another build").unwrap();
+        let host = Host::at(&root.join("host"));
+        let qemu = &gather(&hooks, &host, Some(&other))[1];
+        assert_eq!(qemu.current, Some(false));
+        assert!(
+            qemu.findings
+                .iter()
+                .any(|f| f.message.contains("virt-hook install --refresh")),
+            "{:#?}",
+            qemu.findings
+        );
+        let same = gather(&hooks, &host, Some(&hooks.join(COPY_NAME)));
+        assert_eq!(same[1].current, Some(true));
 
         // Without lxc's scripts, and a log socket that accepts: sound.
         std::fs::remove_dir_all(hooks.join("lxc.d")).unwrap();

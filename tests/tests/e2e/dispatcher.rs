@@ -589,6 +589,74 @@ fn a_failure_record_carries_the_reason_and_the_scripts_it_skipped() {
 }
 
 #[test]
+fn virt_hook_log_reads_the_records_back_from_a_syslog_file() {
+    let d = HookDir::new();
+    let sock_path = d.root().join("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    d.symlink("qemu", virt_hook());
+    d.file(
+        "virt-hook.toml",
+        &format!(
+            "log = \"syslog\"\nlog_socket = {:?}\n",
+            sock_path.to_str().unwrap()
+        ),
+        0o644,
+    );
+    d.script(format!("{BASE}/10-ok"), "cat > /dev/null");
+    d.script(
+        format!("{BASE}/20-fails"),
+        "echo 'IOMMU group 14 is busy' >&2; exit 3",
+    );
+    d.logging_script(format!("{BASE}/30-never"));
+    let hooks = daemon(&d);
+    {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).expect_err("fails");
+    }
+    // What rsyslog makes of the datagrams in /var/log/syslog: its time stamp and host name
+    // instead of the priority.
+    let file = d.root().join("syslog");
+    let mut text = String::from("2026-12-03T09:49:44.000000+00:00 host sshd[1]: not ours\n");
+    for line in datagrams(&sock) {
+        let rest = &line[line.find('>').unwrap() + 1..];
+        text.push_str(&format!("2026-12-03T09:49:45.000000+00:00 host {rest}\n"));
+    }
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_string_lossy();
+    let run = virt_hook_run(&["log", "test", "--file", &file, "--json"], &[], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let records = v["records"].as_array().unwrap();
+    let statuses: Vec<&str> = records
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["exit 0", "exit 3", "skipped"]);
+    assert_eq!(
+        records[1]["reason"],
+        "qemu.d/test/prepare/begin/20-fails: exit 3: IOMMU group 14 is busy"
+    );
+    assert_eq!(records[2]["script"], "qemu.d/test/prepare/begin/30-never");
+    let run = virt_hook_run(&["log", "test", "--file", &file, "--failed"], &[], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    assert!(
+        lines[0]
+            .starts_with("2026-12-03T09:49:45.000000+00:00  err      qemu test prepare begin -: "),
+        "{}",
+        run.stdout
+    );
+    let run = virt_hook_run(&["log", "other", "--file", &file], &[], None);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""));
+    assert!(
+        run.stderr.contains("no dispatcher records matching this"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
 fn an_oversized_document_runs_nothing() {
     let d = dispatcher_dir("log = \"none\"\n");
     d.logging_script(format!("{BASE}/never"));
