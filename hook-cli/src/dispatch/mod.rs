@@ -89,7 +89,20 @@ fn failure_line(line: &str) -> Output {
 /// The settings file's name in the hooks directory.
 pub(crate) const CONFIG_FILE: &str = config::FILE_NAME;
 
-pub(crate) use config::{ConfigError, Problem};
+pub(crate) use config::{ConfigError, Problem, Settings};
+
+/// The dispatcher's settings for `driver`'s `op` from `<hooks dir>/virt-hook.toml` (the
+/// defaults without the file), as the dispatcher loads them for that event: for `run` and
+/// `lifecycle`, which run the per-object scripts in the dispatcher's place.
+pub(crate) fn settings(hooks_dir: &Path, driver: &str, op: &str) -> Result<Settings, ConfigError> {
+    config::load(hooks_dir, driver, op, &known_op)
+}
+
+/// The settings the dispatcher runs scripts with when the file cannot be used for an event it
+/// must not fail ([`OwnProblem::RunAnyway`]).
+pub(crate) fn default_settings() -> Settings {
+    config::defaults()
+}
 
 /// What is wrong with `<hooks dir>/virt-hook.toml`, if anything, as one line (see
 /// [`config_error`]). `install` checks an existing settings file with it before it switches
