@@ -69,7 +69,9 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     let driver = crate::drivers::known(&args.driver)?;
     let stream = (!args.json).then(|| Stream::new(&ctx.hooks_dir, false));
     let firing = Firing::new(ctx, driver, timeout, libvirt, stream);
-    let st = firing.stream().map_or(Style::for_stream(&std::io::stdout()), |s| s.style);
+    let st = firing
+        .stream()
+        .map_or(Style::for_stream(&std::io::stdout()), |s| s.style);
     let write = |text: &str| {
         if let Some(s) = firing.stream() {
             s.write(text);
@@ -80,9 +82,18 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
             Stdin::Document { what, .. } => what,
             Stdin::DevNull => "nothing",
         };
-        let document =
-            format!("the --domain document as given, unchanged; libvirt would send {libvirt_sends}");
-        let f = firing.fire(&Fire { event: e, extra: None }, &object, Some(&xml), Some(document));
+        let document = format!(
+            "the --domain document as given, unchanged; libvirt would send {libvirt_sends}"
+        );
+        let f = firing.fire(
+            &Fire {
+                event: e,
+                extra: None,
+            },
+            &object,
+            Some(&xml),
+            Some(document),
+        );
         write("\n");
         f
     };
@@ -94,8 +105,8 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
     // The signal, and the event it stopped (`None`: it came between two events).
     let mut interrupted: Option<(&'static str, Option<String>)> = None;
     let stop_interrupted = |interrupted: &mut Option<(&'static str, Option<String>)>,
-                                not_fired: &mut Vec<String>,
-                                op: &str| {
+                            not_fired: &mut Vec<String>,
+                            op: &str| {
         if interrupted.is_none()
             && let Some(signal) = firing.interrupted_by()
         {
@@ -106,7 +117,9 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
                 not_fired.push(op.to_owned());
                 write(&format!(
                     "{}\n\n",
-                    st.dim(&format!("{driver} {op}: not fired, interrupted by {signal}"))
+                    st.dim(&format!(
+                        "{driver} {op}: not fired, interrupted by {signal}"
+                    ))
                 ));
                 true
             }
@@ -163,10 +176,12 @@ pub(crate) fn lifecycle(ctx: &Ctx, args: &LifecycleArgs) -> Result<Output, Input
             end: reason.as_str(),
             aborted_at: aborted_at.as_deref(),
             skipped: &skipped,
-            interrupted: interrupted.as_ref().map(|(signal, during)| InterruptedJson {
-                signal,
-                during: during.as_deref(),
-            }),
+            interrupted: interrupted
+                .as_ref()
+                .map(|(signal, during)| InterruptedJson {
+                    signal,
+                    during: during.as_deref(),
+                }),
             not_fired: &not_fired,
             ok: !failed,
             events: fired.iter().map(render::json).collect(),

@@ -16,8 +16,8 @@ use hook_core::xml::ObjectDocument;
 use crate::cli::RunArgs;
 use crate::ctx::{Ctx, InputError, Output};
 use crate::event::{AnyEvent, Fire, Kind};
-use crate::fire::render::{self, FilterResult, Stream};
 use crate::fire::Firing;
+use crate::fire::render::{self, FilterResult, Stream};
 use crate::{fire, input, json};
 
 /// What the scripts get: argv\[1\] and stdin.

@@ -91,12 +91,7 @@ pub(crate) fn domain_doc(source: &str) -> Result<ObjectDocument, InputError> {
 /// Fires `fire` with `input`: a filter through `Hooks::run_filter` (the replacement checked
 /// against the input: well-formed, same root, same name and uuid), anything else through
 /// `Hooks::run`.
-fn fire_event(
-    hooks: &Hooks,
-    fire: &Fire<'_>,
-    object: &str,
-    stdin: Option<&[u8]>,
-) -> Fired {
+fn fire_event(hooks: &Hooks, fire: &Fire<'_>, object: &str, stdin: Option<&[u8]>) -> Fired {
     let event = fire.event;
     let spec = fire.spec();
     let args = spec.args(object).map(str::to_owned);
@@ -284,9 +279,8 @@ impl<'a> Firing<'a> {
                             None
                         }
                         OwnProblem::RunAnyway => {
-                            problems.push(format!(
-                                "{e}; the scripts run with the default settings"
-                            ));
+                            problems
+                                .push(format!("{e}; the scripts run with the default settings"));
                             Some(dispatch::default_settings())
                         }
                     },
@@ -323,6 +317,11 @@ impl<'a> Firing<'a> {
         }
 
         let stream = self.stream.clone();
+        let in_dir = if refused {
+            Vec::new()
+        } else {
+            object_scripts.clone()
+        };
         let observer: hook_core::Observer = Arc::new(move |run: &ScriptRun| {
             tracing::debug!(
                 script = %run.script.display(),
@@ -330,9 +329,29 @@ impl<'a> Firing<'a> {
                 error = run.error.as_ref().map(|e| e.to_string()),
                 "script reported"
             );
-            if let Some(s) = &stream {
-                s.write(&render::script_lines(run, &s.hooks_dir, s.style, width));
+            let Some(s) = &stream else { return };
+            let mut text = render::script_lines(run, &s.hooks_dir, s.style, width);
+            // A per-object script failed: the rest of its directory is skipped, said here, in
+            // the order of events (libvirt's `.d` scripts run next).
+            let interrupted = matches!(run.error, Some(HookError::Interrupted { .. }));
+            if !run.succeeded()
+                && !interrupted
+                && let Some(i) = in_dir.iter().position(|p| *p == run.script)
+            {
+                for rest in &in_dir[i + 1..] {
+                    let skipped = NotRun {
+                        script: rest.clone(),
+                        why: NotRunWhy::AfterFailure(run.script.clone()),
+                    };
+                    text.push_str(&render::not_run_line(
+                        &skipped,
+                        &s.hooks_dir,
+                        s.style,
+                        width,
+                    ));
+                }
             }
+            s.write(&text);
         });
         let mut builder = Hooks::builder(hooks_dir)
             .driver(driver)

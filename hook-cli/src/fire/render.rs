@@ -372,7 +372,10 @@ pub(crate) fn heading(f: &Fired, hooks_dir: &Path, st: Style) -> String {
 }
 
 /// The width of the path column for these scripts.
-pub(crate) fn path_width<'a>(scripts: impl IntoIterator<Item = &'a Path>, hooks_dir: &Path) -> usize {
+pub(crate) fn path_width<'a>(
+    scripts: impl IntoIterator<Item = &'a Path>,
+    hooks_dir: &Path,
+) -> usize {
     scripts
         .into_iter()
         .map(|p| style::rel(p, hooks_dir).chars().count())
@@ -455,19 +458,29 @@ fn not_run_text(why: &NotRunWhy, hooks_dir: &Path) -> (&'static str, String) {
     }
 }
 
-/// The end of the event: what did not run, errors, a filter's result, the verdict.
+/// The line of a script that did not run: `skipped PATH  after 10-x failed: …`.
+pub(crate) fn not_run_line(n: &NotRun, hooks_dir: &Path, st: Style, width: usize) -> String {
+    let (word, why) = not_run_text(&n.why, hooks_dir);
+    let line = format!(
+        "  {} {}  {}",
+        st.yellow(&style::pad(word, STATUS_WIDTH)),
+        style::pad(&style::rel(&n.script, hooks_dir), width),
+        st.dim(&why)
+    );
+    format!("{}\n", line.trim_end())
+}
+
+/// The end of the event: what did not run (but for the scripts skipped after a failure, which
+/// [`not_run_line`] showed as it happened), errors, a filter's result, the verdict.
 pub(crate) fn tail(f: &Fired, hooks_dir: &Path, st: Style, width: usize) -> String {
     let mut out = String::new();
-    for n in &f.not_run {
-        let (word, why) = not_run_text(&n.why, hooks_dir);
-        let line = format!(
-            "  {} {}  {}",
-            st.yellow(&style::pad(word, STATUS_WIDTH)),
-            style::pad(&style::rel(&n.script, hooks_dir), width),
-            st.dim(&why)
-        );
-        out.push_str(line.trim_end());
-        out.push('\n');
+    // Those skipped after a failure were written right after it (see `fire`).
+    for n in f
+        .not_run
+        .iter()
+        .filter(|n| !matches!(n.why, NotRunWhy::AfterFailure(_)))
+    {
+        out.push_str(&not_run_line(n, hooks_dir, st, width));
     }
     for e in &f.other_errors {
         out.push_str(&format!("  {} {e}\n", st.red("error")));
