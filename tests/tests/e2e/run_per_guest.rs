@@ -242,3 +242,43 @@ fn a_process_left_running_is_reported() {
         run.stdout
     );
 }
+
+/// The report is written as each script ends, also when stdout is no terminal (a file here):
+/// the second script finds the first one's line already in the file before it runs. No
+/// timing: the line is flushed before the next script starts. `-v` traces each script.
+#[test]
+fn each_script_is_reported_before_the_next_starts() {
+    let t = with_dispatcher();
+    let root = t.root().display().to_string();
+    t.dir("hooks/qemu.d/test/started/begin", 0o755);
+    t.file(
+        "hooks/qemu.d/test/started/begin/10-first",
+        "#!/bin/sh\nexit 0\n",
+        0o755,
+    );
+    t.file(
+        "hooks/qemu.d/test/started/begin/20-second",
+        &format!(
+            "#!/bin/sh\ngrep -q 'ok      qemu.d/test/started/begin/10-first' '{root}/out.txt' || {{ echo 'the first line was not written yet'; exit 1; }}\n"
+        ),
+        0o755,
+    );
+    let command = format!(
+        "exec '{}' -v --hooks-dir '{}' run qemu started --domain '{}' > '{root}/out.txt'",
+        virt_hook().display(),
+        t.hooks().display(),
+        domain(&t),
+    );
+    let run = tests::cli_support::program_run(Path::new("/bin/sh"), &["-c", &command], &[], None);
+    let out = std::fs::read_to_string(t.root().join("out.txt")).unwrap();
+    assert_eq!(run.code, 0, "{run:?}\n{out}");
+    assert!(
+        out.contains("ok      qemu.d/test/started/begin/20-second"),
+        "{out}"
+    );
+    assert!(
+        run.stderr.contains("script reported") && run.stderr.contains("20-second"),
+        "-v traces each script: {}",
+        run.stderr
+    );
+}
