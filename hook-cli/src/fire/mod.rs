@@ -365,10 +365,9 @@ impl<'a> Firing<'a> {
             builder = builder.cancel(cancel.clone());
         }
         let hooks = builder.build().map_err(|e| InputError(e.to_string()))?;
-        let mut fired = fire_event(&hooks, fire, object, stdin);
-        let result = std::mem::replace(&mut fired.runs, Vec::new());
+        let fired = fire_event(&hooks, fire, object, stdin);
         let mut f = shell(Ok(hook_core::Outcome::default()));
-        f.runs = result;
+        f.runs = fired.runs;
         f.failed = fired.failed || refused;
         f.other_errors = fired.other_errors;
         f.filter = fired.filter;
