@@ -282,3 +282,87 @@ fn each_script_is_reported_before_the_next_starts() {
         run.stderr
     );
 }
+
+/// A settings file the dispatcher cannot use: for `prepare` it refuses (no per-guest script
+/// runs, the event fails, libvirt's flat script still runs), for `release` the scripts run with
+/// the default settings; each says so.
+#[test]
+fn unusable_settings_are_handled_as_the_dispatcher_does() {
+    let t = with_dispatcher();
+    std::fs::write(t.hooks().join("virt-hook.toml"), "timeout = \"5 mins\"\n").unwrap();
+    let xml = domain(&t);
+    let run = t.run(&["run", "qemu", "prepare", "--domain", &xml]);
+    assert_eq!(run.code, 1, "{run:?}");
+    assert!(
+        run.stdout.contains("no per-object script was run")
+            && run
+                .stdout
+                .contains("not run qemu.d/test/prepare/begin/10-hugepages")
+            && run.stdout.contains("ok      qemu.d/50-flat")
+            && run
+                .stdout
+                .contains("result: the dispatcher refused the event"),
+        "{}",
+        run.stdout
+    );
+    let run = t.run(&["run", "qemu", "release", "--domain", &xml]);
+    assert_eq!(run.code, 0, "{run:?}");
+    assert!(
+        run.stdout
+            .contains("the scripts run with the default settings")
+            && run
+                .stdout
+                .contains("ok      qemu.d/test/release/end/10-announce"),
+        "{}",
+        run.stdout
+    );
+}
+
+/// SIGINT to `lifecycle` while a per-guest `prepare` script runs: the report names the
+/// interrupted script, the scripts not started (the rest of its directory and libvirt's flat
+/// one) and the events not fired, and nothing else (issue 20, item 5). The signal is sent once
+/// the script has written virt-hook's pid: no timing.
+#[test]
+fn an_interrupted_lifecycle_names_what_did_not_run() {
+    let t = with_dispatcher();
+    let root = t.root().display().to_string();
+    std::fs::remove_file(t.hooks().join("qemu.d/test/prepare/begin/15-iommu")).unwrap();
+    t.file(
+        "hooks/qemu.d/test/prepare/begin/15-iommu",
+        &format!(
+            "#!/bin/sh\necho $$ > '{root}/script.pid'\necho $PPID > '{root}/cli.pid'\nexec sleep 600\n"
+        ),
+        0o755,
+    );
+    let xml = domain(&t);
+    let read = |name: &str| -> Option<i32> {
+        std::fs::read_to_string(t.root().join(name))
+            .ok()?
+            .trim()
+            .parse()
+            .ok()
+    };
+    let run = std::thread::scope(|s| {
+        let call = s.spawn(|| t.run(&["lifecycle", "qemu", "--domain", &xml]));
+        let mut cli = None;
+        for _ in 0..6000 {
+            cli = read("cli.pid");
+            if cli.is_some() || call.is_finished() {
+                break;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(10));
+        }
+        let cli = cli.expect("the per-guest script never started");
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(cli),
+            nix::sys::signal::Signal::SIGINT,
+        )
+        .unwrap();
+        call.join().unwrap()
+    });
+    let script = read("script.pid").expect("the script wrote its pid");
+    let _cleanup = tests::KillGroupOnDrop(script as u32);
+    assert_eq!(run.code, 130, "{run:?}");
+    assert!(tests::wait_group_dead(script, tests::GONE_WITHIN).is_empty());
+    assert_snapshot!(snap(&run, &t));
+}
