@@ -247,10 +247,12 @@ impl<'a> Firing<'a> {
                 hook_core::layout::object_path(&d_dir, object, op, spec.subop.as_str())
             })
             .flatten();
-        let object_scripts: Vec<PathBuf> = object_path
+        // `Err`: something is there that cannot be read (hook-core's call reports it).
+        let found = object_path
             .as_deref()
-            .and_then(|p| hook_core::discover::object_scripts(p).ok())
-            .unwrap_or_default();
+            .map(hook_core::discover::object_scripts);
+        let readable = !matches!(found, Some(Err(_)));
+        let object_scripts: Vec<PathBuf> = found.and_then(Result::ok).unwrap_or_default();
         let listing = hook_core::discover::list(hooks_dir, driver);
         let libvirt_scripts: Vec<PathBuf> = listing
             .scripts
@@ -306,7 +308,7 @@ impl<'a> Firing<'a> {
             f.run_by = self.run_by;
             f.object_dir = object_path.as_ref().map(|p| ObjectDir {
                 path: p.clone(),
-                scripts: object_scripts.len(),
+                scripts: readable.then_some(object_scripts.len()),
             });
             f.problems.clone_from(&problems);
             f

@@ -80,8 +80,9 @@ pub(crate) enum NotRunWhy {
 pub(crate) struct ObjectDir {
     /// `<driver>.d/<object>/<op>/<subop>`.
     pub(crate) path: PathBuf,
-    /// How many scripts it holds (0: nothing runs for the object at this event).
-    pub(crate) scripts: usize,
+    /// How many scripts it holds (0: nothing runs for the object at this event); `None` when
+    /// something is there that cannot be read (an error of the call).
+    pub(crate) scripts: Option<usize>,
 }
 
 /// One event, fired: what the scripts were given and what happened.
@@ -357,7 +358,7 @@ pub(crate) fn heading(f: &Fired, hooks_dir: &Path, st: Style) -> String {
                 f.driver
             ))
         ));
-        if dir.scripts == 0 {
+        if dir.scripts == Some(0) {
             out.push_str(&format!(
                 "  no script for {} at this event (nothing in {rel}): nothing runs for {} in the main hook's place\n",
                 f.object(),
@@ -614,7 +615,7 @@ pub(crate) struct FiredJson<'a> {
 #[derive(Serialize)]
 struct ObjectDirJson {
     path: String,
-    scripts: usize,
+    scripts: Option<usize>,
 }
 
 /// A script that did not run.
