@@ -89,21 +89,23 @@ fn failure_line(line: &str) -> Output {
 /// The settings file's name in the hooks directory.
 pub(crate) const CONFIG_FILE: &str = config::FILE_NAME;
 
-pub(crate) use config::{ConfigError, Problem};
+pub(crate) use config::{ConfigError, Problem, Settings};
 
-pub(crate) use config::{LogTarget, Settings};
-
-/// The settings the dispatcher uses for `driver`'s `op` in `hooks_dir` (for `status`), or why
-/// the file cannot be used.
+/// The dispatcher's settings for `driver`'s `op` from `<hooks dir>/virt-hook.toml` (the
+/// defaults without the file), as the dispatcher loads them for that event, or why the file
+/// cannot be used: for `status`, and for `run` and `lifecycle`, which run the per-object
+/// scripts in the dispatcher's place.
 pub(crate) fn settings(hooks_dir: &Path, driver: &str, op: &str) -> Result<Settings, ConfigError> {
     config::load(hooks_dir, driver, op, &known_op)
 }
 
-/// The defaults: what the dispatcher uses without a settings file, and for the events it runs
-/// anyway when the file cannot be used.
+/// The settings the dispatcher runs scripts with when the file cannot be used for an event it
+/// must not fail ([`OwnProblem::RunAnyway`]).
 pub(crate) fn default_settings() -> Settings {
     config::defaults()
 }
+
+pub(crate) use config::LogTarget;
 
 /// The socket the dispatcher's records would go to now with `settings` (the first that
 /// accepts a connection, as the dispatcher chooses it), or `None`: they would be dropped.

@@ -189,8 +189,10 @@ fn a_failing_per_guest_script_is_one_line_naming_it() {
     assert_snapshot!("virsh_start_error", d.redact(&shown));
 }
 
+/// `virt-hook run` with the dispatcher as the main hook runs the per-guest scripts itself and
+/// reports each one (issue 20), not the dispatcher's one line.
 #[test]
-fn virt_hook_run_shows_the_dispatchers_line() {
+fn virt_hook_run_reports_each_per_guest_script() {
     let d = dispatcher_dir("log = \"none\"\n");
     d.script(
         format!("{BASE}/20-vfio"),
