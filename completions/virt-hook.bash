@@ -34,8 +34,14 @@ _virt__hook() {
             virt__hook,list)
                 cmd="virt__hook__subcmd__list"
                 ;;
+            virt__hook,log)
+                cmd="virt__hook__subcmd__log"
+                ;;
             virt__hook,run)
                 cmd="virt__hook__subcmd__run"
+                ;;
+            virt__hook,status)
+                cmd="virt__hook__subcmd__status"
                 ;;
             virt__hook,uninstall)
                 cmd="virt__hook__subcmd__uninstall"
@@ -58,8 +64,14 @@ _virt__hook() {
             virt__hook__subcmd__help,list)
                 cmd="virt__hook__subcmd__help__subcmd__list"
                 ;;
+            virt__hook__subcmd__help,log)
+                cmd="virt__hook__subcmd__help__subcmd__log"
+                ;;
             virt__hook__subcmd__help,run)
                 cmd="virt__hook__subcmd__help__subcmd__run"
+                ;;
+            virt__hook__subcmd__help,status)
+                cmd="virt__hook__subcmd__help__subcmd__status"
                 ;;
             virt__hook__subcmd__help,uninstall)
                 cmd="virt__hook__subcmd__help__subcmd__uninstall"
@@ -71,7 +83,7 @@ _virt__hook() {
 
     case "${cmd}" in
         virt__hook)
-            opts="-v -h -V --hooks-dir --user --verbose --help --version list run lifecycle check install uninstall dispatch help"
+            opts="-v -h -V --hooks-dir --user --verbose --help --version list run lifecycle check install uninstall status log dispatch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 1 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -125,7 +137,7 @@ _virt__hook() {
             return 0
             ;;
         virt__hook__subcmd__help)
-            opts="list run lifecycle check install uninstall dispatch help"
+            opts="list run lifecycle check install uninstall status log dispatch help"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
                 return 0
@@ -222,7 +234,35 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        virt__hook__subcmd__help__subcmd__log)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         virt__hook__subcmd__help__subcmd__run)
+            opts=""
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        virt__hook__subcmd__help__subcmd__status)
             opts=""
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 3 ]] ; then
                 COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
@@ -320,6 +360,48 @@ _virt__hook() {
             COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
             return 0
             ;;
+        virt__hook__subcmd__log)
+            opts="-n -f -v -h --driver --event --since --failed --lines --follow --file --json --hooks-dir --user --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
+                --driver)
+                    COMPREPLY=($(compgen -W "daemon qemu lxc network libxl bhyve" -- "${cur}"))
+                    return 0
+                    ;;
+                --event)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --since)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --lines)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                -n)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --file)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
         virt__hook__subcmd__run)
             opts="-v -h --domain --network --port --object --input --extra --libvirt --timeout --json --hooks-dir --user --verbose --help daemon qemu lxc network libxl bhyve"
             if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
@@ -359,6 +441,24 @@ _virt__hook() {
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0
                     ;;
+                --hooks-dir)
+                    COMPREPLY=($(compgen -f "${cur}"))
+                    return 0
+                    ;;
+                *)
+                    COMPREPLY=()
+                    ;;
+            esac
+            COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+            return 0
+            ;;
+        virt__hook__subcmd__status)
+            opts="-v -h --json --hooks-dir --user --verbose --help"
+            if [[ ${cur} == -* || ${COMP_CWORD} -eq 2 ]] ; then
+                COMPREPLY=( $(compgen -W "${opts}" -- "${cur}") )
+                return 0
+            fi
+            case "${prev}" in
                 --hooks-dir)
                     COMPREPLY=($(compgen -f "${cur}"))
                     return 0

@@ -35,6 +35,8 @@ complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "lifecycle" -d '
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "check" -d 'Check the hooks directory for common mistakes; exit status 1 when an error is found'
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "install" -d 'Install virt-hook\'s dispatcher as libvirt\'s main hook for a driver'
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "uninstall" -d 'Remove virt-hook\'s dispatcher: restore the hook it replaced, or remove it'
+complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "status" -d 'Is the dispatcher working: what libvirt runs for each driver, and whether it can'
+complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "log" -d 'The dispatcher\'s records from the system log, newest last'
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "dispatch" -d 'Be libvirt\'s main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event'
 complete -c virt-hook -n "__fish_virt_hook_needs_command" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand list" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
@@ -80,18 +82,42 @@ complete -c virt-hook -n "__fish_virt_hook_using_subcommand uninstall" -l all -d
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand uninstall" -l user -d 'Use the per-user hooks directory ($XDG_CONFIG_HOME/libvirt/hooks)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand uninstall" -s v -l verbose -d 'Show what the hook library does on stderr (-v debug, -vv trace; RUST_LOG overrides)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand uninstall" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand status" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand status" -l json -d 'Print JSON instead of text'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand status" -l user -d 'Use the per-user hooks directory ($XDG_CONFIG_HOME/libvirt/hooks)'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand status" -s v -l verbose -d 'Show what the hook library does on stderr (-v debug, -vv trace; RUST_LOG overrides)'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand status" -s h -l help -d 'Print help (see more with \'--help\')'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l driver -d 'Only this driver' -r -f -a "daemon\t''
+qemu\t''
+lxc\t''
+network\t''
+libxl\t''
+bhyve\t''"
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l event -d 'Only this operation (prepare, start, started, stopped, release, …)' -r -f -a '(__fish_virt_hook_dynamic)'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l since -d 'Only records from then on. With the journal, anything journalctl --since takes; with syslog files "YYYY-MM-DD HH:MM", "YYYY-MM-DD", "today", "yesterday" or "-1h" (s, m, h, d), times in UTC' -r
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -s n -l lines -d 'Only the last N records' -r
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l file -d 'Read these syslog files instead of the journal (e.g. a rotated /var/log/syslog.1); may be given more than once' -r -F
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l failed -d 'Only failures (severity err): failed scripts and the dispatcher\'s own problems'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -s f -l follow -d 'Keep reading: print new records as they come (every second), until interrupted'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l json -d 'Print JSON instead of text (with --follow, one JSON object per line)'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -l user -d 'Use the per-user hooks directory ($XDG_CONFIG_HOME/libvirt/hooks)'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -s v -l verbose -d 'Show what the hook library does on stderr (-v debug, -vv trace; RUST_LOG overrides)'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand log" -s h -l help -d 'Print help (see more with \'--help\')'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand dispatch" -l hooks-dir -d 'The hooks directory [default: the system directory, e.g. /etc/libvirt/hooks]' -r -F
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand dispatch" -l user -d 'Use the per-user hooks directory ($XDG_CONFIG_HOME/libvirt/hooks)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand dispatch" -s v -l verbose -d 'Show what the hook library does on stderr (-v debug, -vv trace; RUST_LOG overrides)'
 complete -c virt-hook -n "__fish_virt_hook_using_subcommand dispatch" -s h -l help -d 'Print help (see more with \'--help\')'
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "list" -d 'For each driver, the scripts that would run, in order, every file that is skipped and why, and permission warnings'
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "run" -d 'Fire a driver\'s hooks for one event exactly as the daemon would, and report each script'
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "lifecycle" -d 'Run the hooks a guest start and stop trigger: prepare, start, started, stopped, release'
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "check" -d 'Check the hooks directory for common mistakes; exit status 1 when an error is found'
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "install" -d 'Install virt-hook\'s dispatcher as libvirt\'s main hook for a driver'
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "uninstall" -d 'Remove virt-hook\'s dispatcher: restore the hook it replaced, or remove it'
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "dispatch" -d 'Be libvirt\'s main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event'
-complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall dispatch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "list" -d 'For each driver, the scripts that would run, in order, every file that is skipped and why, and permission warnings'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "run" -d 'Fire a driver\'s hooks for one event exactly as the daemon would, and report each script'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "lifecycle" -d 'Run the hooks a guest start and stop trigger: prepare, start, started, stopped, release'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "check" -d 'Check the hooks directory for common mistakes; exit status 1 when an error is found'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "install" -d 'Install virt-hook\'s dispatcher as libvirt\'s main hook for a driver'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "uninstall" -d 'Remove virt-hook\'s dispatcher: restore the hook it replaced, or remove it'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "status" -d 'Is the dispatcher working: what libvirt runs for each driver, and whether it can'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "log" -d 'The dispatcher\'s records from the system log, newest last'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "dispatch" -d 'Be libvirt\'s main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event'
+complete -c virt-hook -n "__fish_virt_hook_using_subcommand help; and not __fish_seen_subcommand_from list run lifecycle check install uninstall status log dispatch help" -f -a "help" -d 'Print this message or the help of the given subcommand(s)'
 
 # Each driver's operations and sub-operations, and guest names, are asked of virt-hook itself
 # (`virt-hook __complete -- WORDS...`; exit status 1: not such a word, the completion above

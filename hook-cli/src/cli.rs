@@ -1,4 +1,4 @@
-//! The command line: `virt-hook [--hooks-dir DIR | --user] [-v] <list|run|lifecycle|check>`,
+//! The command line: `virt-hook [--hooks-dir DIR | --user] [-v] <list|run|lifecycle|check|…>`,
 //! declared with clap's derive API. Parsing only; each command lives in its own module. The
 //! driver names it offers (help, completions) are the driver crates', through `drivers`.
 
@@ -64,6 +64,9 @@ Examples:
   virt-hook --hooks-dir examples/hooks run qemu prepare --domain examples/domain.xml
   virt-hook install                     make virt-hook libvirt's qemu hook (per-guest scripts)
   virt-hook uninstall                   put back what was there before
+  virt-hook status                      is the dispatcher installed and sound, where do logs go
+  virt-hook log win10 --failed --since yesterday
+                                        why did win10's hooks fail
   virt-hook --hooks-dir /etc/libvirt/hooks dispatch qemu win10 prepare begin - < win10.xml
                                         what libvirt gets when virt-hook is its qemu hook
 
@@ -176,6 +179,27 @@ pub(crate) enum Command {
         #[arg(long)]
         all: bool,
     },
+    /// Is the dispatcher working: what libvirt runs for each driver, and whether it can.
+    ///
+    /// Per driver: the main hook libvirt executes (virt-hook's dispatcher as a copy, symlink or
+    /// wrapper, the VFIO guides' hook helper, another script, nothing), whether it can run
+    /// (execute bit, the binary behind it, the copy current with the virt-hook on PATH,
+    /// AppArmor's profile), the dispatcher's settings for each event (timeout, where the log
+    /// goes and whether that is reachable now), how many guests have per-guest scripts; then
+    /// the dispatcher's last records. Exit status 1 when something would fail or silently skip
+    /// a guest's scripts.
+    Status {
+        /// Print JSON instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The dispatcher's records from the system log, newest last.
+    ///
+    /// Read from the journal (journalctl SYSLOG_IDENTIFIER=virt-hook) when there is one, else
+    /// from /var/log/syslog or /var/log/messages. Each record is one script run (how it ended,
+    /// its duration, for a failure the line libvirt showed), a script skipped after a failure,
+    /// or a problem of the dispatcher's own.
+    Log(LogArgs),
     /// Be libvirt's main hook script: run <driver>.d/OBJECT/OP/SUBOP/* for one event.
     ///
     /// libvirt runs <hooks dir>/<driver> OBJECT OP SUBOP EXTRA with the document on stdin. Make
@@ -228,6 +252,41 @@ pub(crate) struct RunArgs {
     #[arg(long, value_name = "DURATION", allow_hyphen_values = true)]
     pub(crate) timeout: Option<String>,
     /// Print JSON instead of text (the filtered XML is then a field of it).
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// Arguments of `log`.
+#[derive(Debug, Args)]
+pub(crate) struct LogArgs {
+    /// Only this guest's records (the network's, for network hooks).
+    #[arg(value_name = "GUEST")]
+    pub(crate) guest: Option<String>,
+    /// Only this driver.
+    #[arg(long, value_name = "DRIVER", value_parser = DriverName::ANY)]
+    pub(crate) driver: Option<String>,
+    /// Only this operation (prepare, start, started, stopped, release, …).
+    #[arg(long, value_name = "OP")]
+    pub(crate) event: Option<String>,
+    /// Only records from then on. With the journal, anything journalctl --since takes; with
+    /// syslog files "YYYY-MM-DD HH:MM", "YYYY-MM-DD", "today", "yesterday" or "-1h" (s, m, h,
+    /// d), times in UTC.
+    #[arg(long, value_name = "WHEN", allow_hyphen_values = true)]
+    pub(crate) since: Option<String>,
+    /// Only failures (severity err): failed scripts and the dispatcher's own problems.
+    #[arg(long)]
+    pub(crate) failed: bool,
+    /// Only the last N records.
+    #[arg(short = 'n', long, value_name = "N")]
+    pub(crate) lines: Option<usize>,
+    /// Keep reading: print new records as they come (every second), until interrupted.
+    #[arg(short, long)]
+    pub(crate) follow: bool,
+    /// Read these syslog files instead of the journal (e.g. a rotated /var/log/syslog.1);
+    /// may be given more than once.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) file: Vec<std::path::PathBuf>,
+    /// Print JSON instead of text (with --follow, one JSON object per line).
     #[arg(long)]
     pub(crate) json: bool,
 }

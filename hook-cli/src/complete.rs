@@ -3,7 +3,8 @@
 //! (`run qemu <TAB>`, `dispatch qemu GUEST <TAB>`), an operation's sub-operations, and guest
 //! names (`run … --object <TAB>`, `dispatch qemu <TAB>`): the directories of
 //! `<hooks>/<driver>.d/` (per-guest scripts) and the objects libvirt defines
-//! (`/etc/libvirt/qemu/<guest>.xml`). Operations come from the driver crates (`drivers`).
+//! (`/etc/libvirt/qemu/<guest>.xml`); `log [GUEST] [--driver D] [--event OP]` the same, for the
+//! driver given or every driver. Operations come from the driver crates (`drivers`).
 //!
 //! WORDS are the command line after `virt-hook`, the word being completed last (empty after a
 //! space). The answer is one candidate a line and exit status 0, or nothing and exit status 1
@@ -57,6 +58,8 @@ struct Line {
     command: Option<String>,
     /// Its positional words so far.
     positionals: Vec<String>,
+    /// The options given a value so far (long name, value).
+    values: Vec<(String, String)>,
     /// The option (long name) whose value is being completed.
     value_of: Option<String>,
 }
@@ -108,9 +111,10 @@ fn read(before: &[String]) -> Option<Line> {
                 },
                 (None, false) => None,
             };
-            match name {
-                "hooks-dir" => line.hooks_dir = value.map(PathBuf::from),
-                "user" => line.user = true,
+            match (name, value) {
+                ("hooks-dir", value) => line.hooks_dir = value.map(PathBuf::from),
+                ("user", _) => line.user = true,
+                (_, Some(value)) => line.values.push((name.to_owned(), value)),
                 _ => {}
             }
         } else if w.starts_with('-') && w.len() > 1 {
@@ -142,11 +146,40 @@ fn candidates(words: &[String]) -> Option<Vec<String>> {
         .positionals
         .first()
         .and_then(|d| drivers::known(d).ok());
+    // `log --driver D`: that driver's; without it, every driver's.
+    let log_drivers = || -> Vec<&'static str> {
+        let given = line.values.iter().rev().find(|(n, _)| n == "driver");
+        match given {
+            Some((_, d)) => drivers::known(d).ok().into_iter().collect(),
+            None => drivers::NAMES.to_vec(),
+        }
+    };
     if let Some(option) = &line.value_of {
-        return match option.as_str() {
-            "object" => Some(guests(&dir, driver?)),
+        return match (command, option.as_str()) {
+            (_, "object") => Some(guests(&dir, driver?)),
+            ("log", "event") => {
+                let mut ops: Vec<&str> = Vec::new();
+                for d in log_drivers() {
+                    for op in drivers::operations(d) {
+                        if !ops.contains(&op) {
+                            ops.push(op);
+                        }
+                    }
+                }
+                Some(ops.into_iter().map(str::to_owned).collect())
+            }
+            ("log", "driver") => Some(drivers::NAMES.map(str::to_owned).to_vec()),
             _ => None,
         };
+    }
+    if command == "log" && line.positionals.is_empty() {
+        let mut names: Vec<String> = log_drivers()
+            .into_iter()
+            .flat_map(|d| guests(&dir, d))
+            .collect();
+        names.sort();
+        names.dedup();
+        return Some(names);
     }
     let words = |v: Vec<&str>| Some(v.into_iter().map(str::to_owned).collect());
     // A positional with possible values (the drivers, from the driver crates): those. Asked
@@ -297,5 +330,17 @@ mod tests {
             ask(&["--hooks-dir", &dir, "run", "daemon", "--object", ""]).unwrap(),
             Vec::<String>::new()
         );
+        // `log [GUEST]`: every driver's guests, or the --driver's.
+        assert_eq!(
+            ask(&["--hooks-dir", &dir, "log", ""]).unwrap(),
+            ["default", "win10", "win11"]
+        );
+        assert_eq!(
+            ask(&["--hooks-dir", &dir, "log", "--driver", "network", ""]).unwrap(),
+            ["default"]
+        );
+        let ops = ask(&["log", "--driver", "network", "--event", ""]).unwrap();
+        assert_eq!(ops, drivers::operations("network"));
+        assert!(ask(&["log", "--event", ""]).unwrap().len() > ops.len());
     }
 }

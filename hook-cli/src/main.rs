@@ -36,6 +36,7 @@ mod input;
 mod installed;
 mod json;
 mod logging;
+mod logread;
 mod mac;
 mod style;
 mod text;
@@ -52,7 +53,9 @@ mod complete;
 mod install;
 mod lifecycle;
 mod list;
+mod logview;
 mod run;
+mod status;
 
 use std::ffi::OsString;
 use std::io::Write as _;
@@ -74,6 +77,8 @@ fn execute(cli: &Cli) -> Result<Output, InputError> {
         Command::Install { refresh: true, .. } => install::refresh(&ctx),
         Command::Install { driver, force, .. } => install::install(&ctx, driver, *force),
         Command::Uninstall { driver, all } => install::uninstall(&ctx, driver, *all),
+        Command::Status { json } => status::status(&ctx, *json),
+        Command::Log(args) => logview::log(&ctx, args),
         Command::Dispatch { driver, args } => Ok(dispatch::dispatch(&ctx.hooks_dir, driver, args)),
     }?;
     if let Some(signal) = ctx.interrupted_by() {

@@ -7,15 +7,17 @@
 //! `Hooks::run_filter`, so a replacement is checked as the daemon checks it, and the resulting
 //! XML goes to stdout (the report then goes to stderr). Exit status: 0 when the event would
 //! proceed, 1 when a script failed (also where libvirt ignores the failure: the report says
-//! so), 2 for bad input.
+//! so), 2 for bad input. When the main hook is the dispatcher or the hook helper, the
+//! per-object scripts are run and reported one by one ([`crate::fire`]); the report is written
+//! as each script ends.
 
 use hook_core::xml::ObjectDocument;
 
 use crate::cli::RunArgs;
 use crate::ctx::{Ctx, InputError, Output};
 use crate::event::{AnyEvent, Fire, Kind};
-use crate::fire::render::{self, FilterResult};
-use crate::style::Style;
+use crate::fire::Firing;
+use crate::fire::render::{self, FilterResult, Stream};
 use crate::{fire, input, json};
 
 /// What the scripts get: argv\[1\] and stdin.
@@ -139,9 +141,13 @@ pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
         },
     };
     let limits = fire::limits(args.timeout.as_deref())?;
+    let timeout = args.timeout.is_some().then_some(limits);
     let input = script_input(args, event)?;
-    let hooks = fire::hooks_for(ctx, event.driver(), limits, libvirt)?;
-    let fired = fire::fire_event(&hooks, &fire, &input.object, input.stdin.as_deref());
+    let uses_output = event.spec().uses_output;
+    // The report as each script ends; on stderr for a filter, whose stdout is the document.
+    let stream = (!args.json).then(|| Stream::new(&ctx.hooks_dir, uses_output));
+    let firing = Firing::new(ctx, event.driver(), timeout, libvirt, stream);
+    let fired = firing.fire(&fire, &input.object, input.stdin.as_deref(), None)?;
     let code = u8::from(!fired.proceeds());
     if args.json {
         return Ok(Output {
@@ -150,30 +156,18 @@ pub(crate) fn run(ctx: &Ctx, args: &RunArgs) -> Result<Output, InputError> {
             ..Output::default()
         });
     }
-    if event.spec().uses_output {
-        // The resulting document on stdout, so `> new.xml` works; the report on stderr.
-        let stdout = match (&fired.filter, fired.proceeds()) {
+    let stdout = if uses_output {
+        // The resulting document on stdout, so `> new.xml` works.
+        match (&fired.filter, fired.proceeds()) {
             (Some(FilterResult::Replaced { xml, .. }), true) => xml.clone(),
             (_, true) => input.stdin.clone().unwrap_or_default(),
             (_, false) => Vec::new(),
-        };
-        return Ok(Output {
-            stdout,
-            stderr: render::text(
-                &fired,
-                &ctx.hooks_dir,
-                Style::for_stream(&std::io::stderr()),
-            ),
-            code,
-        });
-    }
+        }
+    } else {
+        Vec::new()
+    };
     Ok(Output {
-        stdout: render::text(
-            &fired,
-            &ctx.hooks_dir,
-            Style::for_stream(&std::io::stdout()),
-        )
-        .into_bytes(),
+        stdout,
         code,
         ..Output::default()
     })

@@ -50,7 +50,7 @@ pub use hookdir::{dir, discover, layout};
 pub use process::{baseline, testing};
 
 pub use dispatch::call::Filtered;
-pub use dispatch::hooks::{Failure, Hooks, HooksBuilder, Outcome, Presence, ScriptRun};
+pub use dispatch::hooks::{Failure, Hooks, HooksBuilder, Observer, Outcome, Presence, ScriptRun};
 pub use driver::{Driver, EventSpec, FailurePolicy, HookEvent, Operation, SubOp, UnknownWord};
 pub use error::{Args, HookError, SpawnFailure};
 pub use hookdir::layout::Layout;

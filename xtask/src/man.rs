@@ -105,6 +105,10 @@ end
 complete -c virt-hook -f -n '__fish_virt_hook_dynamic >/dev/null' -a '(__fish_virt_hook_dynamic)'
 "#;
 
+/// The options whose values `virt-hook __complete` answers (fish needs them named): `run
+/// --object GUEST`, `log --event OP`.
+const FISH_DYNAMIC_OPTIONS: [(&str, &str); 2] = [("run", "object"), ("log", "event")];
+
 /// clap_complete's static script for `shell`, made to ask the binary first for the words only
 /// it knows ([`DYNAMIC_NOTE`]): bash and zsh through a function that falls back to clap's,
 /// fish through one more `complete` rule. Fails when clap_complete's script no longer has the
@@ -143,14 +147,32 @@ fn ask_the_binary(shell: Shell, script: &str) -> Result<String, String> {
             )
         }
         _ => {
-            // fish completes an option's value from that option's rule alone.
-            let object = "-l object -d 'The object name passed as the script\\'s first argument \
-                          [default: the XML\\'s <name>]' -r";
-            let script = replace(
-                script,
-                &format!("{object}\n"),
-                &format!("{object} -f -a '(__fish_virt_hook_dynamic)'\n"),
-            )?;
+            // fish completes an option's value from that option's rule alone: the options whose
+            // values the binary answers get it as their candidates.
+            let mut script = script.to_owned();
+            for (sub, long) in FISH_DYNAMIC_OPTIONS {
+                let start = format!(
+                    "complete -c {BIN} -n \"__fish_virt_hook_using_subcommand {sub}\" -l {long} "
+                );
+                let mut found = false;
+                script = script
+                    .lines()
+                    .map(|line| {
+                        if line.starts_with(&start) && line.ends_with(" -r") {
+                            found = true;
+                            format!("{line} -f -a '(__fish_virt_hook_dynamic)'\n")
+                        } else {
+                            format!("{line}\n")
+                        }
+                    })
+                    .collect();
+                if !found {
+                    return Err(format!(
+                        "man: the fish completion has no rule for {sub} --{long}; adapt \
+                         xtask/src/man.rs"
+                    ));
+                }
+            }
             Ok(format!("{script}\n{DYNAMIC_NOTE}{FISH_DYNAMIC}"))
         }
     }

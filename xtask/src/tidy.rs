@@ -68,7 +68,7 @@ pub const HOOK_CLI_LAYERS: &[(&str, &[&str])] = &[
             "install",
             "lifecycle",
             "list",
-            "log",
+            "logview",
             "run",
             "status",
         ],

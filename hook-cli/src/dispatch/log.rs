@@ -19,8 +19,10 @@ const FACILITY_DAEMON: u8 = 3 << 3;
 /// syslog severities used.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Severity {
-    /// `err` (3): a script failed.
+    /// `err` (3): a script failed, or a problem of the dispatcher's own.
     Error,
+    /// `warning` (4): a script that did not run after an earlier one failed.
+    Warning,
     /// `info` (6): a script succeeded.
     Info,
 }
@@ -29,6 +31,7 @@ impl Severity {
     fn number(self) -> u8 {
         match self {
             Severity::Error => 3,
+            Severity::Warning => 4,
             Severity::Info => 6,
         }
     }
@@ -78,6 +81,11 @@ impl Logger {
             }
         }
         Logger { sink: None }
+    }
+
+    /// The socket records go to, `None` when they are dropped.
+    pub(crate) fn destination(&self) -> Option<PathBuf> {
+        self.sink.as_ref().map(|(_, path, _)| path.clone())
     }
 
     /// Sends one record; errors are dropped (logged at debug level for `-v` runs).

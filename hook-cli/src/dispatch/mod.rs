@@ -89,7 +89,29 @@ fn failure_line(line: &str) -> Output {
 /// The settings file's name in the hooks directory.
 pub(crate) const CONFIG_FILE: &str = config::FILE_NAME;
 
-pub(crate) use config::{ConfigError, Problem};
+pub(crate) use config::{ConfigError, Problem, Settings};
+
+/// The dispatcher's settings for `driver`'s `op` from `<hooks dir>/virt-hook.toml` (the
+/// defaults without the file), as the dispatcher loads them for that event, or why the file
+/// cannot be used: for `status`, and for `run` and `lifecycle`, which run the per-object
+/// scripts in the dispatcher's place.
+pub(crate) fn settings(hooks_dir: &Path, driver: &str, op: &str) -> Result<Settings, ConfigError> {
+    config::load(hooks_dir, driver, op, &known_op)
+}
+
+/// The settings the dispatcher runs scripts with when the file cannot be used for an event it
+/// must not fail ([`OwnProblem::RunAnyway`]).
+pub(crate) fn default_settings() -> Settings {
+    config::defaults()
+}
+
+pub(crate) use config::LogTarget;
+
+/// The socket the dispatcher's records would go to now with `settings` (the first that
+/// accepts a connection, as the dispatcher chooses it), or `None`: they would be dropped.
+pub(crate) fn log_destination(settings: &Settings) -> Option<std::path::PathBuf> {
+    Logger::new(settings.log, settings.log_socket.as_deref()).destination()
+}
 
 /// What is wrong with `<hooks dir>/virt-hook.toml`, if anything, as one line (see
 /// [`config_error`]). `install` checks an existing settings file with it before it switches
@@ -159,7 +181,7 @@ fn classify(driver: &str, op: &str) -> (bool, FailurePolicy) {
 fn own_problem(
     rule: OwnProblem,
     logger: &Logger,
-    event_words: &str,
+    event: &EventWords,
     problem: &str,
     then: &str,
 ) -> Option<Output> {
@@ -167,12 +189,24 @@ fn own_problem(
         OwnProblem::Refuse => format!("{problem}; no script was run"),
         OwnProblem::RunAnyway => format!("{problem}; {then}"),
     };
+    let mut fields = event.fields.clone();
+    fields.push(("VIRT_HOOK_REASON", line.clone()));
     logger.log(&Record {
-        message: format!("{event_words}: {line}"),
+        message: format!("{}: {line}", event.text),
         severity: Severity::Error,
-        fields: Vec::new(),
+        fields,
     });
     (rule == OwnProblem::Refuse).then(|| failure_line(&line))
+}
+
+/// libvirt's call as the log shows it: `qemu win10 prepare begin -`, and the journal fields
+/// naming the event (`VIRT_HOOK_DRIVER`, `_OBJECT`, `_OP`, `_SUBOP`), which every record of
+/// the call carries, so that `journalctl VIRT_HOOK_OBJECT=win10` (and `virt-hook log win10`)
+/// also finds the dispatcher's own problems.
+#[derive(Debug)]
+struct EventWords {
+    text: String,
+    fields: Vec<(&'static str, String)>,
 }
 
 /// Runs `driver`'s per-object scripts for the event in `args` (`object op subop extra`, as
@@ -203,10 +237,18 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
     let lossy = |w: &OsString| w.to_string_lossy().into_owned();
     let (uses_output, on_failure) = classify(driver, &lossy(op));
     let rule = OwnProblem::of(on_failure);
-    let event_words = format!(
-        "{driver} {}",
-        args.iter().map(lossy).collect::<Vec<_>>().join(" ")
-    );
+    let event_words = EventWords {
+        text: format!(
+            "{driver} {}",
+            args.iter().map(lossy).collect::<Vec<_>>().join(" ")
+        ),
+        fields: vec![
+            ("VIRT_HOOK_DRIVER", driver.to_owned()),
+            ("VIRT_HOOK_OBJECT", lossy(object)),
+            ("VIRT_HOOK_OP", lossy(op)),
+            ("VIRT_HOOK_SUBOP", subop.to_string()),
+        ],
+    };
     let show = |p: &Path| shown(hooks_dir, p);
 
     // Anything to run? Nothing at the path (or a word that is no plain file name: replacing
@@ -218,9 +260,9 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
         return Output::default();
     }
     let path = d_dir.join(object).join(op).join(subop.as_str());
-    match hook_core::discover::object_scripts(&path) {
+    let scripts = match hook_core::discover::object_scripts(&path) {
         Ok(scripts) if scripts.is_empty() => return Output::default(),
-        Ok(_) => {}
+        Ok(scripts) => scripts,
         Err(e) => {
             // The settings only say where the record goes.
             let logger = match config::load(hooks_dir, driver, &lossy(op), &known_op) {
@@ -237,7 +279,7 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
             )
             .unwrap_or_default();
         }
-    }
+    };
     // libvirt's words are UTF-8 (an operation is one of its fixed words; a name comes from an
     // XML document, and libxml2 refuses any other encoding), so a word that is not came from
     // some other caller, and the scripts it names cannot be given it.
@@ -345,7 +387,7 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
     match result {
         Ok((outcome, replacement)) => {
             for run in &outcome.runs {
-                logger.log(&run_record(&event_words, &called, run, &show));
+                logger.log(&run_record(&event_words, run, &show));
             }
             // Only a document some script changed: one printed back as it came (`cat`) is
             // not a change, and libvirt keeps its own when it reads nothing.
@@ -357,9 +399,19 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
         }
         Err(failure) => {
             for run in &failure.runs {
-                logger.log(&run_record(&event_words, &called, run, &show));
+                logger.log(&run_record(&event_words, run, &show));
             }
             let script_failed = failure.runs.iter().any(|r| !r.succeeded());
+            if let Some(failed) = failure.runs.iter().find(|r| !r.succeeded()) {
+                // The scripts after the first failure did not run: one record each, so that
+                // the log says what this guest's start did not do.
+                for script in scripts
+                    .iter()
+                    .filter(|s| !failure.runs.iter().any(|r| &r.script == *s))
+                {
+                    logger.log(&skipped_record(&event_words, script, &failed.script, &show));
+                }
+            }
             if let Some(e) = &failure.dir_error {
                 let problem = explain(e, &show);
                 if !script_failed {
@@ -373,10 +425,12 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
                     )
                     .unwrap_or_default();
                 }
+                let mut fields = event_words.fields.clone();
+                fields.push(("VIRT_HOOK_REASON", problem.clone()));
                 logger.log(&Record {
-                    message: format!("{event_words}: {problem}"),
+                    message: format!("{}: {problem}", event_words.text),
                     severity: Severity::Error,
-                    fields: Vec::new(),
+                    fields,
                 });
             }
             failure_line(&headline(&failure, &show))
@@ -500,7 +554,11 @@ fn tail(stderr: &[u8]) -> Option<String> {
 
 /// The failure line libvirt shows: the failed script, how it failed, the tail of its stderr.
 fn headline(failure: &Failure, show: &dyn Fn(&Path) -> String) -> String {
-    let e = failure.headline();
+    reason(failure.headline(), show)
+}
+
+/// One error as the failure line shows it: `SCRIPT: HOW: the tail of its stderr`.
+fn reason(e: &HookError, show: &dyn Fn(&Path) -> String) -> String {
     let mut line = explain(e, show);
     if let Some(t) = e.stderr().and_then(tail) {
         line.push_str(": ");
@@ -509,34 +567,46 @@ fn headline(failure: &Failure, show: &dyn Fn(&Path) -> String) -> String {
     line
 }
 
-/// The log record of one script run: `EVENT: SCRIPT exit 0 in 0.012s`.
-fn run_record(
-    event_words: &str,
-    called: &Called<'_>,
-    run: &ScriptRun,
-    show: &dyn Fn(&Path) -> String,
-) -> Record {
+/// What the log says of a script that left a process running after a normal end (after a
+/// timeout, [`how`] says it).
+const LEFT_RUNNING: &str =
+    "it left a process running that held its output (not waited for; it keeps running)";
+
+/// The log record of one script run: `EVENT: SCRIPT exit 0 in 0.012s`; for a failure, the
+/// tail of its stderr after the duration, and the whole line libvirt shows in
+/// `VIRT_HOOK_REASON`; a note when it left a process running.
+fn run_record(event: &EventWords, run: &ScriptRun, show: &dyn Fn(&Path) -> String) -> Record {
     let script = show(&run.script);
     let status = match (&run.error, &run.report) {
         (Some(e), _) => how(e, show),
         (None, Some(r)) => r.ending.to_string(),
         (None, None) => "ran".to_owned(),
     };
-    let mut fields = vec![
-        ("VIRT_HOOK_DRIVER", called.driver.to_owned()),
-        ("VIRT_HOOK_OBJECT", called.object.to_owned()),
-        ("VIRT_HOOK_OP", called.op.to_owned()),
-        ("VIRT_HOOK_SUBOP", called.subop.to_string()),
-        (
-            "VIRT_HOOK_SCRIPT",
-            run.script.to_string_lossy().into_owned(),
-        ),
-        ("VIRT_HOOK_STATUS", status.clone()),
-    ];
-    let mut message = format!("{event_words}: {script} {status}");
+    let mut fields = event.fields.clone();
+    fields.push((
+        "VIRT_HOOK_SCRIPT",
+        run.script.to_string_lossy().into_owned(),
+    ));
+    fields.push(("VIRT_HOOK_STATUS", status.clone()));
+    let mut message = format!("{}: {script} {status}", event.text);
     if let Some(r) = &run.report {
         message.push_str(&format!(" in {}", secs(r.duration)));
         fields.push(("VIRT_HOOK_DURATION_MS", r.duration.as_millis().to_string()));
+    }
+    if let Some(e) = &run.error {
+        if let Some(t) = e.stderr().and_then(tail) {
+            message.push_str(": ");
+            message.push_str(&t);
+        }
+        fields.push(("VIRT_HOOK_REASON", reason(e, show)));
+    }
+    if let Some(r) = &run.report
+        && r.pipes_held_open
+        && r.timed_out.is_none()
+    {
+        message.push_str("; ");
+        message.push_str(LEFT_RUNNING);
+        fields.push(("VIRT_HOOK_LEFT_RUNNING", "1".to_owned()));
     }
     Record {
         message,
@@ -545,6 +615,29 @@ fn run_record(
         } else {
             Severity::Error
         },
+        fields,
+    }
+}
+
+/// The log record of a script that did not run because `failed`, before it, failed:
+/// `EVENT: SCRIPT skipped: not run after FAILED failed`, status `skipped`.
+fn skipped_record(
+    event: &EventWords,
+    script: &Path,
+    failed: &Path,
+    show: &dyn Fn(&Path) -> String,
+) -> Record {
+    let mut fields = event.fields.clone();
+    fields.push(("VIRT_HOOK_SCRIPT", script.to_string_lossy().into_owned()));
+    fields.push(("VIRT_HOOK_STATUS", "skipped".to_owned()));
+    Record {
+        message: format!(
+            "{}: {} skipped: not run after {} failed",
+            event.text,
+            show(script),
+            show(failed)
+        ),
+        severity: Severity::Warning,
         fields,
     }
 }
@@ -661,18 +754,28 @@ mod tests {
         let reader = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
         let logger = Logger::new(config::LogTarget::Syslog, Some(&path));
         let words = "qemu g reconnect begin -";
+        let event = EventWords {
+            text: words.to_owned(),
+            fields: Vec::new(),
+        };
         assert!(
             own_problem(
                 OwnProblem::RunAnyway,
                 &logger,
-                words,
+                &event,
                 "bad file",
                 "ran anyway"
             )
             .is_none()
         );
-        let out = own_problem(OwnProblem::Refuse, &logger, words, "bad file", "ran anyway")
-            .expect("refused");
+        let out = own_problem(
+            OwnProblem::Refuse,
+            &logger,
+            &event,
+            "bad file",
+            "ran anyway",
+        )
+        .expect("refused");
         assert_eq!(
             (out.code, out.stderr.as_str()),
             (1, "virt-hook: bad file; no script was run\n")

@@ -1,8 +1,12 @@
 //! How one fired event is shown, for `run` and `lifecycle`: [`Fired`] gathers what hook-core
-//! returned (every script's report or error, a `.d` read error, a filter's result), and is
-//! rendered as aligned text (one line per script: status, exit code or signal, duration, then
-//! its stderr) or as a JSON object.
+//! returned (every script's report or error, a `.d` read error, a filter's result) and what did
+//! not run (the rest of a per-object directory after a failure, everything after an
+//! interruption), and is rendered as aligned text or as a JSON object. The text is written in
+//! three parts so that a command can stream it ([`Stream`]): the event's [`heading`], one
+//! [`script_lines`] per script as it ends (status, exit code or signal, duration, then its
+//! stderr), and the [`tail`] (what did not run, errors, a filter's result, the verdict).
 
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use hook_core::{Ending, Failure, FailurePolicy, HookError, Outcome, ScriptRun};
@@ -28,6 +32,59 @@ pub(crate) enum FilterResult {
     },
 }
 
+/// Who runs the event's scripts, as libvirt would find them: libvirt alone (its main script and
+/// the `.d` scripts), or a main hook that runs the per-object scripts in its place.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum RunBy {
+    /// libvirt: the main script, then `<driver>.d/*`.
+    Libvirt,
+    /// virt-hook's dispatcher is the main hook: its per-object scripts, then `<driver>.d/*`.
+    Dispatcher,
+    /// The VFIO guides' hook helper is the main hook: run here as the dispatcher would.
+    HookHelper,
+}
+
+impl RunBy {
+    /// The name in `--json`: `libvirt`, `dispatcher`, `hook-helper`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            RunBy::Libvirt => "libvirt",
+            RunBy::Dispatcher => "dispatcher",
+            RunBy::HookHelper => "hook-helper",
+        }
+    }
+}
+
+/// A script that was to run and did not.
+#[derive(Debug)]
+pub(crate) struct NotRun {
+    /// The script.
+    pub(crate) script: PathBuf,
+    /// Why not.
+    pub(crate) why: NotRunWhy,
+}
+
+/// Why a script did not run.
+#[derive(Debug)]
+pub(crate) enum NotRunWhy {
+    /// A script before it in its per-object directory failed (that directory stops there).
+    AfterFailure(PathBuf),
+    /// The call was interrupted (by this signal) before its turn.
+    Interrupted(&'static str),
+    /// The dispatcher refuses the event (a problem of its own, such as its settings file).
+    Refused,
+}
+
+/// Where the per-object scripts of an event were looked for, and how many there are.
+#[derive(Debug)]
+pub(crate) struct ObjectDir {
+    /// `<driver>.d/<object>/<op>/<subop>`.
+    pub(crate) path: PathBuf,
+    /// How many scripts it holds (0: nothing runs for the object at this event); `None` when
+    /// something is there that cannot be read (an error of the call).
+    pub(crate) scripts: Option<usize>,
+}
+
 /// One event, fired: what the scripts were given and what happened.
 #[derive(Debug)]
 pub(crate) struct Fired {
@@ -51,6 +108,15 @@ pub(crate) struct Fired {
     pub(crate) filter: Option<FilterResult>,
     /// Which document the scripts were fed, in words, when the caller says (`lifecycle`).
     pub(crate) document: Option<String>,
+    /// Who runs the scripts.
+    pub(crate) run_by: RunBy,
+    /// The per-object path looked at (the dispatcher or the helper is the main hook); `None`
+    /// when libvirt alone runs the scripts or a word is no plain file name.
+    pub(crate) object_dir: Option<ObjectDir>,
+    /// The scripts that were to run and did not, in run order.
+    pub(crate) not_run: Vec<NotRun>,
+    /// Problems of the dispatcher's own (its settings), each one line; a refusal fails the call.
+    pub(crate) problems: Vec<String>,
 }
 
 /// The signal that interrupted one of `runs` (Ctrl-C: `SIGINT`), if one did.
@@ -82,6 +148,10 @@ impl Fired {
             failed: false,
             filter: None,
             document: None,
+            run_by: RunBy::Libvirt,
+            object_dir: None,
+            not_run: Vec::new(),
+            problems: Vec::new(),
         };
         match result {
             Ok(outcome) => fired.runs = outcome.runs,
@@ -104,10 +174,59 @@ impl Fired {
     pub(crate) fn proceeds(&self) -> bool {
         !self.failed
     }
+
+    /// The signal that interrupted the call (Ctrl-C: `SIGINT`), if one did.
+    pub(crate) fn interrupted_by(&self) -> Option<&'static str> {
+        interruption(&self.runs)
+    }
+
+    /// The object (argv\[1\]).
+    fn object(&self) -> &str {
+        &self.args[0]
+    }
+}
+
+/// Where `run` and `lifecycle` write their text as it comes: stdout, or stderr when stdout
+/// carries a filter's document. Each write is whole lines, flushed at once, terminal or not.
+#[derive(Clone, Debug)]
+pub(crate) struct Stream {
+    /// stderr instead of stdout.
+    pub(crate) stderr: bool,
+    /// The hooks directory, to show paths relative to it.
+    pub(crate) hooks_dir: PathBuf,
+    /// Colours for that stream.
+    pub(crate) style: Style,
+}
+
+impl Stream {
+    /// A stream to stdout (`stderr` false) or stderr, coloured as that stream allows.
+    pub(crate) fn new(hooks_dir: &Path, stderr: bool) -> Stream {
+        let style = if stderr {
+            Style::for_stream(&std::io::stderr())
+        } else {
+            Style::for_stream(&std::io::stdout())
+        };
+        Stream {
+            stderr,
+            hooks_dir: hooks_dir.to_owned(),
+            style,
+        }
+    }
+
+    /// Writes `text` and flushes it. A closed pipe is not worth a panic: the scripts go on.
+    pub(crate) fn write(&self, text: &str) {
+        if self.stderr {
+            let mut e = std::io::stderr().lock();
+            let _ = e.write_all(text.as_bytes()).and_then(|()| e.flush());
+        } else {
+            let mut o = std::io::stdout().lock();
+            let _ = o.write_all(text.as_bytes()).and_then(|()| o.flush());
+        }
+    }
 }
 
 /// The one-word status of a script's run.
-fn status(run: &ScriptRun) -> &'static str {
+pub(crate) fn status(run: &ScriptRun) -> &'static str {
     match (&run.report, &run.error) {
         (_, None) => "ok",
         (None, Some(_)) => "not started",
@@ -205,8 +324,11 @@ fn argv_line(args: &[String; 4]) -> String {
         .join(" ")
 }
 
-/// The event as text: a heading, one line per script (plus stderr), and the verdict.
-pub(crate) fn text(f: &Fired, hooks_dir: &Path, st: Style) -> String {
+/// The width of the status column: `skipped`, `FAILED` (`not started` overflows it).
+const STATUS_WIDTH: usize = 7;
+
+/// The event's heading: what each script is given, and who runs the scripts.
+pub(crate) fn heading(f: &Fired, hooks_dir: &Path, st: Style) -> String {
     let stdin = match f.stdin_len {
         Some(n) => format!("{n} bytes on stdin"),
         None => "stdin from /dev/null".to_owned(),
@@ -222,50 +344,144 @@ pub(crate) fn text(f: &Fired, hooks_dir: &Path, st: Style) -> String {
     if let Some(document) = &f.document {
         out.push_str(&format!("  {}\n", st.dim(&format!("stdin: {document}"))));
     }
-    let paths: Vec<String> = f
-        .runs
-        .iter()
-        .map(|r| style::rel(&r.script, hooks_dir))
-        .collect();
-    let endings: Vec<String> = f.runs.iter().map(ending).collect();
-    let pw = paths.iter().map(|p| p.chars().count()).max().unwrap_or(0);
-    let sw = f.runs.iter().map(|r| status(r).len()).max().unwrap_or(0);
-    let ew = endings.iter().map(|e| e.chars().count()).max().unwrap_or(0);
-    for ((run, path), end) in f.runs.iter().zip(&paths).zip(&endings) {
-        let word = style::pad(status(run), sw);
-        let word = if run.succeeded() {
-            st.green(&word)
-        } else {
-            st.red(&word)
-        };
-        let duration = run
-            .report
-            .as_ref()
-            .map(|r| style::duration(r.duration))
-            .unwrap_or_default();
-        let line = format!(
-            "  {word} {}  {}  {}",
-            style::pad(path, pw),
-            style::pad(end, ew),
-            st.dim(&duration)
-        );
-        out.push_str(line.trim_end());
-        out.push('\n');
-        let indent = " ".repeat(3 + sw);
-        if let Some(detail) = run.error.as_ref().and_then(error_detail) {
-            out.push_str(&format!("{indent}{}\n", st.red(&detail)));
+    let main = match f.run_by {
+        RunBy::Libvirt => None,
+        RunBy::Dispatcher => Some("virt-hook's dispatcher"),
+        RunBy::HookHelper => Some("the hook helper (run here as virt-hook's dispatcher would)"),
+    };
+    if let (Some(main), Some(dir)) = (main, &f.object_dir) {
+        let rel = style::rel(&dir.path, hooks_dir);
+        out.push_str(&format!(
+            "  {}\n",
+            st.dim(&format!(
+                "main hook: {main}: runs {rel}, then libvirt runs {}.d/*",
+                f.driver
+            ))
+        ));
+        if dir.scripts == Some(0) {
+            out.push_str(&format!(
+                "  no script for {} at this event (nothing in {rel}): nothing runs for {} in the main hook's place\n",
+                f.object(),
+                f.object()
+            ));
         }
-        let stderr = stderr_text(run);
-        for (i, line) in stderr.lines().enumerate() {
-            let label = if i == 0 { "stderr: " } else { "        " };
+    }
+    for p in &f.problems {
+        out.push_str(&format!("  {} {p}\n", st.red("error")));
+    }
+    out
+}
+
+/// The width of the path column for these scripts.
+pub(crate) fn path_width<'a>(
+    scripts: impl IntoIterator<Item = &'a Path>,
+    hooks_dir: &Path,
+) -> usize {
+    scripts
+        .into_iter()
+        .map(|p| style::rel(p, hooks_dir).chars().count())
+        .max()
+        .unwrap_or(0)
+}
+
+/// One script's lines: status, path, how it ended, duration; then why it failed, its stderr,
+/// the end of its stdout when it failed, and a process it left running.
+pub(crate) fn script_lines(run: &ScriptRun, hooks_dir: &Path, st: Style, width: usize) -> String {
+    let mut out = String::new();
+    let path = style::rel(&run.script, hooks_dir);
+    let end = ending(run);
+    let word = style::pad(status(run), STATUS_WIDTH);
+    let word = if run.succeeded() {
+        st.green(&word)
+    } else {
+        st.red(&word)
+    };
+    let duration = run
+        .report
+        .as_ref()
+        .map(|r| style::duration(r.duration))
+        .unwrap_or_default();
+    let line = format!(
+        "  {word} {}  {}  {}",
+        style::pad(&path, width),
+        style::pad(&end, "exit 0".len()),
+        st.dim(&duration)
+    );
+    out.push_str(line.trim_end());
+    out.push('\n');
+    let indent = " ".repeat(3 + STATUS_WIDTH);
+    if let Some(detail) = run.error.as_ref().and_then(error_detail) {
+        out.push_str(&format!("{indent}{}\n", st.red(&detail)));
+    }
+    let stderr = stderr_text(run);
+    for (i, line) in stderr.lines().enumerate() {
+        let label = if i == 0 { "stderr: " } else { "        " };
+        out.push_str(&format!("{indent}{}\n", st.dim(&format!("{label}{line}"))));
+    }
+    if let Some(tail) = stdout_tail(run) {
+        for (i, line) in tail.lines().enumerate() {
+            let label = if i == 0 { "stdout: " } else { "        " };
             out.push_str(&format!("{indent}{}\n", st.dim(&format!("{label}{line}"))));
         }
-        if let Some(tail) = stdout_tail(run) {
-            for (i, line) in tail.lines().enumerate() {
-                let label = if i == 0 { "stdout: " } else { "        " };
-                out.push_str(&format!("{indent}{}\n", st.dim(&format!("{label}{line}"))));
-            }
-        }
+    }
+    if left_running(run) {
+        out.push_str(&format!(
+            "{indent}{}\n",
+            st.yellow("left a process running that held its output open: not waited for")
+        ));
+    }
+    out
+}
+
+/// Whether something the script started still held its output open when the drain ended.
+fn left_running(run: &ScriptRun) -> bool {
+    run.report.as_ref().is_some_and(|r| r.pipes_held_open)
+}
+
+/// Why a script did not run, in words.
+fn not_run_text(why: &NotRunWhy, hooks_dir: &Path) -> (&'static str, String) {
+    match why {
+        NotRunWhy::AfterFailure(failed) => (
+            "skipped",
+            format!(
+                "after {} failed: its directory stops at the first failure",
+                failed.file_name().map_or_else(
+                    || style::rel(failed, hooks_dir),
+                    |n| n.to_string_lossy().into_owned()
+                )
+            ),
+        ),
+        NotRunWhy::Interrupted(signal) => ("not started", format!("interrupted by {signal}")),
+        NotRunWhy::Refused => (
+            "not run",
+            "the dispatcher refuses this event (see the error above)".to_owned(),
+        ),
+    }
+}
+
+/// The line of a script that did not run: `skipped PATH  after 10-x failed: …`.
+pub(crate) fn not_run_line(n: &NotRun, hooks_dir: &Path, st: Style, width: usize) -> String {
+    let (word, why) = not_run_text(&n.why, hooks_dir);
+    let line = format!(
+        "  {} {}  {}",
+        st.yellow(&style::pad(word, STATUS_WIDTH)),
+        style::pad(&style::rel(&n.script, hooks_dir), width),
+        st.dim(&why)
+    );
+    format!("{}\n", line.trim_end())
+}
+
+/// The end of the event: what did not run (but for the scripts skipped after a failure, which
+/// [`not_run_line`] showed as it happened), errors, a filter's result, the verdict.
+pub(crate) fn tail(f: &Fired, hooks_dir: &Path, st: Style, width: usize) -> String {
+    let mut out = String::new();
+    // Those skipped after a failure were written right after it (see `fire`).
+    for n in f
+        .not_run
+        .iter()
+        .filter(|n| !matches!(n.why, NotRunWhy::AfterFailure(_)))
+    {
+        out.push_str(&not_run_line(n, hooks_dir, st, width));
     }
     for e in &f.other_errors {
         out.push_str(&format!("  {} {e}\n", st.red("error")));
@@ -307,6 +523,13 @@ fn verdict(f: &Fired, st: Style) -> String {
     let scripts = |n: usize| format!("{n} script{}", if n == 1 { "" } else { "s" });
     if !f.failed {
         if n == 0 {
+            if f.object_dir.is_some() {
+                return format!(
+                    "  result: nothing ran for {} (no script for it at this event, nor in {}.d): the event would proceed",
+                    f.object(),
+                    f.driver
+                );
+            }
             return format!(
                 "  result: nothing ran (no {} script installed): the event would proceed",
                 f.driver
@@ -323,21 +546,37 @@ fn verdict(f: &Fired, st: Style) -> String {
         );
     }
     if let Some(signal) = interruption(&f.runs) {
+        let not = f.not_run.len();
+        let rest = if not == 0 {
+            "no further script was started".to_owned()
+        } else {
+            format!("{} not started", scripts(not))
+        };
         return format!(
             "  result: {}",
             st.red(&format!(
-                "interrupted by {signal}: forwarded to the running script's process group; no further script was started"
+                "interrupted by {signal}: forwarded to the running script's process group; {rest}"
             ))
         );
     }
     let bad = f.runs.iter().filter(|r| !r.succeeded()).count();
-    let what = if n == 1 && bad == 1 {
+    let mut what = if n == 1 && bad == 1 {
         "the script failed".to_owned()
     } else if bad > 0 {
         format!("{bad} of {} failed", scripts(n))
+    } else if !f.problems.is_empty() {
+        "the dispatcher refused the event".to_owned()
     } else {
         "the call failed".to_owned()
     };
+    let skipped = f
+        .not_run
+        .iter()
+        .filter(|r| matches!(r.why, NotRunWhy::AfterFailure(_)))
+        .count();
+    if skipped > 0 {
+        what.push_str(&format!(", {} skipped", scripts(skipped)));
+    }
     match f.policy {
         FailurePolicy::Ignore => format!(
             "  result: {} (libvirt ignores this failure: it only logs it)",
@@ -363,6 +602,29 @@ pub(crate) struct FiredJson<'a> {
     on_failure: &'static str,
     libvirt_on_failure: &'a str,
     output: Option<OutputJson>,
+    /// Who runs the scripts: `libvirt`, `dispatcher`, `hook-helper`.
+    run_by: &'static str,
+    /// The per-object path looked at, when the dispatcher or the helper runs the scripts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    object_dir: Option<ObjectDirJson>,
+    /// The scripts that were to run and did not, in run order.
+    not_run: Vec<NotRunJson>,
+}
+
+/// Where an event's per-object scripts are, and how many.
+#[derive(Serialize)]
+struct ObjectDirJson {
+    path: String,
+    scripts: Option<usize>,
+}
+
+/// A script that did not run.
+#[derive(Serialize)]
+struct NotRunJson {
+    path: String,
+    /// `skipped` (after a failure in its directory), `not-started` (interrupted), `refused`.
+    status: &'static str,
+    reason: String,
 }
 
 /// One script of a fired event.
@@ -378,6 +640,8 @@ struct ScriptJson {
     stderr_dropped: u64,
     stdout_tail: Option<String>,
     error: Option<String>,
+    /// Something it started still held its output open when the drain ended: left running.
+    left_running: bool,
 }
 
 /// What a filter event's scripts made of the document.
@@ -419,6 +683,7 @@ pub(crate) fn json(f: &Fired) -> FiredJson<'_> {
                 stderr_dropped: report.map_or(0, |r| r.stderr_dropped),
                 stdout_tail: stdout_tail(run),
                 error: run.error.as_ref().map(|e| e.to_string()),
+                left_running: left_running(run),
             }
         })
         .collect();
@@ -455,11 +720,41 @@ pub(crate) fn json(f: &Fired) -> FiredJson<'_> {
         args: &f.args,
         stdin_bytes: f.stdin_len,
         scripts,
-        errors: f.other_errors.iter().map(|e| e.to_string()).collect(),
+        errors: f
+            .problems
+            .iter()
+            .cloned()
+            .chain(f.other_errors.iter().map(|e| e.to_string()))
+            .collect(),
         result,
         proceeds: f.proceeds(),
         on_failure: f.policy.as_str(),
         libvirt_on_failure: f.on_failure,
         output,
+        run_by: f.run_by.as_str(),
+        object_dir: f.object_dir.as_ref().map(|d| ObjectDirJson {
+            path: d.path.display().to_string(),
+            scripts: d.scripts,
+        }),
+        not_run: f
+            .not_run
+            .iter()
+            .map(|n| NotRunJson {
+                path: n.script.display().to_string(),
+                status: match n.why {
+                    NotRunWhy::AfterFailure(_) => "skipped",
+                    NotRunWhy::Interrupted(_) => "not-started",
+                    NotRunWhy::Refused => "refused",
+                },
+                reason: match &n.why {
+                    NotRunWhy::AfterFailure(p) => format!(
+                        "{} failed before it: a per-object directory stops at its first failure",
+                        p.display()
+                    ),
+                    NotRunWhy::Interrupted(signal) => format!("interrupted by {signal}"),
+                    NotRunWhy::Refused => "the dispatcher refuses this event".to_owned(),
+                },
+            })
+            .collect(),
     }
 }

@@ -14,8 +14,8 @@
 use std::borrow::Cow;
 use std::fmt;
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 
 use crate::driver::{EventSpec, FailurePolicy, HookEvent};
 use crate::error::HookError;
@@ -66,6 +66,19 @@ pub enum Presence {
     Unregistered,
 }
 
+/// What [`HooksBuilder::observer`] calls after each script's run.
+pub type Observer = Arc<dyn Fn(&ScriptRun) + Send + Sync>;
+
+/// An [`Observer`], shown by `Debug` as present or not.
+#[derive(Clone, Default)]
+struct ObserverSlot(Option<Observer>);
+
+impl fmt::Debug for ObserverSlot {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(if self.0.is_some() { "Some(..)" } else { "None" })
+    }
+}
+
 /// Builds a [`Hooks`].
 #[derive(Debug)]
 pub struct HooksBuilder {
@@ -78,6 +91,8 @@ pub struct HooksBuilder {
     cancel: Option<Cancel>,
     libvirt_version: LibvirtVersion,
     scan: bool,
+    main_script: bool,
+    observer: ObserverSlot,
 }
 
 impl HooksBuilder {
@@ -155,6 +170,25 @@ impl HooksBuilder {
         self
     }
 
+    /// Whether the main script `<dir>/<driver>` runs (default yes). A caller that stands in
+    /// for the main script turns it off: `virt-hook run` when the main script is its own
+    /// dispatcher (or the hook helper), which runs the per-object scripts in the main script's
+    /// place; with [`Layout::PerObject`] the call then runs the per-object scripts and the
+    /// `.d` scripts after them, exactly what libvirt runs with the dispatcher installed.
+    pub fn main_script(mut self, on: bool) -> Self {
+        self.main_script = on;
+        self
+    }
+
+    /// Calls `observer` after each script's run (or refusal, or failure to start), with its
+    /// [`ScriptRun`], before the next script starts: for a caller that shows each script as it
+    /// ends rather than all of them when the call returns. It runs on the calling thread and
+    /// delays the next script by as long as it takes.
+    pub fn observer(mut self, observer: Observer) -> Self {
+        self.observer = ObserverSlot(Some(observer));
+        self
+    }
+
     /// Validates the driver names and scans the directory once (libvirt's `virHookInitialize`).
     /// A driver whose `.d` cannot be read is not an error here: [`Hooks::presence`] says
     /// [`Presence::Unreadable`] and its calls fail; the other drivers work.
@@ -196,6 +230,8 @@ impl HooksBuilder {
             strict_trust: self.strict_trust,
             layout: self.layout,
             libvirt_version: self.libvirt_version,
+            main_script: self.main_script,
+            observer: self.observer,
         };
         if self.scan {
             let _ = hooks.rescan();
@@ -218,6 +254,8 @@ pub struct Hooks {
     strict_trust: bool,
     layout: Layout,
     libvirt_version: LibvirtVersion,
+    main_script: bool,
+    observer: ObserverSlot,
 }
 
 impl fmt::Debug for Hooks {
@@ -383,6 +421,8 @@ impl Hooks {
             cancel: None,
             libvirt_version: LibvirtVersion::NEWEST,
             scan: true,
+            main_script: true,
+            observer: ObserverSlot(None),
         }
     }
 
@@ -596,6 +636,16 @@ impl Hooks {
         }
     }
 
+    /// Calls the observer with the run `run_one` just added, if it added one (nothing is
+    /// started once the call is cancelled).
+    fn observe(&self, runs: &[ScriptRun], before: usize) {
+        if let (Some(observer), Some(run)) =
+            (&self.observer.0, runs.get(before..).and_then(<[_]>::last))
+        {
+            observer(run);
+        }
+    }
+
     fn dispatch(
         &self,
         slot: &Slot,
@@ -696,8 +746,9 @@ impl Hooks {
         };
 
         let libvirt_scripts = self.layout.runs_libvirt_scripts();
-        if libvirt_scripts && discover::is_executable(&slot.main) {
+        if libvirt_scripts && self.main_script && discover::is_executable(&slot.main) {
             run_one(&slot.main, false, &mut runs, &mut all_ok, &mut output);
+            self.observe(&runs, 0);
         }
         let mut dir_error = None;
         // The per-object scripts, in the main script's place; the first failure stops them.
@@ -710,7 +761,9 @@ impl Hooks {
             match discover::object_scripts(&path) {
                 Ok(scripts) => {
                     for (i, script) in scripts.iter().enumerate() {
+                        let before = runs.len();
                         run_one(script, true, &mut runs, &mut all_ok, &mut output);
+                        self.observe(&runs, before);
                         if runs.last().is_some_and(|r| !r.succeeded()) {
                             let left = scripts.len() - i - 1;
                             tracing::debug!(
@@ -734,7 +787,9 @@ impl Hooks {
             match discover::d_scripts(&slot.d_dir) {
                 Ok(Some(scripts)) => {
                     for script in &scripts {
+                        let before = runs.len();
                         run_one(script, false, &mut runs, &mut all_ok, &mut output);
+                        self.observe(&runs, before);
                     }
                 }
                 Ok(None) => {}
@@ -839,5 +894,51 @@ mod tests {
         assert!(outcome.nothing_ran());
         let _ = hooks.rescan();
         assert_eq!(hooks.presence("qemu"), Presence::Absent);
+    }
+
+    /// The observer sees each script as it ends, in run order; without the main script, the
+    /// per-object layout runs the per-object scripts (stopping at the first failure) and then
+    /// the `.d` scripts: what libvirt runs with a dispatcher as the main script.
+    #[test]
+    fn the_observer_sees_each_script_and_the_main_script_can_stand_aside() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let dir = std::env::temp_dir().join(format!("hook-core-observer-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let per = dir.join("qemu.d/g/start/begin");
+        std::fs::create_dir_all(&per).expect("mkdir");
+        let script = |path: &Path, body: &str| {
+            std::fs::write(path, format!("#!/bin/sh\n{body}\n")).expect("write");
+            std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        };
+        script(&dir.join("qemu"), "exit 0");
+        script(&per.join("10-a"), "exit 0");
+        script(&per.join("20-b"), "exit 3");
+        script(&per.join("30-c"), "exit 0");
+        script(&dir.join("qemu.d/50-flat"), "exit 0");
+        let seen: Arc<Mutex<Vec<PathBuf>>> = Arc::default();
+        let sink = Arc::clone(&seen);
+        let hooks = Hooks::builder(&dir)
+            .driver("qemu")
+            .layout(Layout::PerObject)
+            .main_script(false)
+            .observer(Arc::new(move |run: &ScriptRun| {
+                sink.lock().expect("lock").push(run.script.clone());
+            }))
+            .build()
+            .expect("build");
+        let failure = hooks
+            .run(&Ev("qemu"), "g", || None)
+            .expect_err("20-b fails");
+        let ran: Vec<PathBuf> = failure.runs.iter().map(|r| r.script.clone()).collect();
+        let _ = std::fs::remove_dir_all(&dir);
+        assert_eq!(
+            ran,
+            [
+                per.join("10-a"),
+                per.join("20-b"),
+                dir.join("qemu.d/50-flat")
+            ]
+        );
+        assert_eq!(*seen.lock().expect("lock"), ran);
     }
 }

@@ -912,7 +912,10 @@ fn run_interrupted_by_sigint_forwards_it_to_the_script() {
 }
 
 /// SIGTERM to `virt-hook lifecycle` during prepare: forwarded, and no later event of the
-/// sequence (start, started, stopped, release) is fired; exit status 143.
+/// sequence (start, started, stopped, release) is fired; exit status 143. The report says only
+/// what happened (issue 20, item 5): prepare was interrupted, the other events were not fired,
+/// the guest's end (`--end destroyed`) was not reached; never that stopped and release "ran"
+/// as a failed start's cleanup. `--json` says the same.
 #[test]
 fn lifecycle_interrupted_by_sigterm_fires_nothing_more() {
     let t = HooksTree::new();
@@ -927,7 +930,14 @@ fn lifecycle_interrupted_by_sigterm_fires_nothing_more() {
     let domain = example_domain();
     let (run, script) = interrupt_cli(
         &t,
-        &["lifecycle", "qemu", "--domain", &domain],
+        &[
+            "lifecycle",
+            "qemu",
+            "--domain",
+            &domain,
+            "--end",
+            "destroyed",
+        ],
         nix::sys::signal::Signal::SIGTERM,
     );
     let _cleanup = tests::KillGroupOnDrop(script as u32);
@@ -943,6 +953,57 @@ fn lifecycle_interrupted_by_sigterm_fires_nothing_more() {
         .filter(|n| n.starts_with("ran-"))
         .collect();
     assert!(fired.is_empty(), "fired after the interruption: {fired:?}");
+    assert!(tests::wait_group_dead(script, tests::GONE_WITHIN).is_empty());
+    let summary = run.stdout.lines().last().unwrap_or_default();
+    assert_eq!(
+        summary,
+        "lifecycle: interrupted by SIGTERM during qemu prepare: fired: prepare; not fired: \
+         start, started, stopped, release (the guest's end, destroyed, was not reached)",
+        "{}",
+        run.stdout
+    );
+    for op in ["start", "started", "stopped", "release"] {
+        assert!(
+            run.stdout
+                .contains(&format!("qemu {op}: not fired, interrupted by SIGTERM")),
+            "{op}: {}",
+            run.stdout
+        );
+    }
+    assert!(
+        !run.stdout.contains("ran as libvirt's cleanup") && !run.stdout.contains("abandoned"),
+        "{}",
+        run.stdout
+    );
+
+    std::fs::remove_file(t.root().join("cli.pid")).unwrap();
+    let (run, script) = interrupt_cli(
+        &t,
+        &[
+            "lifecycle",
+            "qemu",
+            "--domain",
+            &domain,
+            "--end",
+            "destroyed",
+            "--json",
+        ],
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _cleanup = tests::KillGroupOnDrop(script as u32);
+    assert_eq!(run.code, 143, "{run:?}");
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).expect("JSON");
+    assert_eq!(v["end"], "destroyed", "{v}");
+    assert_eq!(v["aborted_at"], serde_json::Value::Null, "{v}");
+    assert_eq!(v["interrupted"]["signal"], "SIGTERM", "{v}");
+    assert_eq!(v["interrupted"]["during"], "prepare", "{v}");
+    assert_eq!(
+        v["not_fired"],
+        serde_json::json!(["start", "started", "stopped", "release"]),
+        "{v}"
+    );
+    assert_eq!(v["events"].as_array().map(Vec::len), Some(1), "{v}");
+    assert_eq!(v["events"][0]["result"], "interrupted", "{v}");
     assert!(tests::wait_group_dead(script, tests::GONE_WITHIN).is_empty());
 }
 

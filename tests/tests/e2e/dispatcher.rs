@@ -189,8 +189,10 @@ fn a_failing_per_guest_script_is_one_line_naming_it() {
     assert_snapshot!("virsh_start_error", d.redact(&shown));
 }
 
+/// `virt-hook run` with the dispatcher as the main hook runs the per-guest scripts itself and
+/// reports each one (issue 20), not the dispatcher's one line.
 #[test]
-fn virt_hook_run_shows_the_dispatchers_line() {
+fn virt_hook_run_reports_each_per_guest_script() {
     let d = dispatcher_dir("log = \"none\"\n");
     d.script(
         format!("{BASE}/20-vfio"),
@@ -439,7 +441,7 @@ fn each_script_run_is_one_line_in_the_system_log() {
         lines,
         [
             "<30>virt-hook[<PID>]: qemu test prepare begin -: qemu.d/test/prepare/begin/10-ok exit 0 in <N>s",
-            "<27>virt-hook[<PID>]: qemu test prepare begin -: qemu.d/test/prepare/begin/20-fails exit 4 in <N>s",
+            "<27>virt-hook[<PID>]: qemu test prepare begin -: qemu.d/test/prepare/begin/20-fails exit 4 in <N>s: secret-free",
         ]
     );
 
@@ -470,6 +472,189 @@ fn each_script_run_is_one_line_in_the_system_log() {
              VIRT_HOOK_DURATION_MS=<N>\n",
             normalise(&script.to_string_lossy())
         )]
+    );
+}
+
+#[test]
+fn a_failure_record_carries_the_reason_and_the_scripts_it_skipped() {
+    let d = HookDir::new();
+    let sock_path = d.root().join("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    d.symlink("qemu", virt_hook());
+    d.file(
+        "virt-hook.toml",
+        &format!(
+            "log = \"journal\"\nlog_socket = {:?}\n",
+            sock_path.to_str().unwrap()
+        ),
+        0o644,
+    );
+    let pid_file = d.root().join("bg.pid");
+    // A background process holding the script's output: left running, and the record says so.
+    d.script(
+        format!("{BASE}/10-leaves-a-process"),
+        &format!("sleep 600 &\necho $! > {}", sh_quote(&pid_file)),
+    );
+    d.script(
+        format!("{BASE}/20-fails"),
+        "echo 'IOMMU group 14 is busy' >&2; echo giving up >&2; exit 3",
+    );
+    d.logging_script(format!("{BASE}/30-never"));
+    d.logging_script(format!("{BASE}/40-never"));
+    let hooks = daemon(&d);
+    let failure = {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).expect_err("fails")
+    };
+    let bg: i32 = std::fs::read_to_string(&pid_file)
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    if let Some(child) = proc_stat(bg) {
+        let _cleanup = KillGroupOnDrop(child.pgrp as u32);
+    }
+    assert!(d.log().is_empty(), "30-never and 40-never did not run");
+    let line = "qemu.d/test/prepare/begin/20-fails: exit 3: IOMMU group 14 is busy | giving up";
+    let stderr = String::from_utf8_lossy(failure.headline().stderr().unwrap()).into_owned();
+    assert_eq!(stderr, format!("virt-hook: {line}\n"));
+
+    let records: Vec<String> = datagrams(&sock).iter().map(|l| normalise(l)).collect();
+    let field = |r: &str, name: &str| {
+        r.lines()
+            .find_map(|l| l.strip_prefix(&format!("{name}=")))
+            .map(str::to_owned)
+    };
+    let summary: Vec<(Option<String>, Option<String>, Option<String>)> = records
+        .iter()
+        .map(|r| {
+            (
+                field(r, "PRIORITY"),
+                field(r, "VIRT_HOOK_STATUS"),
+                field(r, "MESSAGE"),
+            )
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_owned());
+    let event = "qemu test prepare begin -";
+    assert_eq!(
+        summary,
+        [
+            (
+                some("6"),
+                some("exit 0"),
+                Some(format!(
+                    "{event}: {BASE}/10-leaves-a-process exit 0 in <N>s; it left a process \
+                     running that held its output (not waited for; it keeps running)"
+                ))
+            ),
+            (
+                some("3"),
+                some("exit 3"),
+                Some(format!(
+                    "{event}: {BASE}/20-fails exit 3 in <N>s: IOMMU group 14 is busy | giving up"
+                ))
+            ),
+            (
+                some("4"),
+                some("skipped"),
+                Some(format!(
+                    "{event}: {BASE}/30-never skipped: not run after {BASE}/20-fails failed"
+                ))
+            ),
+            (
+                some("4"),
+                some("skipped"),
+                Some(format!(
+                    "{event}: {BASE}/40-never skipped: not run after {BASE}/20-fails failed"
+                ))
+            ),
+        ]
+    );
+    assert_eq!(
+        field(&records[1], "VIRT_HOOK_REASON").as_deref(),
+        Some(line)
+    );
+    assert_eq!(
+        field(&records[0], "VIRT_HOOK_LEFT_RUNNING").as_deref(),
+        Some("1")
+    );
+    assert_eq!(
+        field(&records[2], "VIRT_HOOK_SCRIPT"),
+        Some(normalise(
+            &d.hooks().join(format!("{BASE}/30-never")).to_string_lossy()
+        ))
+    );
+    for r in &records {
+        assert_eq!(field(r, "VIRT_HOOK_OBJECT").as_deref(), Some("test"), "{r}");
+    }
+}
+
+#[test]
+fn virt_hook_log_reads_the_records_back_from_a_syslog_file() {
+    let d = HookDir::new();
+    let sock_path = d.root().join("log.sock");
+    let sock = UnixDatagram::bind(&sock_path).unwrap();
+    d.symlink("qemu", virt_hook());
+    d.file(
+        "virt-hook.toml",
+        &format!(
+            "log = \"syslog\"\nlog_socket = {:?}\n",
+            sock_path.to_str().unwrap()
+        ),
+        0o644,
+    );
+    d.script(format!("{BASE}/10-ok"), "cat > /dev/null");
+    d.script(
+        format!("{BASE}/20-fails"),
+        "echo 'IOMMU group 14 is busy' >&2; exit 3",
+    );
+    d.logging_script(format!("{BASE}/30-never"));
+    let hooks = daemon(&d);
+    {
+        let _g = exec_guard();
+        hook_qemu::prepare(&hooks, &domain()).expect_err("fails");
+    }
+    // What rsyslog makes of the datagrams in /var/log/syslog: its time stamp and host name
+    // instead of the priority.
+    let file = d.root().join("syslog");
+    let mut text = String::from("2026-12-03T09:49:44.000000+00:00 host sshd[1]: not ours\n");
+    for line in datagrams(&sock) {
+        let rest = &line[line.find('>').unwrap() + 1..];
+        text.push_str(&format!("2026-12-03T09:49:45.000000+00:00 host {rest}\n"));
+    }
+    std::fs::write(&file, text).unwrap();
+    let file = file.to_string_lossy();
+    let run = virt_hook_run(&["log", "test", "--file", &file, "--json"], &[], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let v: serde_json::Value = serde_json::from_str(&run.stdout).unwrap();
+    let records = v["records"].as_array().unwrap();
+    let statuses: Vec<&str> = records
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["exit 0", "exit 3", "skipped"]);
+    assert_eq!(
+        records[1]["reason"],
+        "qemu.d/test/prepare/begin/20-fails: exit 3: IOMMU group 14 is busy"
+    );
+    assert_eq!(records[2]["script"], "qemu.d/test/prepare/begin/30-never");
+    let run = virt_hook_run(&["log", "test", "--file", &file, "--failed"], &[], None);
+    assert_eq!(run.code, 0, "{}", run.stderr);
+    let lines: Vec<&str> = run.stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "{}", run.stdout);
+    assert!(
+        lines[0]
+            .starts_with("2026-12-03T09:49:45.000000+00:00  err      qemu test prepare begin -: "),
+        "{}",
+        run.stdout
+    );
+    let run = virt_hook_run(&["log", "other", "--file", &file], &[], None);
+    assert_eq!((run.code, run.stdout.as_str()), (0, ""));
+    assert!(
+        run.stderr.contains("no dispatcher records matching this"),
+        "{}",
+        run.stderr
     );
 }
 

@@ -13,5 +13,6 @@ mod linking;
 mod per_guest;
 mod recorded;
 mod reliability;
+mod run_per_guest;
 mod runner;
 mod serde_schema;
