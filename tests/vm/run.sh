@@ -24,7 +24,7 @@ while [ $# -gt 0 ]; do
     --cases) CASES="${2:?--cases needs a list}"; shift 2 ;;
     --out) RUN="${2:?--out needs a directory}"; shift 2 ;;
     --timeout) TIMEOUT="${2:?--timeout needs seconds}"; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
     *) die "unknown argument: $1 (see --help)" ;;
   esac
 done
