@@ -1,6 +1,7 @@
 //! `cargo xtask ci`: runs `bash .ci/run` from the workspace root, so the local check and CI are
 //! the same script (fmt, clippy, the README's test command, `cargo doc` without warnings, the
-//! benchmark build, the packages (`cargo xtask dist`), stray snapshots), in the same order.
+//! benchmark build, the packages (`cargo xtask dist`), the VM test (`tests/vm`), stray
+//! snapshots), in the same order.
 
 /// Runs `.ci/run`; its failure is this task's failure.
 // xtask is developer automation, not the library: starting bash is its job. The "only hook-core
