@@ -92,13 +92,18 @@ clean_hooks() {
   mkdir -p "$H"
 }
 
-# check D NAME BIN: runs `BIN check` into D/NAME.txt; CHECK_RC, CHECK_TXT.
+# check D NAME BIN: runs `BIN check` into D/NAME.txt (as an administrator reads it) and
+# `BIN check --json` into D/NAME.json, whose "code" fields the cases look for (has_code);
+# CHECK_RC, CHECK_TXT, CHECK_JSON.
 check() {
   local d="$1" name="$2" bin="$3"
   "$bin" check > "$d/$name.txt" 2>&1; CHECK_RC=$?
   echo "rc=$CHECK_RC" >> "$d/$name.txt"
-  CHECK_TXT="$d/$name.txt"
+  "$bin" check --json > "$d/$name.json" 2>&1
+  CHECK_TXT="$d/$name.txt"; CHECK_JSON="$d/$name.json"
 }
+# has_code CODE: the last check reported a finding with this stable code.
+has_code() { grep -q "\"code\": \"$1\"" "$CHECK_JSON"; }
 
 # start_stop D: virsh start, then destroy when it started; evidence into D.
 # Sets RC (virsh start), BEGIN / END (prepare/begin, release/end log lines), MAINHOOK (lines
@@ -216,7 +221,7 @@ case_symlink_old() { # the old way, by hand: a symlink to /usr/local/bin. Fails;
   per_guest_scripts; restart_daemon
   check "$d" check-before /usr/local/bin/virt-hook; local rc1=$CHECK_RC
   [ "$CHECK_RC" = 1 ] || PROBLEMS+=("check-before-rc=$CHECK_RC")
-  grep -q 'apparmor-exec-denied' "$CHECK_TXT" || PROBLEMS+=("check-misses-apparmor-exec-denied")
+  has_code apparmor-exec-denied || PROBLEMS+=("check-misses-apparmor-exec-denied")
   start_stop "$d"
   if [ "$RC" = 0 ]; then PROBLEMS+=("starts")
   else
@@ -224,7 +229,7 @@ case_symlink_old() { # the old way, by hand: a symlink to /usr/local/bin. Fails;
     [ "$NDENIED" -gt 0 ] || PROBLEMS+=("no-denied-line")
   fi
   check "$d" check-after /usr/local/bin/virt-hook
-  grep -q 'recent-denials' "$CHECK_TXT" || PROBLEMS+=("check-misses-recent-denials")
+  has_code recent-denials || PROBLEMS+=("check-misses-recent-denials")
   verdict symlink-old fails+caught fails+caught "check-before-rc=$rc1 check-after-rc=$CHECK_RC $(details)"
 }
 
@@ -246,16 +251,16 @@ case_deb() { # the .deb: /usr/bin/virt-hook, install, stale detection, postinst 
   cp /usr/bin/virt-hook /tmp/virt-hook.other; printf 'virt-hook-vm other build\n' >> /tmp/virt-hook.other
   install -m 755 /tmp/virt-hook.other /usr/bin/virt-hook
   check "$d" check-2-other-build /usr/bin/virt-hook
-  grep -q 'dispatcher-stale' "$CHECK_TXT" || PROBLEMS+=("check-misses-dispatcher-stale")
+  has_code dispatcher-stale || PROBLEMS+=("check-misses-dispatcher-stale")
   /usr/bin/virt-hook install --refresh > "$d/refresh.txt" 2>&1 || PROBLEMS+=("refresh-failed")
   [ "$(sha256sum < "$H/virt-hook")" = "$(sha256sum < /tmp/virt-hook.other)" ] || PROBLEMS+=("refresh-did-not-copy")
   check "$d" check-3-refreshed /usr/bin/virt-hook
-  grep -q 'dispatcher-stale' "$CHECK_TXT" && PROBLEMS+=("stale-after-refresh")
+  has_code dispatcher-stale && PROBLEMS+=("stale-after-refresh")
   # the package again: its postinst refreshes the copy back to the packaged binary
   dpkg -i "$DEB" > "$d/dpkg-i-2.txt" 2>&1 || PROBLEMS+=("dpkg-i-again-failed")
   [ "$(sha256sum < "$H/virt-hook")" = "$orig" ] || PROBLEMS+=("postinst-did-not-refresh")
   check "$d" check-4-reinstalled /usr/bin/virt-hook
-  grep -q 'dispatcher-stale' "$CHECK_TXT" && PROBLEMS+=("stale-after-dpkg-i")
+  has_code dispatcher-stale && PROBLEMS+=("stale-after-dpkg-i")
   dpkg -r virt-hook > "$d/dpkg-r.txt" 2>&1 || PROBLEMS+=("dpkg-r-failed")
   { stat -c '%n %F links=%h' "$H/qemu"; readlink -f "$H/qemu"; } > "$d/after-remove.txt" 2>&1
   if [ -L "$H/qemu" ]; then PROBLEMS+=("qemu-is-a-symlink-after-remove")
