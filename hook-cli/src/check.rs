@@ -35,28 +35,8 @@ use crate::ctx::{Ctx, InputError, Output};
 use crate::installed::{self, COPY_NAME, Kind, MainHook, Via};
 use crate::mac::{self, FileKind, Host};
 use crate::style::{self, Style};
+use crate::text::Severity;
 use crate::{drivers, text};
-
-/// How bad a finding is.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Severity {
-    /// Breaks hook calls, or runs something unintended: exit status 1.
-    Error,
-    /// Worth a look; may be intended.
-    Warning,
-    /// Worth knowing; nothing wrong with it.
-    Note,
-}
-
-impl Severity {
-    fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Note => "note",
-        }
-    }
-}
 
 /// One problem found.
 #[derive(Clone, Debug)]

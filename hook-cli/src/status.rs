@@ -21,31 +21,10 @@ use crate::installed::{self, COPY_NAME, Kind, MainHook, Via};
 use crate::logread::{Entry, Filter, Position, Source};
 use crate::mac::Host;
 use crate::style::{self, Style};
+use crate::text::Severity;
 
 /// How many of the dispatcher's records `status` shows.
 const RECENT: usize = 5;
-
-/// How bad a finding is (as `check`'s).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-enum Severity {
-    /// A guest's event would fail, or its scripts silently not run: exit status 1.
-    Error,
-    /// Worth fixing; no guest fails for it.
-    Warning,
-    /// Worth knowing.
-    Note,
-}
-
-impl Severity {
-    fn as_str(self) -> &'static str {
-        match self {
-            Severity::Error => "error",
-            Severity::Warning => "warning",
-            Severity::Note => "note",
-        }
-    }
-}
 
 /// One finding about a driver.
 #[derive(Clone, Debug, Serialize)]

@@ -5,6 +5,7 @@
 
 use hook_core::UnknownWord;
 use hook_core::discover::{SkipReason, WarningKind};
+use serde::Serialize;
 
 /// The one of `candidates` that `word` is most likely a typo of, judged as clap judges a
 /// mistyped subcommand (Jaro similarity above 0.7, with clap's own `strsim`); `None` when none
@@ -141,6 +142,30 @@ mod tests {
         }
         for n in ["10-x", "qemu", "50-migrate.sh", "a.b"] {
             assert!(suspicious_name(n).is_none(), "{n}");
+        }
+    }
+}
+
+/// How bad a finding of `check` or `status` is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub(crate) enum Severity {
+    /// Breaks hook calls, runs something unintended, or keeps a guest's scripts from running:
+    /// exit status 1.
+    Error,
+    /// Worth a look; may be intended; no guest fails for it.
+    Warning,
+    /// Worth knowing; nothing wrong with it.
+    Note,
+}
+
+impl Severity {
+    /// `error`, `warning`, `note`.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+            Severity::Note => "note",
         }
     }
 }
