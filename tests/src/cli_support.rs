@@ -249,6 +249,24 @@ pub fn example_domain() -> String {
         .to_string()
 }
 
+/// Copies the shipped `examples/per-guest` into `<root>/hooks` of `t`, modes included.
+pub fn copy_example(t: &HooksTree) {
+    fn copy(src: &Path, dst: &Path) {
+        for entry in fs::read_dir(src).expect("read the example") {
+            let entry = entry.expect("an example entry");
+            let (from, to) = (entry.path(), dst.join(entry.file_name()));
+            if entry.file_type().expect("its type").is_dir() {
+                fs::create_dir_all(&to).expect("create a directory");
+                copy(&from, &to);
+            } else {
+                let _writing = crate::write_guard();
+                fs::copy(&from, &to).expect("copy a file");
+            }
+        }
+    }
+    copy(&workspace_root().join("examples/per-guest"), &t.hooks());
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -311,32 +311,11 @@ fn check_per_guest_scripts_without_a_dispatcher() {
     assert_snapshot!(snap(&run, &t));
 }
 
-/// Copies `examples/per-guest` into `<root>/hooks`, modes included.
-fn copy_example(t: &HooksTree) {
-    fn copy(src: &Path, dst: &Path) {
-        for entry in std::fs::read_dir(src).unwrap() {
-            let entry = entry.unwrap();
-            let (from, to) = (entry.path(), dst.join(entry.file_name()));
-            if entry.file_type().unwrap().is_dir() {
-                std::fs::create_dir_all(&to).unwrap();
-                copy(&from, &to);
-            } else {
-                let _writing = tests::write_guard();
-                std::fs::copy(&from, &to).unwrap();
-            }
-        }
-    }
-    copy(
-        &tests::cli_support::workspace_root().join("examples/per-guest"),
-        &t.hooks(),
-    );
-}
-
 /// The shipped per-guest example, with guest `test` defined on the host
 /// (`<hooks>/../qemu/test.xml`), and the dispatcher installed.
 fn installed_example() -> HooksTree {
     let t = HooksTree::new();
-    copy_example(&t);
+    tests::cli_support::copy_example(&t);
     t.dir("qemu", 0o755);
     t.file(
         "qemu/test.xml",
@@ -439,7 +418,7 @@ fn the_installed_dispatcher_runs_the_per_guest_scripts_for_libvirt() {
     use hook_core::{Ending, Invocation, Runner};
 
     let t = HooksTree::new();
-    copy_example(&t);
+    tests::cli_support::copy_example(&t);
     // The example's settings, but no log lines from a test.
     std::fs::write(t.hooks().join("virt-hook.toml"), "log = \"none\"\n").unwrap();
     assert_eq!(t.run(&["install"]).code, 0);
@@ -511,7 +490,7 @@ fn check_a_dispatcher_whose_binary_is_gone() {
 #[test]
 fn check_bad_dispatcher_settings() {
     let t = HooksTree::new();
-    copy_example(&t);
+    tests::cli_support::copy_example(&t);
     assert_eq!(t.run(&["install"]).code, 0);
     std::fs::write(
         t.hooks().join("virt-hook.toml"),

@@ -36,34 +36,13 @@ fn snap(run: &CliRun, t: &HooksTree) -> String {
     run.snapshot(t.root())
 }
 
-/// Copies `examples/per-guest` into `<root>/hooks`, modes included.
-fn copy_example(t: &HooksTree) {
-    fn copy(src: &Path, dst: &Path) {
-        for entry in std::fs::read_dir(src).unwrap() {
-            let entry = entry.unwrap();
-            let (from, to) = (entry.path(), dst.join(entry.file_name()));
-            if entry.file_type().unwrap().is_dir() {
-                std::fs::create_dir_all(&to).unwrap();
-                copy(&from, &to);
-            } else {
-                let _writing = tests::write_guard();
-                std::fs::copy(&from, &to).unwrap();
-            }
-        }
-    }
-    copy(
-        &tests::cli_support::workspace_root().join("examples/per-guest"),
-        &t.hooks(),
-    );
-}
-
 /// The shipped per-guest example, plus a step that fails with its reason on stdout between
 /// the example's two `prepare/begin` scripts (so `20-announce` is skipped), and one of
 /// libvirt's flat `.d` scripts (which libvirt runs after the main hook whatever it answered);
 /// the guest's XML at `<root>/test.xml`. Nothing is installed as the main hook yet.
 fn per_guest_tree() -> HooksTree {
     let t = HooksTree::new();
-    copy_example(&t);
+    tests::cli_support::copy_example(&t);
     t.file(
         "hooks/qemu.d/test/prepare/begin/15-iommu",
         "#!/bin/sh\necho 'checking IOMMU group 14'\necho 'IOMMU group 14 is busy: 0000:0a:00.1 is bound to snd_hda_intel' \nexit 3\n",
