@@ -1197,12 +1197,7 @@ fn to_text(
 mod tests {
     use super::*;
 
-    /// Writes `text` at `abs` below the fake host's root.
-    fn put(root: &Path, abs: &str, text: &str) {
-        let p = root.join(abs.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::mac::put;
 
     fn codes(findings: &[Finding], path: &Path) -> Vec<&'static str> {
         findings

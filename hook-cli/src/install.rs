@@ -653,11 +653,7 @@ mod tests {
     use super::*;
     use std::sync::OnceLock;
 
-    fn put(root: &Path, abs: &str, text: &str) {
-        let p = root.join(abs.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::mac::put;
 
     fn ctx(dir: &Path) -> Ctx {
         Ctx {

@@ -226,6 +226,14 @@ impl Host {
     }
 }
 
+/// Writes `text` at the absolute path `abs` of the fake host whose `/` is `root` (tests).
+#[cfg(test)]
+pub(crate) fn put(root: &Path, abs: &str, text: &str) {
+    let p = root.join(abs.trim_start_matches('/'));
+    std::fs::create_dir_all(p.parent().expect("an absolute path")).expect("create the directory");
+    std::fs::write(p, text).expect("write the file");
+}
+
 fn libc_nonblock() -> i32 {
     nix::libc::O_NONBLOCK
 }
@@ -427,12 +435,6 @@ pub(crate) fn context_type(ctx: &str) -> &str {
 mod tests {
     use super::*;
 
-    fn write(root: &Path, abs: &str, text: &str) {
-        let p = root.join(abs.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
-
     #[test]
     fn apparmor_globs() {
         assert!(glob_matches("/usr/bin/*", "/usr/bin/virt-hook"));
@@ -453,16 +455,16 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let host = Host::at(t.path());
         assert!(host.apparmor().is_none());
-        write(t.path(), "/sys/module/apparmor/parameters/enabled", "N\n");
+        put(t.path(), "/sys/module/apparmor/parameters/enabled", "N\n");
         assert!(host.apparmor().is_none());
-        write(t.path(), "/sys/module/apparmor/parameters/enabled", "Y\n");
-        write(
+        put(t.path(), "/sys/module/apparmor/parameters/enabled", "Y\n");
+        put(
             t.path(),
             "/sys/kernel/security/apparmor/profiles",
             "libvirtd (complain)\nlsb_release (enforce)\n",
         );
         assert!(host.apparmor().is_none(), "complain mode denies nothing");
-        write(
+        put(
             t.path(),
             "/sys/kernel/security/apparmor/profiles",
             "virt-aa-helper (enforce)\nlibvirtd (enforce)\n",
@@ -473,7 +475,7 @@ mod tests {
         assert!(aa.allows_exec(Path::new("/etc/libvirt/hooks/virt-hook")));
         assert!(!aa.allows_exec(Path::new("/usr/local/bin/virt-hook")));
         assert!(!aa.allows_exec(Path::new("/root/.cargo/bin/virt-hook")));
-        write(
+        put(
             t.path(),
             APPARMOR_LOCAL,
             "# mine\n/usr/local/bin/virt-hook PUx,\ndeny /opt/** x,\n/srv/data r,\n",
@@ -489,13 +491,13 @@ mod tests {
         let t = tempfile::tempdir().unwrap();
         let host = Host::at(t.path());
         assert!(host.selinux().is_none());
-        write(t.path(), "/sys/fs/selinux/enforce", "1");
-        write(
+        put(t.path(), "/sys/fs/selinux/enforce", "1");
+        put(
             t.path(),
             "/etc/selinux/config",
             "SELINUX=enforcing\nSELINUXTYPE=targeted\n",
         );
-        write(
+        put(
             t.path(),
             "/etc/selinux/targeted/contexts/files/file_contexts",
             "/etc(/.*)?\tsystem_u:object_r:etc_t:s0\n\
@@ -522,13 +524,13 @@ mod tests {
         );
         assert_eq!(se.expected(Path::new("/usr/bin/x"), FileKind::Dir), None);
         assert_eq!(se.expected(Path::new("/proc"), FileKind::Dir), None);
-        write(
+        put(
             t.path(),
             "/sys/fs/selinux/booleans/virt_hooks_unconfined",
             "0 0",
         );
         assert_eq!(host.selinux().unwrap().network_boolean, Some(false));
-        write(
+        put(
             t.path(),
             "/sys/fs/selinux/booleans/virt_hooks_unconfined",
             "1 1",
@@ -551,7 +553,7 @@ mod tests {
     fn denials_naming_a_hook_are_found_in_the_logs() {
         let t = tempfile::tempdir().unwrap();
         let host = Host::at(t.path());
-        write(
+        put(
             t.path(),
             "/var/log/kern.log",
             "Dec  3 kernel: audit: type=1400 audit(1.2:3): apparmor=\"DENIED\" operation=\"exec\" \
@@ -559,7 +561,7 @@ mod tests {
              Dec  3 kernel: audit: apparmor=\"DENIED\" operation=\"open\" name=\"/srv/other\"\n\
              Dec  3 kernel: something else about /usr/local/bin/virt-hook\n",
         );
-        write(
+        put(
             t.path(),
             "/var/log/audit/audit.log",
             "type=AVC msg=audit(1.5:7): avc:  denied  { execute } for pid=3 comm=\"virtnetworkd\" \
@@ -580,10 +582,10 @@ mod tests {
     #[test]
     fn running_daemons_come_from_proc() {
         let t = tempfile::tempdir().unwrap();
-        write(t.path(), "/proc/12/comm", "virtqemud\n");
-        write(t.path(), "/proc/13/comm", "virtlogd\n");
-        write(t.path(), "/proc/14/comm", "bash\n");
-        write(t.path(), "/proc/self/comm", "virtqemud\n");
+        put(t.path(), "/proc/12/comm", "virtqemud\n");
+        put(t.path(), "/proc/13/comm", "virtlogd\n");
+        put(t.path(), "/proc/14/comm", "bash\n");
+        put(t.path(), "/proc/self/comm", "virtqemud\n");
         assert_eq!(Host::at(t.path()).running_daemons(), vec!["virtqemud"]);
     }
 }

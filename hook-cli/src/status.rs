@@ -573,11 +573,7 @@ fn text(
 mod tests {
     use super::*;
 
-    fn put(root: &Path, abs: &str, text: &str) {
-        let p = root.join(abs.trim_start_matches('/'));
-        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-        std::fs::write(p, text).unwrap();
-    }
+    use crate::mac::put;
 
     fn script(path: &Path, text: &str) {
         std::fs::create_dir_all(path.parent().unwrap()).unwrap();
