@@ -46,6 +46,21 @@ pub struct CliRun {
 }
 
 impl CliRun {
+    /// [`CliRun::snapshot`] of a run in `t`, with the `virt-hook` binary's path shown as
+    /// `[VIRT-HOOK]` (what `install` names as the copy's source).
+    pub fn snapshot_in(&self, t: &HooksTree) -> String {
+        let bin = fs::canonicalize(virt_hook())
+            .expect("the binary's path")
+            .display()
+            .to_string();
+        CliRun {
+            stdout: self.stdout.replace(&bin, "[VIRT-HOOK]"),
+            stderr: self.stderr.replace(&bin, "[VIRT-HOOK]"),
+            ..self.clone()
+        }
+        .snapshot(t.root())
+    }
+
     /// The run as one text to snapshot: exit code, stdout, stderr, with `tmp` replaced by
     /// `[TMP]` and durations by `[DURATION]`.
     pub fn snapshot(&self, tmp: &Path) -> String {

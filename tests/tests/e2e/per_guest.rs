@@ -15,19 +15,9 @@ use tests::cli_support::{CliRun, HooksTree, virt_hook};
 /// is a script, or a directory whose executables it runs in `find` order.
 const HOOK_HELPER: &str = include_str!("../../fixtures/hook-helper-qemu");
 
-/// The snapshot text of a run: the temporary root as `[TMP]`, the binary as `[VIRT-HOOK]`.
+/// The snapshot text of a run: `CliRun::snapshot_in` (`[TMP]`, `[VIRT-HOOK]`, durations).
 fn snap(run: &CliRun, t: &HooksTree) -> String {
-    let bin = std::fs::canonicalize(virt_hook()).expect("the binary's path");
-    let run = CliRun {
-        stdout: run
-            .stdout
-            .replace(&bin.display().to_string(), "[VIRT-HOOK]"),
-        stderr: run
-            .stderr
-            .replace(&bin.display().to_string(), "[VIRT-HOOK]"),
-        ..run.clone()
-    };
-    run.snapshot(t.root())
+    run.snapshot_in(t)
 }
 
 fn read(path: &Path) -> String {

@@ -20,20 +20,9 @@ const HOOK_HELPER: &str = include_str!("../../fixtures/hook-helper-qemu");
 const DOMAIN: &str =
     "<domain type='kvm'>\n  <name>test</name>\n  <memory unit='KiB'>1048576</memory>\n</domain>\n";
 
-/// The snapshot text of a run: the temporary root as `[TMP]`, the binary as `[VIRT-HOOK]`,
-/// durations as `[DURATION]`.
+/// The snapshot text of a run: `CliRun::snapshot_in` (`[TMP]`, `[VIRT-HOOK]`, durations).
 fn snap(run: &CliRun, t: &HooksTree) -> String {
-    let bin = std::fs::canonicalize(virt_hook()).expect("the binary's path");
-    let run = CliRun {
-        stdout: run
-            .stdout
-            .replace(&bin.display().to_string(), "[VIRT-HOOK]"),
-        stderr: run
-            .stderr
-            .replace(&bin.display().to_string(), "[VIRT-HOOK]"),
-        ..run.clone()
-    };
-    run.snapshot(t.root())
+    run.snapshot_in(t)
 }
 
 /// The shipped per-guest example, plus a step that fails with its reason on stdout between
