@@ -38,28 +38,51 @@ pub(crate) fn d_dir_of(main: &Path) -> PathBuf {
 /// otherwise. Any other error (not a directory, a symlink loop, permission denied, a read
 /// error) is returned, as libvirt's `virDirOpenIfExists` does.
 pub(crate) fn d_scripts(d_dir: &Path) -> io::Result<Option<Vec<PathBuf>>> {
-    match std::fs::read_dir(d_dir) {
-        Ok(rd) => executables_in(d_dir, rd, false).map(Some),
+    match dir_names(d_dir) {
+        Ok(names) => Ok(Some(executables_in(d_dir, names, false))),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
 }
 
-/// The executable regular files (symlinks followed) of an opened directory, sorted bytewise;
-/// without the empty ones when `skip_empty` (the per-object layout).
-fn executables_in(dir: &Path, rd: std::fs::ReadDir, skip_empty: bool) -> io::Result<Vec<PathBuf>> {
-    let mut names: Vec<OsString> = Vec::new();
-    for entry in rd {
+/// The names in directory `dir` but `.` and `..`, in the order the kernel gives them.
+///
+/// Read with `getdents64` into a buffer that starts below 1 KiB (rustix's `Dir`), not with
+/// `opendir`/`readdir` (std's `read_dir`): glibc's `opendir` allocates 32 KiB for every
+/// directory, and the pages of it that get touched are page faults on every call of the
+/// installed dispatcher, which lists its event's directory twice (`docs/performance.md`).
+fn dir_names(dir: &Path) -> io::Result<Vec<OsString>> {
+    use rustix::fs::{Dir, Mode, OFlags};
+    use std::os::unix::ffi::OsStrExt as _;
+    let fd = rustix::fs::open(
+        dir,
+        OFlags::RDONLY | OFlags::DIRECTORY | OFlags::CLOEXEC | OFlags::NOCTTY | OFlags::NONBLOCK,
+        Mode::empty(),
+    )?;
+    let mut names = Vec::new();
+    for entry in Dir::new(fd)? {
         let entry = entry?;
-        let runs = std::fs::metadata(dir.join(entry.file_name()))
-            .is_ok_and(|m| executable_meta(&m) && !(skip_empty && m.len() == 0));
-        if runs {
-            names.push(entry.file_name());
+        let name = entry.file_name().to_bytes();
+        if name != b"." && name != b".." {
+            names.push(std::ffi::OsStr::from_bytes(name).to_owned());
         }
     }
+    Ok(names)
+}
+
+/// The executable regular files (symlinks followed) among `names` in `dir`, sorted bytewise;
+/// without the empty ones when `skip_empty` (the per-object layout).
+fn executables_in(dir: &Path, names: Vec<OsString>, skip_empty: bool) -> Vec<PathBuf> {
+    let mut names: Vec<OsString> = names
+        .into_iter()
+        .filter(|name| {
+            std::fs::metadata(dir.join(name))
+                .is_ok_and(|m| executable_meta(&m) && !(skip_empty && m.len() == 0))
+        })
+        .collect();
     // OsString orders by bytes on Unix: strcmp order, as libvirt sorts.
     names.sort_unstable();
-    Ok(names.into_iter().map(|n| dir.join(n)).collect())
+    names.into_iter().map(|n| dir.join(n)).collect()
 }
 
 /// Whether an error means "nothing is at this path" for the per-object layout: it does not
@@ -84,8 +107,7 @@ pub fn object_scripts(path: &Path) -> io::Result<Vec<PathBuf>> {
         Err(e) => return Err(e),
     };
     if m.is_dir() {
-        let rd = std::fs::read_dir(path)?;
-        executables_in(path, rd, true)
+        Ok(executables_in(path, dir_names(path)?, true))
     } else if executable_meta(&m) && m.len() > 0 {
         Ok(vec![path.to_owned()])
     } else {
@@ -95,9 +117,7 @@ pub fn object_scripts(path: &Path) -> io::Result<Vec<PathBuf>> {
 
 /// The sorted names in a directory, or why it cannot be read.
 fn sorted_names(dir: &Path) -> io::Result<Vec<OsString>> {
-    let mut names = std::fs::read_dir(dir)?
-        .map(|e| e.map(|e| e.file_name()))
-        .collect::<io::Result<Vec<_>>>()?;
+    let mut names = dir_names(dir)?;
     names.sort_unstable();
     Ok(names)
 }
