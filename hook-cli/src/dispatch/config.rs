@@ -144,8 +144,12 @@ pub(crate) fn load(
     known_op: &dyn Fn(&str, &str) -> Result<(), String>,
 ) -> Result<Settings, ConfigError> {
     let path = hooks_dir.join(FILE_NAME);
-    let text = read_trusted(&path)?.unwrap_or_default();
-    parse(&path, &text, driver, op, known_op)
+    match read_trusted(&path)? {
+        Some(text) => parse(&path, &text, driver, op, known_op),
+        // No file: the defaults, without running the parser on every event (what an empty
+        // file gives: `an_absent_file_gives_what_an_empty_one_does`).
+        None => Ok(defaults()),
+    }
 }
 
 /// The defaults: what an absent file gives, and what the scripts run with when the file cannot
@@ -442,6 +446,20 @@ mod tests {
         assert_eq!(s.log, LogTarget::Auto);
         assert_eq!(s.log_socket, None);
         assert!(!s.strict_trust);
+    }
+
+    /// `load` skips the parser when there is no file: what it returns then must be what the
+    /// parser makes of an empty file.
+    #[test]
+    fn an_absent_file_gives_what_an_empty_one_does() {
+        let dir =
+            std::env::temp_dir().join(format!("virt-hook-config-absent-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        for (driver, op) in [("qemu", "prepare"), ("qemu", "release")] {
+            let absent = load(&dir, driver, op, &known).map_err(|e| e.message);
+            assert_eq!(absent, p("", driver, op));
+        }
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]
