@@ -45,8 +45,13 @@ pub const NAME: &str = "virt-hook";
 pub const REVISION: &str = "1";
 /// The largest `/usr/bin/virt-hook` the check accepts.
 pub const MAX_BINARY: u64 = 6 * 1024 * 1024;
-/// The flags that make the binary static (glibc's `libc.a`, from libc6-dev / glibc-static).
-pub const STATIC_RUSTFLAGS: &str = "-C target-feature=+crt-static";
+/// The flags that make the binary static (glibc's `libc.a`, from libc6-dev / glibc-static) and
+/// not position-independent: a static PIE relocates itself at every start, writing to some 17
+/// pages of its data (each a copy-on-write page fault: about 0.1 ms of every libvirt event on
+/// the machine of `docs/performance.md`); a fixed address needs no relocation. The price: the
+/// binary's own code and data are not at a random address (its stack, heap and mappings
+/// still are); see `docs/dispatcher.md`.
+pub const STATIC_RUSTFLAGS: &str = "-C target-feature=+crt-static -C relocation-model=static";
 
 /// The dispatcher copy `virt-hook install` puts in libvirt's hooks directory.
 const INSTALLED_DISPATCHER: &str = "/etc/libvirt/hooks/virt-hook";
@@ -579,8 +584,15 @@ fn source_date_epoch(root: &Path) -> Option<String> {
 }
 
 /// Builds `virt-hook` as the packages ship it: the `dist` profile, for the host's triple
-/// given explicitly, static ([`STATIC_RUSTFLAGS`]). Returns `target/<triple>/dist/virt-hook`.
-/// `cargo xtask bench` measures this same binary as the installed dispatcher.
+/// given explicitly, static and not position-independent ([`STATIC_RUSTFLAGS`]), its code in
+/// the order one libvirt event runs it ([`crate::order`]), stripped. Returns
+/// `target/<triple>/dist/virt-hook`. `cargo xtask bench` measures this same binary as the
+/// installed dispatcher.
+///
+/// Two steps: `cargo build` (the profile keeps the symbols, which the profiling needs), then
+/// `cargo rustc` links the binary crate again, stripped, with lld's symbol ordering file (only
+/// that crate is compiled again; its dependencies, and so every symbol name, stay as they
+/// are). Without valgrind the second step only strips, and says the order is missing.
 pub fn build_binary(root: &Path) -> Result<PathBuf, String> {
     let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".to_owned());
     let triple = host_triple()?;
@@ -588,14 +600,7 @@ pub fn build_binary(root: &Path) -> Result<PathBuf, String> {
         "CARGO_TARGET_{}_RUSTFLAGS",
         triple.to_uppercase().replace('-', "_")
     );
-    let shown = format!(
-        "{flags_var}='{STATIC_RUSTFLAGS}' cargo build --profile dist --target {triple} -p \
-         hook-cli --bin virt-hook --locked"
-    );
-    #[allow(clippy::disallowed_methods)] // see `output`
-    let mut cmd = Command::new(&cargo);
-    cmd.args([
-        "build",
+    let common = [
         "--profile",
         "dist",
         "--target",
@@ -605,14 +610,64 @@ pub fn build_binary(root: &Path) -> Result<PathBuf, String> {
         "--bin",
         NAME,
         "--locked",
-    ])
-    .env(&flags_var, STATIC_RUSTFLAGS)
-    .current_dir(root);
+    ];
+    let shown = format!(
+        "{flags_var}='{STATIC_RUSTFLAGS}' cargo build {}",
+        common.join(" ")
+    );
+    #[allow(clippy::disallowed_methods)] // see `output`
+    let mut cmd = Command::new(&cargo);
+    cmd.arg("build")
+        .args(common)
+        .env(&flags_var, STATIC_RUSTFLAGS)
+        .current_dir(root);
     // On stderr, with cargo's own lines: `cargo xtask bench` prints its report on stdout.
     eprintln!("==> {shown}");
     status(&mut cmd, &shown)?;
     // With --target, the `dist` profile's output is `target/<triple>/dist`.
-    Ok(target_dir(root).join(&triple).join("dist").join(NAME))
+    let out_dir = target_dir(root).join(&triple).join("dist");
+    let binary = out_dir.join(NAME);
+
+    let mut link_args = vec!["-C".to_owned(), "strip=symbols".to_owned()];
+    if crate::order::have_valgrind() {
+        eprintln!("==> profiling the dispatcher under callgrind for its code order");
+        let order = crate::order::profile(&binary, &out_dir.join("order"))?;
+        eprintln!(
+            "    {} functions placed first ({})",
+            order.symbols,
+            order.file.display()
+        );
+        link_args.extend([
+            "-C".to_owned(),
+            format!(
+                "link-arg=-Wl,--symbol-ordering-file={}",
+                order.file.display()
+            ),
+            "-C".to_owned(),
+            "link-arg=-Wl,--no-warn-symbol-ordering".to_owned(),
+        ]);
+    } else {
+        eprintln!(
+            "warning: valgrind not found (apt-get install valgrind): {NAME} is linked in the \
+             compiler's order, which makes each libvirt event cost more (docs/performance.md)"
+        );
+    }
+    let shown = format!(
+        "{flags_var}='{STATIC_RUSTFLAGS}' cargo rustc {} -- {}",
+        common.join(" "),
+        link_args.join(" ")
+    );
+    #[allow(clippy::disallowed_methods)] // see `output`
+    let mut cmd = Command::new(&cargo);
+    cmd.arg("rustc")
+        .args(common)
+        .arg("--")
+        .args(&link_args)
+        .env(&flags_var, STATIC_RUSTFLAGS)
+        .current_dir(root);
+    eprintln!("==> {shown}");
+    status(&mut cmd, &shown)?;
+    Ok(binary)
 }
 
 /// Builds the binary, stages both trees and makes both packages in `out`.
@@ -905,6 +960,15 @@ fn check(root: &Path, meta: &Meta, out: &Path) -> Result<(), String> {
                         format!("{bin_path} is {binary_size} bytes, over {MAX_BINARY} (6 MiB)"),
                     );
                 }
+                if elf_type(bytes) != Some(ET_EXEC) {
+                    problems.add(
+                        format,
+                        format!(
+                            "{bin_path} is position-independent (or no ELF executable): build \
+                             it with {STATIC_RUSTFLAGS}"
+                        ),
+                    );
+                }
                 match elf_sections(bytes) {
                     Err(e) => problems.add(format, format!("{bin_path}: {e}")),
                     Ok(sections) => {
@@ -980,6 +1044,16 @@ pub fn is_reproducible_gzip(bytes: &[u8]) -> bool {
         && bytes[..3] == [0x1f, 0x8b, 0x08]
         && bytes[3] & FNAME == 0
         && bytes[4..8] == [0, 0, 0, 0]
+}
+
+/// The ELF file type of an executable at a fixed address (a PIE is `ET_DYN`, 3).
+pub const ET_EXEC: u16 = 2;
+
+/// The ELF file type (`e_type`) of `elf`, if it is an ELF file.
+pub fn elf_type(elf: &[u8]) -> Option<u16> {
+    (elf.get(..4)? == b"\x7fELF").then_some(())?;
+    let b = elf.get(16..18)?;
+    Some(u16::from_le_bytes([b[0], b[1]]))
 }
 
 /// An ELF section's type for a symbol table (`.symtab`), which `strip` removes.
@@ -1227,6 +1301,18 @@ mod tests {
         named[3] = 0x08;
         assert!(!is_reproducible_gzip(&named));
         assert!(!is_reproducible_gzip(b".TH virt-hook 1\n"));
+    }
+
+    #[test]
+    fn elf_type_reads_e_type() {
+        let mut elf = b"\x7fELF".to_vec();
+        elf.resize(18, 0);
+        elf[16] = 2;
+        assert_eq!(elf_type(&elf), Some(ET_EXEC));
+        elf[16] = 3;
+        assert_eq!(elf_type(&elf), Some(3));
+        assert_eq!(elf_type(b"#!/bin/sh\n"), None);
+        assert_eq!(elf_type(b"\x7fELF"), None);
     }
 
     /// The test binary itself is built with symbols: the parser finds `.symtab`.

@@ -8,6 +8,7 @@ pub mod dist;
 pub mod docgen;
 pub mod install_samples;
 pub mod man;
+pub mod order;
 pub mod soak;
 pub mod tidy;
 
