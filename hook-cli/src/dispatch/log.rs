@@ -96,6 +96,11 @@ impl Logger {
         self.sink.as_ref().map(|(_, path, _)| path.clone())
     }
 
+    /// Whether records go anywhere (callers skip building them otherwise).
+    pub(crate) fn is_on(&self) -> bool {
+        self.sink.is_some()
+    }
+
     /// Sends one record; errors are dropped (logged at debug level for `-v` runs).
     pub(crate) fn log(&self, record: &Record) {
         let Some((sock, path, journal)) = &self.sink else {

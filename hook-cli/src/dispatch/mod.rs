@@ -386,7 +386,9 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
 
     match result {
         Ok((outcome, replacement)) => {
-            for run in &outcome.runs {
+            // Built only to be sent: formatting a record per script is work for nothing
+            // where no log socket is.
+            for run in outcome.runs.iter().filter(|_| logger.is_on()) {
                 logger.log(&run_record(&event_words, run, &show));
             }
             // Only a document some script changed: one printed back as it came (`cat`) is
@@ -398,7 +400,9 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
             }
         }
         Err(failure) => {
-            for run in &failure.runs {
+            // Built only to be sent: formatting a record per script is work for nothing
+            // where no log socket is.
+            for run in failure.runs.iter().filter(|_| logger.is_on()) {
                 logger.log(&run_record(&event_words, run, &show));
             }
             let script_failed = failure.runs.iter().any(|r| !r.succeeded());
