@@ -1610,10 +1610,28 @@ fn section_event(
             .iter()
             .map(|(_, base)| ratio(&s[base + disp], &s[base + other]))
             .collect();
+        // The same ratio over each half of the rounds: how far it moves within one run.
+        let halves = |a: &Samples, b: &Samples| {
+            let part = |x: &Samples, first: bool| {
+                let h = x.0.len() / 2;
+                Samples(if first {
+                    x.0[..h].to_vec()
+                } else {
+                    x.0[h..].to_vec()
+                })
+            };
+            (
+                ratio(&part(a, true), &part(b, true)),
+                ratio(&part(a, false), &part(b, false)),
+            )
+        };
         let text = callers
             .iter()
             .zip(&measured)
-            .map(|((caller, _), r)| format!("{r:.3} called by {caller}"))
+            .map(|((caller, base), r)| {
+                let (h1, h2) = halves(&s[base + disp], &s[base + other]);
+                format!("{r:.3} called by {caller} (halves of the run: {h1:.3}, {h2:.3})")
+            })
             .collect::<Vec<_>>()
             .join("; ");
         let met = if g == 0 {
