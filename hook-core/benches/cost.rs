@@ -44,8 +44,8 @@ use hook_core::baseline::{
     libvirt_driver, piped_spawn_wait, raw_spawn_wait,
 };
 use hook_core::{
-    EventSpec, Failure, FailurePolicy, HookEvent, Hooks, Invocation, Outcome, Runner, ScriptEnv,
-    SubOp,
+    EventSpec, Failure, FailurePolicy, HookEvent, Hooks, Invocation, Limits, Outcome, Runner,
+    ScriptEnv, SubOp,
 };
 
 #[global_allocator]
@@ -1408,6 +1408,18 @@ fn interleave_staged(variants: &mut [Staged<'_>], rounds: usize, out: &mut [Samp
 /// One event through a main hook, called as libvirt calls it: `qemu test prepare begin -`,
 /// libvirt's environment, the 1 KB domain on a stdin pipe, stdout and stderr on pipes.
 /// Returns whether the hook succeeded.
+/// The environment libvirtd (a systemd service) gives a hook: `LC_ALL=C` and a `PATH`, nothing
+/// else: the issue's "env -i environment". Not this process's: under `cargo run`,
+/// `LD_LIBRARY_PATH` names four directories, which every dynamically linked start (each `/bin/sh`)
+/// searches first for `libc.so.6`, a cost the two-shell floor pays twice and the dispatcher once.
+fn event_runner() -> Runner {
+    let env = ScriptEnv::libvirt_from(|name| {
+        (name == "PATH")
+            .then(|| "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin".into())
+    });
+    Runner::new(env, Limits::default())
+}
+
 fn event_status(runner: &Runner, main: &Path) -> bool {
     runner
         .run(&Invocation {
@@ -1533,7 +1545,7 @@ fn section_event(
             return skip(rep, &e);
         }
         let qemu = dir.join("qemu");
-        let runner = Runner::default();
+        let runner = event_runner();
         let checked = runs_the_script(
             &format!("the {} main hook", main.tag()),
             &dir.join(EVENT_SCRIPT),
@@ -1567,7 +1579,16 @@ fn section_event(
             }
         }
     });
-    let runner = Runner::default();
+    let runner = event_runner();
+    // libvirt's caller passes LD_* on from this process's environment (`virCommandAddEnvPassCommon`);
+    // `cargo xtask bench` starts the benchmark without them, a run by hand must too.
+    if let Some(v) = std::env::var_os("LD_LIBRARY_PATH") {
+        progress(&format!(
+            "(g) warning: LD_LIBRARY_PATH={} is set and libvirt's caller passes it to the hooks: \
+             unset it (cargo run sets it) for libvirt's environment",
+            v.to_string_lossy()
+        ));
+    }
     let started = Instant::now();
     let mut variants: Vec<Staged<'_>> = Vec::new();
     for path in &dirs {
@@ -1693,8 +1714,8 @@ fn section_event(
     };
     rep.notes.push(format!(
         "(g): one qemu event as libvirt makes it, `qemu test prepare begin -` with libvirt's \
-         environment (`LC_ALL=C` and the few variables it passes on: hook-core's default \
-         `ScriptEnv`) and the {} B domain on a stdin pipe, through three main hooks, each \
+         environment as libvirtd's service has it (`LC_ALL=C` and a `PATH`, nothing else: no \
+         `LD_LIBRARY_PATH`, which `cargo run` sets and every `/bin/sh` start would search) and the {} B domain on a stdin pipe, through three main hooks, each \
          installed as `qemu` in its own temporary hooks directory in front of the same \
          per-guest script `{EVENT_SCRIPT}` (`#!/bin/sh`, `exit 0`): the `#!/bin/sh` main \
          hook that `exec`s that script (`exec <dir>/{EVENT_SCRIPT} \"$@\"`: the floor for a \

@@ -39,6 +39,10 @@ pub fn run(args: &[String]) -> Result<(), String> {
         counted.syscalls, counted.control, counted.bench_said
     );
     let mut cmd = Command::new(&exe);
+    // `cargo run` (so `cargo xtask`) sets LD_LIBRARY_PATH to four toolchain and target
+    // directories; a hook under libvirtd has none, and each dynamically linked start would
+    // search them first (section (g): libvirt's caller passes it on to the hooks).
+    cmd.env_remove("LD_LIBRARY_PATH");
     cmd.arg("--strace").arg(format!(
         "{}/{}/{}",
         counted.syscalls, STRACE_CALLS, counted.control
@@ -287,9 +291,10 @@ fn document(
          `cargo xtask dist`'s own build step: `dist` profile, static) installed as `qemu` \
          with `virt-hook install`, against a `#!/bin/sh` main hook that `exec`s the same \
          per-guest script and against the guides' hook helper. This file is generated: run \
-         `cargo xtask bench` again to refresh it (about 5 minutes on 2 cores, plus the \
-         dispatcher's LTO build when it is not built yet; `strace` must be installed; root for \
-         libvirt's column, which needs a private mount namespace).\n\n",
+         `cargo xtask bench` again to refresh it (about 6 minutes on 2 cores, plus the \
+         dispatcher's build, profiled for its code order, about 3 minutes; `strace` and \
+         `valgrind` must be installed; root for libvirt's column, which needs a private mount \
+         namespace).\n\n",
     );
     doc.push_str(&format!("Measured {date} on:\n\n| | |\n|---|---|\n"));
     for (k, v) in machine {
