@@ -1474,16 +1474,16 @@ fn shown_path(path: &Path) -> String {
 /// helper; called by hook-core's `Runner` (as libvirt calls a hook) and, when it can be
 /// measured, by libvirt's own `virHookCall`. `dispatcher` is the static binary `cargo xtask
 /// dist` ships, `Err` saying why there is none.
-/// When section (g) runs in the full benchmark: it runs twice, because its ratio depends on
-/// the machine's state (the dispatcher adds a process, so one more sleep and wake-up per event,
-/// which costs more on a machine that has been idle).
+/// When section (g) runs in the full benchmark: it runs twice, first and last, to show how far
+/// its ratio moves between two runs on the same machine (it has the widest spread: two
+/// processes per event, each faulting in its start-up).
 #[derive(Clone, Copy, PartialEq, Eq)]
 enum EventRun {
     /// `event-section` alone.
     Alone,
-    /// The first section of the full run: the machine idle before it.
+    /// The first section of the full run.
     First,
-    /// The last section, after the others kept both cores busy for minutes.
+    /// The last section of the full run.
     Last,
 }
 
@@ -1491,8 +1491,8 @@ impl EventRun {
     fn label(self) -> &'static str {
         match self {
             EventRun::Alone => "",
-            EventRun::First => " (run first, the machine idle)",
-            EventRun::Last => " (run last, after the other sections)",
+            EventRun::First => " (run first)",
+            EventRun::Last => " (run last)",
         }
     }
 }
@@ -1733,9 +1733,8 @@ fn section_event(
          each main hook under each caller is checked to run the script: its call fails while \
          the script exits 3. All {} variants are interleaved, {rounds} rounds after 10 of \
          warm-up ({took:.0} s in all); ratios are of medians within this run. The full \
-         benchmark runs the section twice, first (the machine idle before it) and last (after \
-         minutes of both cores busy): the dispatcher adds a process, so one more sleep and \
-         wake-up per event, and waking a core that has been idle costs more. Logging: {log}.",
+         benchmark runs the section twice, first and last, to show how far its ratios move \
+         between two runs on this machine. Logging: {log}.",
         DOMAIN_SMALL.len(),
         shown_path(dispatcher),
         s.len(),
