@@ -225,7 +225,7 @@ fn defined_symbols(binary: &Path) -> Result<BTreeSet<String>, String> {
 /// The ordering, hottest first, each symbol once and only if the binary defines it: the
 /// functions the first (commonest) event ran, then the AVX-512 (`evex`) twins of the AVX2
 /// variants among them (callgrind's CPU has AVX2 only; a host with AVX-512 picks those), every
-/// `*_ifunc` resolver (glibc runs them all at start-up), [`ALWAYS`], and last what only the
+/// `*_ifunc` resolver (glibc runs them all at start-up), `ALWAYS`, and last what only the
 /// other events ran. A string function named without its variant (`memcpy`, when valgrind
 /// replaced it) brings every `__memcpy_*` variant, after all of that.
 pub fn ordering(events: &[Vec<String>], defined: &BTreeSet<String>) -> Vec<String> {
