@@ -386,11 +386,7 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
 
     match result {
         Ok((outcome, replacement)) => {
-            // Built only to be sent: formatting a record per script is work for nothing
-            // where no log socket is.
-            for run in outcome.runs.iter().filter(|_| logger.is_on()) {
-                logger.log(&run_record(&event_words, run, &show));
-            }
+            log_runs(&logger, &event_words, &outcome.runs, &show);
             // Only a document some script changed: one printed back as it came (`cat`) is
             // not a change, and libvirt keeps its own when it reads nothing.
             let changed = !outcome.changed_by.is_empty();
@@ -400,11 +396,7 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
             }
         }
         Err(failure) => {
-            // Built only to be sent: formatting a record per script is work for nothing
-            // where no log socket is.
-            for run in failure.runs.iter().filter(|_| logger.is_on()) {
-                logger.log(&run_record(&event_words, run, &show));
-            }
+            log_runs(&logger, &event_words, &failure.runs, &show);
             let script_failed = failure.runs.iter().any(|r| !r.succeeded());
             if let Some(failed) = failure.runs.iter().find(|r| !r.succeeded()) {
                 // The scripts after the first failure did not run: one record each, so that
@@ -575,6 +567,20 @@ fn reason(e: &HookError, show: &dyn Fn(&Path) -> String) -> String {
 /// timeout, [`how`] says it).
 const LEFT_RUNNING: &str =
     "it left a process running that held its output (not waited for; it keeps running)";
+
+/// Logs one record per script run, built only when there is a log socket to send it to.
+fn log_runs(
+    logger: &Logger,
+    event: &EventWords,
+    runs: &[ScriptRun],
+    show: &dyn Fn(&Path) -> String,
+) {
+    if logger.is_on() {
+        for run in runs {
+            logger.log(&run_record(event, run, show));
+        }
+    }
+}
 
 /// The log record of one script run: `EVENT: SCRIPT exit 0 in 0.012s`; for a failure, the
 /// tail of its stderr after the duration, and the whole line libvirt shows in
