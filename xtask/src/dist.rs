@@ -611,19 +611,27 @@ pub fn build_binary(root: &Path) -> Result<PathBuf, String> {
         NAME,
         "--locked",
     ];
-    let shown = format!(
-        "{flags_var}='{STATIC_RUSTFLAGS}' cargo build {}",
-        common.join(" ")
-    );
-    #[allow(clippy::disallowed_methods)] // see `output`
-    let mut cmd = Command::new(&cargo);
-    cmd.arg("build")
-        .args(common)
-        .env(&flags_var, STATIC_RUSTFLAGS)
-        .current_dir(root);
-    // On stderr, with cargo's own lines: `cargo xtask bench` prints its report on stdout.
-    eprintln!("==> {shown}");
-    status(&mut cmd, &shown)?;
+    // `cargo build …` or `cargo rustc … -- RUSTC_ARGS`, with the static flags; shown on
+    // stderr, with cargo's own lines (`cargo xtask bench` prints its report on stdout).
+    let cargo_step = |subcommand: &str, rustc_args: &[String]| {
+        let mut shown = format!(
+            "{flags_var}='{STATIC_RUSTFLAGS}' cargo {subcommand} {}",
+            common.join(" ")
+        );
+        #[allow(clippy::disallowed_methods)] // see `output`
+        let mut cmd = Command::new(&cargo);
+        cmd.arg(subcommand)
+            .args(common)
+            .env(&flags_var, STATIC_RUSTFLAGS)
+            .current_dir(root);
+        if !rustc_args.is_empty() {
+            cmd.arg("--").args(rustc_args);
+            shown = format!("{shown} -- {}", rustc_args.join(" "));
+        }
+        eprintln!("==> {shown}");
+        status(&mut cmd, &shown)
+    };
+    cargo_step("build", &[])?;
     // With --target, the `dist` profile's output is `target/<triple>/dist`.
     let out_dir = target_dir(root).join(&triple).join("dist");
     let binary = out_dir.join(NAME);
@@ -652,21 +660,7 @@ pub fn build_binary(root: &Path) -> Result<PathBuf, String> {
              compiler's order, which makes each libvirt event cost more (docs/performance.md)"
         );
     }
-    let shown = format!(
-        "{flags_var}='{STATIC_RUSTFLAGS}' cargo rustc {} -- {}",
-        common.join(" "),
-        link_args.join(" ")
-    );
-    #[allow(clippy::disallowed_methods)] // see `output`
-    let mut cmd = Command::new(&cargo);
-    cmd.arg("rustc")
-        .args(common)
-        .arg("--")
-        .args(&link_args)
-        .env(&flags_var, STATIC_RUSTFLAGS)
-        .current_dir(root);
-    eprintln!("==> {shown}");
-    status(&mut cmd, &shown)?;
+    cargo_step("rustc", &link_args)?;
     Ok(binary)
 }
 
