@@ -1,3 +1,5 @@
+// Started without std's runtime start-up (C's `main` below): see `main`.
+#![cfg_attr(all(not(test), target_env = "gnu"), no_main)]
 //! `virt-hook`: the administrator's command for libvirt hook scripts.
 //!
 //! It answers what administrators otherwise find out by starting guests: which files in the
@@ -60,7 +62,6 @@ mod status;
 use std::ffi::OsString;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use clap::Parser as _;
 
@@ -163,14 +164,46 @@ fn wrapper_call(argv: &[OsString]) -> Option<Cli> {
     None
 }
 
-fn write_out(out: &Output) -> ExitCode {
+fn write_out(out: &Output) -> u8 {
     // A closed pipe (`virt-hook list | head`) is not worth a panic or a message.
     let _ = std::io::stdout().lock().write_all(&out.stdout);
     let _ = std::io::stderr().lock().write_all(out.stderr.as_bytes());
-    ExitCode::from(out.code)
+    out.code
 }
 
-fn main() -> ExitCode {
+/// C's `main`, which the C library calls at the start: virt-hook skips std's runtime start-up
+/// (`#![no_main]`), whose stack-overflow handler (reading `/proc/self/maps`, mapping an
+/// alternate signal stack) libvirt would otherwise wait for at every guest event: measured at
+/// about 5 % of a whole event (`docs/performance-model.md`). `hook_core::startup::run_main` does
+/// the rest of that start-up, catches a panic as std does (status 101), and
+/// `std::process::exit` flushes stdout. The arguments are read with `std::env::args_os`,
+/// which the C library's `.init_array` call gives std before `main` on glibc (hence
+/// `target_env = "gnu"`; elsewhere, std's own `main` below).
+#[cfg(all(not(test), target_env = "gnu"))]
+// The workspace's one `unsafe` outside hook-core's process/sys.rs (ARCHITECTURE.md, "Invariants";
+// xtask's tidy test pins it): Rust has no safe way to name C's entry point.
+#[allow(unsafe_code)]
+// SAFETY: `main` is the symbol the C start-up code calls, with C's `main` signature; no other
+// item of the program is named `main` (std's is not generated under `no_main`), so the name
+// clashes with nothing.
+#[unsafe(no_mangle)]
+extern "C" fn main(
+    _argc: std::ffi::c_int,
+    _argv: *const *const std::ffi::c_char,
+) -> std::ffi::c_int {
+    std::process::exit(hook_core::startup::run_main(virt_hook))
+}
+
+/// std's `main`, where C's `main` is not used (and in the unit tests' build, whose `main` is
+/// the test harness's): the same program.
+#[cfg(any(test, not(target_env = "gnu")))]
+fn main() {
+    std::process::exit(hook_core::startup::run_main(virt_hook))
+}
+
+/// The program: the dispatcher when started under a driver's name, the command line otherwise.
+/// Returns the exit status.
+fn virt_hook() -> u8 {
     // Every build carries the marker by which `install`, `list` and `check` recognise a copy.
     std::hint::black_box(installed::MARKER);
     if let Some(call) = called_as_hook() {

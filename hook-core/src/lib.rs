@@ -28,7 +28,8 @@
 // `HOOK_CORE_LAYERS`, checks it; ARCHITECTURE.md draws the same picture):
 // - leaves: `error` (the error type), `quote` (libvirt's shell quoting), `xml` (documents),
 //   `serde_support` (how the report types serialize, with the `serde` feature);
-// - `process`: one script (env, spawn, pump, limits, capture, report, runner);
+// - `process`: one script (env, spawn, pump, limits, capture, report, runner), and the start
+//   of a program that runs hooks without std's runtime start-up (startup);
 // - `hookdir`: the hooks directory (dir, discover, layout);
 // - `driver`: the driver abstraction (traits, `operations!`, the call-site matrix);
 // - `libvirt`: libvirt's vocabulary and wording (shutoff reasons, versions, messages);
@@ -46,6 +47,7 @@ pub mod xml;
 
 pub use driver::matrix;
 pub use hookdir::{dir, discover, layout};
+pub use process::startup;
 #[doc(hidden)]
 pub use process::{baseline, testing};
 

@@ -3,7 +3,8 @@
 //! pattern). Today: hook-core's module groups depend on each other one way only, as
 //! ARCHITECTURE.md draws them, and so do hook-cli's layers (leaves, the dispatcher, what `run`
 //! and `lifecycle` share, the commands, `main`); no two modules of either crate depend on each
-//! other in a cycle; and no file of the repository refers to a path outside it.
+//! other in a cycle; no file of the repository refers to a path outside it; and `unsafe` is
+//! allowed in hook-core's `process/sys.rs` and on the binary's C `main` only.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -516,6 +517,41 @@ mod tests {
         assert!(
             offending.is_empty(),
             "these files refer to {outside}, outside the repository: {offending:?}"
+        );
+    }
+
+    /// `unsafe` stays where ARCHITECTURE.md's invariant puts it: the workspace denies
+    /// `unsafe_code`, and only two places opt out: hook-core's `process/sys.rs` (every unsafe
+    /// call) and, once, the binary's C `main` (`#[unsafe(no_mangle)]`, no unsafe block).
+    #[test]
+    fn unsafe_code_is_allowed_in_two_places_only() {
+        let root = crate::workspace_root();
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).expect("read Cargo.toml");
+        assert!(
+            manifest.contains("unsafe_code = \"deny\""),
+            "the workspace no longer denies unsafe_code"
+        );
+        let needle = concat!("allow(", "unsafe_code)");
+        let mut files = Vec::new();
+        walk(&root, &mut files);
+        let mut seen: Vec<(String, usize)> = files
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "rs"))
+            .filter_map(|p| {
+                let text = std::fs::read_to_string(p).ok()?;
+                let n = text.matches(needle).count();
+                let rel = p.strip_prefix(&root).unwrap_or(p).display().to_string();
+                (n > 0).then_some((rel, n))
+            })
+            .collect();
+        seen.sort();
+        assert_eq!(
+            seen,
+            [
+                ("hook-cli/src/main.rs".to_owned(), 1),
+                ("hook-core/src/process/sys.rs".to_owned(), 1),
+            ],
+            "`{needle}` outside its two places (ARCHITECTURE.md, Invariants)"
         );
     }
 }

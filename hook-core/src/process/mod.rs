@@ -2,7 +2,8 @@
 //! starting it with `posix_spawn` ([`spawn`] over [`sys`], the crate's only `unsafe`), the one
 //! `poll` loop that feeds stdin, reads stdout and stderr, enforces the [`limits`] and reaps it
 //! ([`pump`]), and what came of it ([`report`]). [`runner`] is the public entry point; [`cancel`]
-//! stops its calls from another thread.
+//! stops its calls from another thread. [`startup`] is the start of a program that runs hooks
+//! without std's runtime start-up (virt-hook's binary).
 //!
 //! This group knows nothing of hooks directories, drivers or documents: it depends only on the
 //! crate's leaves ([`crate::error`], [`crate::quote`]).
@@ -15,6 +16,7 @@ pub(crate) mod pump;
 pub(crate) mod report;
 pub(crate) mod runner;
 pub(crate) mod spawn;
+pub mod startup;
 pub(crate) mod sys;
 
 #[doc(hidden)]

@@ -12,8 +12,10 @@
 //! * consuming a pending `SIGPIPE` with `sigtimedwait` and a zero timeout.
 //! * reading `SIGCHLD`'s disposition (`sigaction` with no new action), to explain a lost exit
 //!   status.
-//! * `sigaction`, for the test-support module [`crate::process::testing`] only (the workspace's tests
-//!   may not use `unsafe` themselves).
+//! * `sigaction`, for the test-support module [`crate::process::testing`] and for
+//!   [`crate::process::startup`] (`SIGPIPE` ignored); the workspace's tests may not use `unsafe`
+//!   themselves.
+//! * `fcntl(F_GETFD)` on a standard fd that may be closed, for [`crate::process::startup`].
 //!
 //! Everything else (pipes, poll, read/write, kill, waitpid, signal masks) goes through nix's safe
 //! API in the modules that use it.
@@ -473,6 +475,15 @@ pub(crate) fn consume_pending_sigpipe() -> bool {
         libc::sigaddset(set.as_mut_ptr(), libc::SIGPIPE);
         libc::sigtimedwait(set.as_ptr(), ptr::null_mut(), &zero) == libc::SIGPIPE
     }
+}
+
+/// Whether `fd` is closed in this process: `fcntl(fd, F_GETFD)` fails with `EBADF` (std's
+/// runtime start-up asks the same of fds 0, 1 and 2).
+pub(crate) fn fd_is_closed(fd: RawFd) -> bool {
+    // SAFETY: F_GETFD only reads the descriptor's flags; any fd number, open or not, is a valid
+    // argument (a closed one makes the call fail with EBADF, which is the answer sought).
+    let rc = unsafe { libc::fcntl(fd, libc::F_GETFD) };
+    rc == -1 && Errno::last() == Errno::EBADF
 }
 
 /// Whether a `SIGPIPE` is pending for the calling thread or the process.

@@ -755,10 +755,11 @@ echo "on stderr" >&2
 /// script, with `/dev/null` on its stdin and two pipes of its own (read by virt-hook) on its
 /// stdout and stderr, and exits 0 although it cannot print its report.
 ///
-/// This does not exercise hook-core's `above_stdio` (hook-core/src/process/spawn.rs): the Rust runtime
-/// reopens closed standard fds on `/dev/null` before `main`, so virt-hook never runs with them
-/// closed (asserted below, so that a change there is noticed). The isolated binary's
-/// `closed_stdio` test is the host with closed fds that does.
+/// This does not exercise hook-core's `above_stdio` (hook-core/src/process/spawn.rs): virt-hook's
+/// start-up (`hook_core::startup::run_main`, standing in for std's, which virt-hook skips)
+/// reopens closed standard fds on `/dev/null` first, so virt-hook never runs with them closed
+/// (asserted below). The isolated binary's `closed_stdio` test is the host with closed fds that
+/// does.
 #[test]
 fn virt_hook_with_closed_standard_fds() {
     use hook_core::libvirt::shell_quote;
@@ -824,9 +825,59 @@ fn virt_hook_with_closed_standard_fds() {
         assert_eq!(
             field(key),
             "/dev/null",
-            "the Rust runtime no longer reopens closed standard fds: {seen}"
+            "virt-hook's start-up did not reopen its closed standard fds: {seen}"
         );
     }
+}
+
+/// `virt-hook` writing to a pipe nobody reads any more (`virt-hook list | head -1`, or libvirt
+/// gone while a hook runs), started with `SIGPIPE` at its default disposition as libvirt and
+/// hook-core start hooks: the write fails with `EPIPE` and virt-hook ends normally, as std's
+/// start-up (which virt-hook skips, `hook_core::startup::run_main` standing in) would have it,
+/// rather than being killed by `SIGPIPE`. The pipe is a FIFO whose only reader is closed before
+/// virt-hook starts, so its first write meets no reader.
+#[test]
+fn virt_hook_ignores_sigpipe() {
+    use hook_core::libvirt::shell_quote;
+    use hook_core::{Ending, Invocation, Runner};
+    use tests::{TempDir, write_script};
+
+    let tmp = TempDir::new("cli-sigpipe").unwrap();
+    let hooks = tmp.path().join("hooks");
+    std::fs::create_dir(&hooks).unwrap();
+    write_script(&hooks, "daemon", b"#!/bin/sh\nexit 0\n", 0o755).unwrap();
+    let q = |p: &std::path::Path| shell_quote(&p.display().to_string()).into_owned();
+    let status = tmp.path().join("status");
+    let wrapper = format!(
+        "#!/bin/sh\n\
+         set -e\n\
+         mkfifo {fifo}\n\
+         exec 4<>{fifo}\n\
+         exec 5>{fifo}\n\
+         exec 4<&-\n\
+         set +e\n\
+         {bin} --hooks-dir {hooks} list >&5\n\
+         echo $? > {status}\n",
+        fifo = q(&tmp.path().join("fifo")),
+        bin = q(&tests::cli_support::virt_hook()),
+        hooks = q(&hooks),
+        status = q(&status),
+    );
+    let wrapper = write_script(tmp.path(), "wrapper", wrapper.as_bytes(), 0o755).unwrap();
+    let r = tests::run(
+        &Runner::default(),
+        &Invocation {
+            script: &wrapper,
+            args: &[],
+            stdin: None,
+            capture_stdout: true,
+        },
+    )
+    .unwrap();
+    assert_eq!(r.ending, Ending::Exited(0), "{r:?}");
+    let status = std::fs::read_to_string(&status).expect("the wrapper wrote virt-hook's status");
+    // 141 = 128 + SIGPIPE: killed by the signal.
+    assert_eq!(status.trim(), "0", "virt-hook did not end normally: {r:?}");
 }
 
 /// Runs `virt-hook args…` in `t`, sends it `signal` once the hook script has written
