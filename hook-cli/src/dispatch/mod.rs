@@ -211,14 +211,66 @@ struct EventWords {
 
 /// Runs `driver`'s per-object scripts for the event in `args` (`object op subop extra`, as
 /// libvirt passes them, never read as options) from `hooks_dir`, reading the document from
-/// stdin.
+/// stdin ([`dispatch_event`]). A panic on the way (a bug of virt-hook's) is a problem of the
+/// dispatcher's own like any other, answered by the event's [`OwnProblem`] rule
+/// ([`panicked`]), not by std's status 101, which libvirt would take as a failure of any
+/// event, a `reconnect` included.
+pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Output {
+    std::panic::catch_unwind(|| dispatch_event(hooks_dir, driver, args))
+        .unwrap_or_else(|payload| panicked(driver, args, payload.as_ref()))
+}
+
+/// The answer to a panic in [`dispatch_event`], which unwound through it (a script it was
+/// running was killed and reaped on the way, as hook-core does): logged at error severity
+/// with the event's words and the panic's message; by the event's [`OwnProblem`] rule, the
+/// event is refused (exit 1 with the line) or answered with success, so that a bug of ours
+/// never makes libvirt kill a running guest. Either way the scripts the panic came before did
+/// not run, and the record says so.
+fn panicked(driver: &str, args: &[OsString], payload: &(dyn std::any::Any + Send)) -> Output {
+    let message = payload
+        .downcast_ref::<&str>()
+        .copied()
+        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
+        .unwrap_or("no message");
+    let lossy = |w: &OsString| w.to_string_lossy().into_owned();
+    let word = |i: usize| args.get(i).map(lossy).unwrap_or_default();
+    let rule = OwnProblem::of(classify(driver, &word(1)).1);
+    let event_words = EventWords {
+        text: format!(
+            "{driver} {}",
+            args.iter().map(lossy).collect::<Vec<_>>().join(" ")
+        ),
+        fields: vec![
+            ("VIRT_HOOK_DRIVER", driver.to_owned()),
+            ("VIRT_HOOK_OBJECT", word(0)),
+            ("VIRT_HOOK_OP", word(1)),
+            ("VIRT_HOOK_SUBOP", word(2)),
+        ],
+    };
+    // The settings may be what it tripped on: the default log target.
+    let logger = Logger::new(config::LogTarget::Auto, None);
+    let problem = format!(
+        "internal error (a bug in virt-hook {}, please report it): {message}",
+        env!("CARGO_PKG_VERSION")
+    );
+    own_problem(
+        rule,
+        &logger,
+        &event_words,
+        &problem,
+        "libvirt is answered with success; scripts not run yet were not run",
+    )
+    .unwrap_or_default()
+}
+
+/// [`dispatch`]'s work, which a panic may interrupt.
 ///
 /// The order is what makes a problem of the dispatcher's own change nothing for an event that
 /// has no scripts: first the call's words, then whether `<driver>.d/<object>/<op>/<subop>` has
 /// anything to run (nothing: exit 0, with neither the settings nor stdin read), then the
 /// settings, then the document. A problem at any step is handled by the event's
 /// [`OwnProblem`] rule.
-pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Output {
+fn dispatch_event(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Output {
     let driver = match crate::drivers::known(driver) {
         Ok(d) => d,
         Err(e) => return usage(e),
@@ -372,6 +424,12 @@ pub(crate) fn dispatch(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Out
         }
     };
     let stdin = (!document.is_empty()).then_some(document.as_slice());
+    // Fault injection for the tests of the panic path (`panicked`), in debug builds only: the
+    // packages' binary has no such switch.
+    #[cfg(debug_assertions)]
+    if std::env::var_os("VIRT_HOOK_TEST_PANIC").is_some() {
+        panic!("VIRT_HOOK_TEST_PANIC is set");
+    }
 
     let result = if called.uses_output {
         match driver {

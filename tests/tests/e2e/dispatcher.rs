@@ -897,6 +897,51 @@ fn with_unusable_settings_stopped_and_release_scripts_run() {
     }
 }
 
+/// A panic in the dispatcher (a bug of ours; debug builds inject one when
+/// `VIRT_HOOK_TEST_PANIC` is set) is answered by the event's rule like any problem of its
+/// own, not with std's status 101, which libvirt would take as any event's failure: `prepare`
+/// is refused with the line naming it, `reconnect` (whose failure kills the running guest) and
+/// `release` get success. The panic comes before the scripts: none ran.
+#[test]
+fn a_panic_in_the_dispatcher_is_answered_by_the_events_rule() {
+    let d = HookDir::new();
+    d.symlink("qemu", virt_hook());
+    for event in ["prepare/begin", "reconnect/begin", "release/end"] {
+        d.logging_script(format!("qemu.d/test/{event}/10-script"));
+    }
+    let mut env = ScriptEnv::libvirt_from(|name| {
+        (name == "PATH").then(|| "/usr/sbin:/usr/bin:/sbin:/bin".into())
+    });
+    env.set("VIRT_HOOK_TEST_PANIC", "1").unwrap();
+    let hooks = Hooks::builder(d.hooks())
+        .drivers([hook_qemu::NAME])
+        .layout(Layout::Libvirt)
+        .env(env)
+        .build()
+        .expect("build Hooks");
+    let _g = exec_guard();
+    let failure = hook_qemu::prepare(&hooks, &domain()).expect_err("prepare is refused");
+    match failure.headline() {
+        HookError::Exited { code, stderr, .. } => {
+            assert_eq!(*code, 1);
+            let stderr = String::from_utf8_lossy(stderr);
+            let line = format!(
+                "virt-hook: internal error (a bug in virt-hook {}, please report it): \
+                 VIRT_HOOK_TEST_PANIC is set; no script was run\n",
+                env!("CARGO_PKG_VERSION")
+            );
+            // After the panic hook's own lines (where it happened), the dispatcher's.
+            assert!(stderr.ends_with(&line), "{stderr}");
+            assert!(stderr.contains("panicked at"), "{stderr}");
+        }
+        other => panic!("expected Exited, got {other:?}"),
+    }
+    hook_qemu::reconnect(&hooks, &domain()).expect("reconnect is answered with success");
+    hook_qemu::release(&hooks, &domain(), ShutoffReason::Destroyed)
+        .expect("release is answered with success");
+    assert_eq!(d.log(), Vec::<String>::new(), "no script ran");
+}
+
 #[test]
 fn with_unusable_settings_a_script_that_fails_still_fails_reconnect() {
     let d = HookDir::new();
