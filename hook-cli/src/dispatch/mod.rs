@@ -209,6 +209,33 @@ struct EventWords {
     fields: Vec<(&'static str, String)>,
 }
 
+impl EventWords {
+    /// The words of `driver`'s call with `args` (`object op subop extra`; missing ones empty),
+    /// bytes that are not UTF-8 replaced.
+    fn of(driver: &str, args: &[OsString]) -> EventWords {
+        let word = |i: usize| {
+            args.get(i)
+                .map(|w| w.to_string_lossy().into_owned())
+                .unwrap_or_default()
+        };
+        EventWords {
+            text: format!(
+                "{driver} {}",
+                args.iter()
+                    .map(|w| w.to_string_lossy())
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            ),
+            fields: vec![
+                ("VIRT_HOOK_DRIVER", driver.to_owned()),
+                ("VIRT_HOOK_OBJECT", word(0)),
+                ("VIRT_HOOK_OP", word(1)),
+                ("VIRT_HOOK_SUBOP", word(2)),
+            ],
+        }
+    }
+}
+
 /// Runs `driver`'s per-object scripts for the event in `args` (`object op subop extra`, as
 /// libvirt passes them, never read as options) from `hooks_dir`, reading the document from
 /// stdin ([`dispatch_event`]). A panic on the way (a bug of virt-hook's) is a problem of the
@@ -232,21 +259,9 @@ fn panicked(driver: &str, args: &[OsString], payload: &(dyn std::any::Any + Send
         .copied()
         .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
         .unwrap_or("no message");
-    let lossy = |w: &OsString| w.to_string_lossy().into_owned();
-    let word = |i: usize| args.get(i).map(lossy).unwrap_or_default();
-    let rule = OwnProblem::of(classify(driver, &word(1)).1);
-    let event_words = EventWords {
-        text: format!(
-            "{driver} {}",
-            args.iter().map(lossy).collect::<Vec<_>>().join(" ")
-        ),
-        fields: vec![
-            ("VIRT_HOOK_DRIVER", driver.to_owned()),
-            ("VIRT_HOOK_OBJECT", word(0)),
-            ("VIRT_HOOK_OP", word(1)),
-            ("VIRT_HOOK_SUBOP", word(2)),
-        ],
-    };
+    let op = args.get(1).map(|w| w.to_string_lossy()).unwrap_or_default();
+    let rule = OwnProblem::of(classify(driver, &op).1);
+    let event_words = EventWords::of(driver, args);
     // The settings may be what it tripped on: the default log target.
     let logger = Logger::new(config::LogTarget::Auto, None);
     let problem = format!(
@@ -289,18 +304,7 @@ fn dispatch_event(hooks_dir: &Path, driver: &str, args: &[OsString]) -> Output {
     let lossy = |w: &OsString| w.to_string_lossy().into_owned();
     let (uses_output, on_failure) = classify(driver, &lossy(op));
     let rule = OwnProblem::of(on_failure);
-    let event_words = EventWords {
-        text: format!(
-            "{driver} {}",
-            args.iter().map(lossy).collect::<Vec<_>>().join(" ")
-        ),
-        fields: vec![
-            ("VIRT_HOOK_DRIVER", driver.to_owned()),
-            ("VIRT_HOOK_OBJECT", lossy(object)),
-            ("VIRT_HOOK_OP", lossy(op)),
-            ("VIRT_HOOK_SUBOP", subop.to_string()),
-        ],
-    };
+    let event_words = EventWords::of(driver, args);
     let show = |p: &Path| shown(hooks_dir, p);
 
     // Anything to run? Nothing at the path (or a word that is no plain file name: replacing
