@@ -737,6 +737,21 @@ fn bad_input_run_and_lifecycle() {
 /// What the `daemon` script of [`virt_hook_with_closed_standard_fds`] records: its own fds 0-2,
 /// virt-hook's (its parent's) fds 0-2 and every pipe virt-hook holds. Then a line on each of
 /// stdout and stderr, which virt-hook reads and reports to its own (closed) output.
+/// Runs a wrapper script (which starts virt-hook its own way) with `args`, as the tests' caller:
+/// hook-core's `Runner` with its defaults, stdout and stderr captured.
+fn run_wrapper(wrapper: &std::path::Path, args: &[&str]) -> hook_core::Report {
+    tests::run(
+        &hook_core::Runner::default(),
+        &hook_core::Invocation {
+            script: wrapper,
+            args,
+            stdin: None,
+            capture_stdout: true,
+        },
+    )
+    .unwrap()
+}
+
 const FD_PROBE: &str = r#"#!/bin/sh
 fd0=$(readlink /proc/$$/fd/0)
 fd1=$(readlink /proc/$$/fd/1)
@@ -762,8 +777,8 @@ echo "on stderr" >&2
 /// does.
 #[test]
 fn virt_hook_with_closed_standard_fds() {
+    use hook_core::Ending;
     use hook_core::libvirt::shell_quote;
-    use hook_core::{Ending, Invocation, Runner};
     use tests::{TempDir, write_script};
 
     let tmp = TempDir::new("cli-closed-stdio").unwrap();
@@ -780,16 +795,7 @@ fn virt_hook_with_closed_standard_fds() {
     );
     let wrapper = write_script(tmp.path(), "wrapper", wrapper.as_bytes(), 0o755).unwrap();
 
-    let r = tests::run(
-        &Runner::default(),
-        &Invocation {
-            script: &wrapper,
-            args: &[],
-            stdin: None,
-            capture_stdout: true,
-        },
-    )
-    .unwrap();
+    let r = run_wrapper(&wrapper, &[]);
     assert_eq!(r.ending, Ending::Exited(0));
     // Nothing reaches the wrapper's own stdout and stderr: virt-hook's are closed.
     assert_eq!(
@@ -838,8 +844,8 @@ fn virt_hook_with_closed_standard_fds() {
 /// virt-hook starts, so its first write meets no reader.
 #[test]
 fn virt_hook_ignores_sigpipe() {
+    use hook_core::Ending;
     use hook_core::libvirt::shell_quote;
-    use hook_core::{Ending, Invocation, Runner};
     use tests::{TempDir, write_script};
 
     let tmp = TempDir::new("cli-sigpipe").unwrap();
@@ -864,16 +870,7 @@ fn virt_hook_ignores_sigpipe() {
         status = q(&status),
     );
     let wrapper = write_script(tmp.path(), "wrapper", wrapper.as_bytes(), 0o755).unwrap();
-    let r = tests::run(
-        &Runner::default(),
-        &Invocation {
-            script: &wrapper,
-            args: &[],
-            stdin: None,
-            capture_stdout: true,
-        },
-    )
-    .unwrap();
+    let r = run_wrapper(&wrapper, &[]);
     assert_eq!(r.ending, Ending::Exited(0), "{r:?}");
     let status = std::fs::read_to_string(&status).expect("the wrapper wrote virt-hook's status");
     // 141 = 128 + SIGPIPE: killed by the signal.
@@ -1130,8 +1127,8 @@ fn bad_input_timeouts_state_the_bounds() {
 /// always gives them, with a symlink in the path kept as given (not canonicalized).
 #[test]
 fn a_relative_hooks_dir_gives_scripts_an_absolute_dollar_zero() {
+    use hook_core::Ending;
     use hook_core::libvirt::shell_quote;
-    use hook_core::{Ending, Invocation, Runner};
     use tests::write_script;
 
     let t = HooksTree::new();
@@ -1153,16 +1150,7 @@ fn a_relative_hooks_dir_gives_scripts_an_absolute_dollar_zero() {
         ("./hooks/", t.hooks()),
         ("via-link", t.root().join("via-link")),
     ] {
-        let r = tests::run(
-            &Runner::default(),
-            &Invocation {
-                script: &wrapper,
-                args: &[given],
-                stdin: None,
-                capture_stdout: true,
-            },
-        )
-        .unwrap();
+        let r = run_wrapper(&wrapper, &[given]);
         let out = String::from_utf8_lossy(&r.stdout);
         assert_eq!(r.ending, Ending::Exited(0), "{given}: {out}");
         let want = format!("dollar0={}", expected.join("daemon").display());
@@ -1239,8 +1227,8 @@ fn bad_input_documents_that_never_open_or_never_end() {
 /// file or from stdin, even an endless one; exactly the cap is accepted.
 #[test]
 fn bad_input_documents_over_the_cap() {
+    use hook_core::Ending;
     use hook_core::libvirt::shell_quote;
-    use hook_core::{Ending, Invocation, Runner};
 
     let cap = hook_core::Limits::default().stdout_cap;
     let t = HooksTree::new();
@@ -1288,16 +1276,7 @@ fn bad_input_documents_over_the_cap() {
         shell_quote(&t.hooks_arg()),
     );
     let wrapper = tests::write_script(t.root(), "wrapper", wrapper.as_bytes(), 0o755).unwrap();
-    let r = tests::run(
-        &Runner::default(),
-        &Invocation {
-            script: &wrapper,
-            args: &[],
-            stdin: None,
-            capture_stdout: true,
-        },
-    )
-    .unwrap();
+    let r = run_wrapper(&wrapper, &[]);
     assert_eq!(r.ending, Ending::Exited(2));
     assert_eq!(
         String::from_utf8_lossy(&r.stderr),
@@ -1343,8 +1322,6 @@ fn check_judges_the_directory_of_a_symlinks_target() {
 /// non-interactive shell starts with SIGINT ignored.
 #[test]
 fn a_signal_while_reading_the_document_ends_virt_hook() {
-    use hook_core::{Invocation, Runner};
-
     let t = HooksTree::new();
     t.file("hooks/qemu", SH_OK, 0o755);
     let wrapper = t.file(
@@ -1380,16 +1357,7 @@ fn a_signal_while_reading_the_document_ends_virt_hook() {
         hooks.to_str().unwrap(),
         stderr_file.to_str().unwrap(),
     ];
-    let report = tests::run(
-        &Runner::default(),
-        &Invocation {
-            script: &wrapper,
-            args: &args,
-            stdin: None,
-            capture_stdout: true,
-        },
-    )
-    .unwrap();
+    let report = run_wrapper(&wrapper, &args);
     let _cleanup = tests::KillGroupOnDrop(report.pid); // the pipeline's sleep
     let out = String::from_utf8_lossy(&report.stdout);
     // 143: the shell's status for a process killed by SIGTERM; virt-hook said nothing.
