@@ -38,11 +38,25 @@ daemon() { # the daemon that runs qemu guests (asked once per libvirt version: s
   fi
   echo "$DAEMON"
 }
+# Waits until the daemon answers virsh. Each try is bounded: once, under TCG right after the
+# backports upgrade, the first `virsh version` hung for good (no hook installed then), which
+# must cost a try and a restart, not the whole VM's timeout. Restarts the daemon once when 30
+# tries get no answer.
+wait_daemon() {
+  local i n
+  for n in 1 2; do
+    for i in $(seq 30); do timeout 10 virsh -q version >/dev/null 2>&1 && return 0; sleep 1; done
+    [ $n = 2 ] && break
+    echo "INFO daemon $(daemon) did not answer virsh in 30 tries: restarting it" | tee -a "$S/results.txt"
+    systemctl restart "$(daemon)"
+  done
+  echo "daemon $(daemon) not answering" >&2; return 1
+}
+
 # libvirt looks for the main hook when the daemon starts: restart it after (un)installing one.
 restart_daemon() {
   systemctl restart "$(daemon)"
-  local i; for i in $(seq 60); do virsh -q version >/dev/null 2>&1 && return 0; sleep 1; done
-  echo "daemon $(daemon) not answering" >&2; return 1
+  wait_daemon
 }
 
 define_guest() { # no disk, small memory: starting it is enough to fire the hooks
@@ -55,7 +69,7 @@ define_guest() { # no disk, small memory: starting it is enough to fire the hook
   <devices><emulator>/usr/bin/qemu-system-x86_64</emulator></devices>
 </domain>
 XML
-  virsh define /tmp/$G.xml
+  timeout 60 virsh define /tmp/$G.xml
 }
 
 log_script() { # $1 = file: a hook script that logs argv + its AppArmor label
@@ -292,8 +306,8 @@ upgrade_backports() { # offline: the .debs build-image.sh downloaded, resolved b
   rm -f /usr/sbin/policy-rc.d
   cp /var/log/dpkg.log "$d/dpkg.log"; cp /var/log/apt/term.log "$d/apt-term.log"
   DAEMON=; systemctl daemon-reload; systemctl try-restart virtlogd.service virtlockd.service; systemctl start "$(daemon)"
-  local i; for i in $(seq 60); do virsh -q version >/dev/null 2>&1 && break; sleep 1; done
-  virsh -q define /tmp/$G.xml >> "$d/upgrade.txt" 2>&1
+  wait_daemon
+  timeout 60 virsh -q define /tmp/$G.xml >> "$d/upgrade.txt" 2>&1
   local v; v=$(dpkg-query -W -f='${Version}' libvirt-daemon 2>/dev/null)
   local got=upgraded; { [ $rc = 0 ] && [[ "$v" == *bpo* ]]; } || got="apt-rc=$rc,libvirt-daemon=$v"
   local m=MISMATCH; [ "$got" = upgraded ] && m=ok
