@@ -40,14 +40,18 @@ daemon() { # the daemon that runs qemu guests (asked once per libvirt version: s
 }
 # Waits until the daemon answers virsh. Each try is bounded: once, under TCG right after the
 # backports upgrade, the first `virsh version` hung for good (no hook installed then), which
-# must cost a try and a restart, not the whole VM's timeout. Restarts the daemon once when 30
+# must cost a try and a restart, not the whole VM's timeout. The first answer after a start
+# takes up to about 16 s here, hence 60 s a try. Restarts the daemon once when 2 minutes of
 # tries get no answer.
 wait_daemon() {
-  local i n
+  local n t0
   for n in 1 2; do
-    for i in $(seq 30); do timeout 10 virsh -q version >/dev/null 2>&1 && return 0; sleep 1; done
+    t0=$SECONDS
+    while [ $((SECONDS - t0)) -lt 120 ]; do
+      timeout 60 virsh -q version >/dev/null 2>&1 && return 0; sleep 1
+    done
     [ $n = 2 ] && break
-    echo "INFO daemon $(daemon) did not answer virsh in 30 tries: restarting it" | tee -a "$S/results.txt"
+    echo "INFO daemon $(daemon) did not answer virsh in 2 minutes: restarting it" | tee -a "$S/results.txt"
     systemctl restart "$(daemon)"
   done
   echo "daemon $(daemon) not answering" >&2; return 1
